@@ -1,0 +1,3 @@
+from medfeed.cli import main
+
+main()

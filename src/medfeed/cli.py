@@ -1,0 +1,100 @@
+"""The ``medfeed`` command: check entries and serve the site."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from medfeed.errors import ConfigError, MedfeedError
+from medfeed.settings import DEFAULT_ENTRIES, check_base_url
+from medfeed.store import load_catalog
+
+ENTRIES_OPTION = click.option(
+    "--entries",
+    "entries",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="MEDFEED_ENTRIES",
+    default=DEFAULT_ENTRIES,
+    show_default=True,
+    help="The entries folder (env MEDFEED_ENTRIES).",
+)
+
+
+def _fail(error: MedfeedError) -> click.ClickException:
+    if isinstance(error, ConfigError):
+        return click.ClickException("\n".join(str(p) for p in error.problems))
+    return click.ClickException(str(error))
+
+
+@click.group()
+@click.version_option(package_name="medfeed")
+def main() -> None:
+    """Publish a folder of JSON entries as RSS and Atom feeds with HTML pages."""
+
+
+@main.command()
+@click.argument(
+    "folder",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="MEDFEED_ENTRIES",
+)
+def validate(folder: Path | None) -> None:
+    """Check every entry file and the folder as a whole.
+
+    Prints one line per problem, `file: field: message`, and exits 1 if there is any.
+
+    Example: medfeed validate entries/
+    """
+    folder = folder or Path(DEFAULT_ENTRIES)
+    if not folder.is_dir():
+        raise click.ClickException(f"{folder}: no such folder")
+    try:
+        catalog = load_catalog(folder)
+    except ConfigError as e:
+        for problem in e.problems:
+            click.echo(str(problem))
+        sys.exit(1)
+    for problem in catalog.problems:
+        click.echo(str(problem))
+    files = len({p.path for p in catalog.problems})
+    if catalog.problems:
+        noun = "problem" if len(catalog.problems) == 1 else "problems"
+        click.echo(
+            f"{len(catalog.problems)} {noun} in {files} file(s); "
+            f"{len(catalog.items)} valid entries",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"{len(catalog.items)} entries valid in {folder}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@ENTRIES_OPTION
+def serve(host: str, port: int, entries: Path) -> None:
+    """Serve the site with the development server, for trying it out.
+
+    Links use http://HOST:PORT/ unless MEDFEED_BASE_URL is set.
+    For production, run gunicorn: gunicorn wsgi:app
+
+    Example: medfeed serve --port 8000 --entries entries
+    """
+    import os
+
+    from medfeed.web import create_app
+
+    base_url = os.environ.get("MEDFEED_BASE_URL")
+    if not base_url:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        base_url = f"http://{shown}:{port}/"
+    try:
+        app = create_app({"ENTRIES_DIR": str(entries), "BASE_URL": check_base_url(base_url)})
+    except MedfeedError as e:
+        raise _fail(e) from e
+    click.echo(f"medfeed: serving {entries} at {base_url}", err=True)
+    app.run(host=host, port=port, debug=False, use_reloader=False)

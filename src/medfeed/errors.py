@@ -1,0 +1,58 @@
+"""The one exception tree of medfeed, and the located Problem that errors carry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one file: where, which field, and what."""
+
+    path: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.path}: {self.field}: {self.message}"
+        return f"{self.path}: {self.message}"
+
+
+class MedfeedError(Exception):
+    """Root of every error medfeed raises on purpose."""
+
+
+class ConfigError(MedfeedError):
+    """A setting or the site file is wrong; start-up cannot go on."""
+
+    def __init__(self, problems: Iterable[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem("settings", "", problems)]
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class EntryError(MedfeedError):
+    """An entry file is not a valid entry."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class NotFound(MedfeedError):
+    """A lookup by name found nothing (the web app answers 404)."""
+
+
+class UnknownCategory(NotFound):
+    """No category has this slug."""
+
+
+class UnknownEntry(NotFound):
+    """No published entry has this slug."""
+
+
+class RenderError(MedfeedError):
+    """feedgen refused to render; validation should have made this impossible."""

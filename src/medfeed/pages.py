@@ -1,0 +1,142 @@
+"""Render the HTML pages: the home page, category pages, entry pages and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from medfeed.models import Category, Item, SiteConfig
+from medfeed.urls import (
+    FORMAT_NAMES,
+    FORMATS,
+    MEDIA_TYPES,
+    absolute,
+    entry_path,
+    feed_path,
+    page_path,
+)
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """One feed as a page advertises it."""
+
+    title: str
+    url: str
+    media_type: str
+    format_name: str
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("medfeed", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["day"] = format_day
+    return env
+
+
+def format_day(moment: datetime) -> str:
+    """A time as a page shows its day: ``16 September 2016``."""
+    return f"{moment.day} {moment:%B %Y}"
+
+
+class PageRenderer:
+    """Renders the pages of one site at one base URL."""
+
+    def __init__(self, site: SiteConfig, base_url: str) -> None:
+        self.site = site
+        self.base_url = base_url
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this site."""
+        return absolute(self.base_url, path)
+
+    def feed_links(self, category: Category | None) -> list[FeedLink]:
+        """The RSS and Atom feeds of a category, or of every entry."""
+        title = self.site.title if category is None else f"{self.site.title}: {category.title}"
+        slug = None if category is None else category.slug
+        return [
+            FeedLink(
+                title=f"{title} ({FORMAT_NAMES[fmt]})",
+                url=self.url(feed_path(slug, fmt)),
+                media_type=MEDIA_TYPES[fmt],
+                format_name=FORMAT_NAMES[fmt],
+            )
+            for fmt in FORMATS
+        ]
+
+    def _render(self, template: str, **context: Any) -> bytes:
+        page = (
+            _environment()
+            .get_template(template)
+            .render(
+                site=self.site,
+                url=self.url,
+                page_path=page_path,
+                entry_path=entry_path,
+                **context,
+            )
+        )
+        return page.encode("utf-8")
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "categories": [(c, self.feed_links(c)) for c in self.site.categories],
+            "all_feeds": self.feed_links(None),
+        }
+
+    def index(self, items: Sequence[Item], total: int) -> bytes:
+        """The home page: what the site is, every feed, the latest entries."""
+        return self._render(
+            "index.html",
+            items=items,
+            total=total,
+            feeds=self.feed_links(None),
+            canonical=self.url(page_path()),
+            **self._common(),
+        )
+
+    def category(self, category: Category, items: Sequence[Item], total: int) -> bytes:
+        """A category's page, advertising that category's feeds."""
+        return self._render(
+            "category.html",
+            category=category,
+            items=items,
+            total=total,
+            feeds=self.feed_links(category),
+            canonical=self.url(page_path(category.slug)),
+            **self._common(),
+        )
+
+    def entry(self, item: Item) -> bytes:
+        """One entry's page."""
+        categories = [c for c in self.site.categories if c.slug in item.entry.categories]
+        return self._render(
+            "entry.html",
+            item=item,
+            entry=item.entry,
+            item_categories=categories,
+            feeds=self.feed_links(None),
+            canonical=self.url(entry_path(item.slug)),
+        )
+
+    def error(self, status: int, title: str, message: str) -> bytes:
+        """A small error page."""
+        return self._render(
+            "error.html",
+            status=status,
+            error_title=title,
+            message=message,
+            feeds=self.feed_links(None),
+            canonical=None,
+        )

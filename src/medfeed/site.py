@@ -1,0 +1,211 @@
+"""Compose catalog, URLs, feeds and pages into documents: bytes with their validators.
+
+Both the web app and the command line read documents from here, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from medfeed.errors import UnknownCategory, UnknownEntry
+from medfeed.feeds import FeedMeta, feed_updated, render_feed
+from medfeed.models import Category, Item
+from medfeed.pages import PageRenderer
+from medfeed.settings import Settings
+from medfeed.store import Catalog, load_catalog
+from medfeed.urls import FORMATS, MEDIA_TYPES, Format, absolute, feed_path, page_path
+
+HTML_TYPE = "text/html; charset=utf-8"
+FEED_ID_DATE = "2000"
+
+
+def utc_now() -> datetime:
+    """The current time; the one place medfeed reads the clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A rendered feed or page, with what HTTP caching needs."""
+
+    body: bytes
+    content_type: str
+    etag: str
+    last_modified: datetime
+
+
+def make_document(body: bytes, content_type: str, last_modified: datetime) -> Document:
+    """Wrap bytes with a strong ETag derived from them."""
+    return Document(body, content_type, hashlib.sha256(body).hexdigest()[:32], last_modified)
+
+
+class Snapshot:
+    """One content version: the items visible at one moment and their documents.
+
+    Feeds are rendered when the snapshot is made; pages when first asked for, then kept.
+    """
+
+    def __init__(self, catalog: Catalog, base_url: str, now: datetime) -> None:
+        self.catalog = catalog
+        self.site = catalog.site
+        self.base_url = base_url
+        self.items = catalog.visible(now)
+        self.valid_until = catalog.next_release(now)
+        self.by_slug = {item.slug: item for item in self.items}
+        self.by_category = {
+            c.slug: tuple(i for i in self.items if c.slug in i.entry.categories)
+            for c in self.site.categories
+        }
+        self.updated = feed_updated(self.items)
+        self.pages = PageRenderer(self.site, base_url)
+        self._page_cache: dict[str, Document] = {}
+        self._feeds = {
+            (category, fmt): self._render_feed(category, fmt)
+            for category in (None, *self.by_category)
+            for fmt in FORMATS
+        }
+        self.version = hashlib.sha256(
+            b"".join(doc.etag.encode() for doc in self._feeds.values())
+            + base_url.encode()
+            + self.site.model_dump_json().encode()
+        ).hexdigest()[:16]
+
+    def category(self, slug: str) -> Category:
+        """The category with this slug.
+
+        Raises:
+            UnknownCategory: the vocabulary has no such slug.
+        """
+        category = self.site.category(slug)
+        if category is None:
+            raise UnknownCategory(slug)
+        return category
+
+    def _items_of(self, category: str | None) -> tuple[Item, ...]:
+        return self.items if category is None else self.by_category[category]
+
+    def _render_feed(self, slug: str | None, fmt: Format) -> Document:
+        items = self._items_of(slug)[: self.site.item_limit]
+        title, description, feed_id = self.site.title, self.site.description, "feed"
+        if slug is not None:
+            category = self.category(slug)
+            title = f"{self.site.title}: {category.title}"
+            description = category.description or self.site.description
+            feed_id = f"feed/{slug}"
+        meta = FeedMeta(
+            id=f"tag:{self.site.authority},{FEED_ID_DATE}:{feed_id}",
+            title=title,
+            description=description,
+            base_url=self.base_url,
+            self_url=absolute(self.base_url, feed_path(slug, fmt)),
+            page_url=absolute(self.base_url, page_path(slug)),
+            language=self.site.language,
+            author=self.site.author,
+            category_titles={c.slug: c.title for c in self.site.categories},
+            fallback_updated=self.updated,
+        )
+        body = render_feed(items, meta, fmt)
+        return make_document(
+            body,
+            f"{MEDIA_TYPES[fmt]}; charset=utf-8",
+            feed_updated(items, self.updated),
+        )
+
+    def feed(self, category: str | None, fmt: Format) -> Document:
+        """A feed of every entry or of one category.
+
+        Raises:
+            UnknownCategory: the vocabulary has no such slug.
+        """
+        if category is not None:
+            self.category(category)
+        return self._feeds[(category, fmt)]
+
+    def feeds(self) -> Iterator[tuple[str, Document]]:
+        """Every feed with its site path."""
+        for (category, fmt), doc in self._feeds.items():
+            yield feed_path(category, fmt), doc
+
+    def _page(self, key: str, render: Callable[[], bytes], updated: datetime) -> Document:
+        doc = self._page_cache.get(key)
+        if doc is None:
+            # Two threads may render the same page at once; both get the same bytes.
+            doc = make_document(render(), HTML_TYPE, updated)
+            self._page_cache[key] = doc
+        return doc
+
+    def index_page(self) -> Document:
+        """The home page."""
+        shown = self.items[: self.site.item_limit]
+        return self._page("/", lambda: self.pages.index(shown, len(self.items)), self.updated)
+
+    def category_page(self, slug: str) -> Document:
+        """A category's page.
+
+        Raises:
+            UnknownCategory: the vocabulary has no such slug.
+        """
+        category = self.category(slug)
+        items = self.by_category[slug]
+        shown = items[: self.site.item_limit]
+        return self._page(
+            page_path(slug),
+            lambda: self.pages.category(category, shown, len(items)),
+            feed_updated(items, self.updated),
+        )
+
+    def entry_page(self, slug: str) -> Document:
+        """One entry's page.
+
+        Raises:
+            UnknownEntry: no visible entry has this slug.
+        """
+        item = self.by_slug.get(slug)
+        if item is None:
+            raise UnknownEntry(slug)
+        return self._page(
+            f"/entries/{slug}/", lambda: self.pages.entry(item), item.entry.last_changed
+        )
+
+    def error_page(self, status: int, title: str, message: str) -> bytes:
+        """An error page in the site's look."""
+        return self.pages.error(status, title, message)
+
+
+class Publisher:
+    """Holds the current snapshot of one entries folder and replaces it when it is stale."""
+
+    def __init__(self, settings: Settings, now: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self._now = now
+        self._lock = threading.Lock()
+        self.catalog = load_catalog(settings.entries_dir)
+        self._snapshot = self._make_snapshot()
+
+    @property
+    def base_url(self) -> str:
+        """The operator's base URL where set, else site.toml's."""
+        return self.settings.base_url or str(self.catalog.site.base_url)
+
+    def _make_snapshot(self) -> Snapshot:
+        return Snapshot(self.catalog, self.base_url, self._now())
+
+    def snapshot(self) -> Snapshot:
+        """The documents as they stand now; scheduled entries appear when their time comes."""
+        current = self._snapshot
+        if current.valid_until is not None and self._now() >= current.valid_until:
+            with self._lock:
+                if self._snapshot is current:
+                    self._snapshot = self._make_snapshot()
+            current = self._snapshot
+        return current
+
+
+def open_publisher(entries_dir: Path, base_url: str | None = None) -> Publisher:
+    """A publisher for a folder, for the command line and tests."""
+    return Publisher(Settings(entries_dir=entries_dir, base_url=base_url))

@@ -1,0 +1,251 @@
+"""Read the entries folder: site.toml and every entry file, into a Catalog.
+
+Everything that can go wrong with a file becomes a located Problem; nothing here
+raises for bad content except a broken site.toml, which stops start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from medfeed.errors import ConfigError, EntryError, Problem
+from medfeed.markup import render_markdown
+from medfeed.models import SLUG_RE, Entry, Item, SiteConfig, entry_id
+
+SITE_FILE = "site.toml"
+MAX_FILE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every valid entry of a folder (newest first), drafts too, and every problem found."""
+
+    site: SiteConfig
+    items: tuple[Item, ...]
+    problems: tuple[Problem, ...]
+
+    def visible(self, now: datetime) -> tuple[Item, ...]:
+        """The items readers see: not drafts, and their publication time has come."""
+        return tuple(i for i in self.items if not i.entry.draft and i.entry.published <= now)
+
+    def next_release(self, now: datetime) -> datetime | None:
+        """When the next scheduled item becomes visible, if any is waiting."""
+        waiting = [
+            i.entry.published for i in self.items if not i.entry.draft and i.entry.published > now
+        ]
+        return min(waiting, default=None)
+
+
+def is_entry_name(name: str) -> bool:
+    """Whether a file name is meant as an entry (hidden files and editor leftovers are not)."""
+    return name.endswith(".json") and not name.startswith((".", "#", "~"))
+
+
+def problems_from_validation(error: ValidationError, label: str) -> list[Problem]:
+    """One Problem per pydantic error, its field path joined with dots."""
+    problems = []
+    for err in error.errors(include_url=False):
+        field = ".".join(str(part) for part in err["loc"])
+        message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif err["type"] == "missing":
+            message = "is required"
+        problems.append(Problem(label, field, message))
+    return problems
+
+
+def load_site(folder: Path) -> SiteConfig:
+    """Read and validate ``site.toml``.
+
+    Raises:
+        ConfigError: the file is missing, not TOML, or not a valid site description.
+    """
+    path = folder / SITE_FILE
+    label = f"{folder.name}/{SITE_FILE}"
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise ConfigError([Problem(label, "", "not found: the entries folder needs one")]) from None
+    except OSError as e:
+        raise ConfigError([Problem(label, "", f"cannot be read ({e.strerror})")]) from e
+    except UnicodeDecodeError as e:
+        raise ConfigError([Problem(label, "", f"is not UTF-8 text (byte {e.start})")]) from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([Problem(label, "", f"is not valid TOML: {e}")]) from e
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(problems_from_validation(e, label)) from e
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = Counter(key for key, _ in pairs)
+    twice = [key for key, count in keys.items() if count > 1]
+    if twice:
+        raise _JSONProblem(f"the key {twice[0]!r} appears twice; keep one")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> object:
+    raise _JSONProblem(f"{name} is not a JSON number")
+
+
+class _JSONProblem(ValueError):
+    pass
+
+
+def parse_entry(raw: bytes, label: str) -> Entry:
+    """Validate the bytes of one entry file.
+
+    Raises:
+        EntryError: with every problem found, each naming the file and field.
+    """
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise EntryError([Problem(label, "", f"is not UTF-8 text (bad byte at {e.start})")]) from e
+    if not text.strip():
+        raise EntryError([Problem(label, "", "is empty; an entry is a JSON object")])
+    try:
+        data = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_reject_constant,
+        )
+    except json.JSONDecodeError as e:
+        message = f"is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        raise EntryError([Problem(label, "", message)]) from e
+    except _JSONProblem as e:
+        raise EntryError([Problem(label, "", f"is not usable JSON: {e}")]) from e
+    except RecursionError as e:
+        raise EntryError([Problem(label, "", "is not usable JSON: it nests too deeply")]) from e
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "null"
+        message = f"should hold a JSON object {{...}}, not a JSON {_json_kind(kind)}"
+        raise EntryError([Problem(label, "", message)])
+    try:
+        return Entry.model_validate(data)
+    except ValidationError as e:
+        raise EntryError(problems_from_validation(e, label)) from e
+    except RecursionError as e:
+        raise EntryError([Problem(label, "", "nests too deeply")]) from e
+
+
+def _json_kind(python_kind: str) -> str:
+    return {"list": "array", "str": "string", "int": "number", "float": "number",
+            "bool": "boolean"}.get(python_kind, python_kind)  # fmt: skip
+
+
+def read_entry_file(path: Path, root: Path) -> Entry:
+    """Read one entry file without following links out of the folder.
+
+    Raises:
+        EntryError: the file cannot be used, with the reason.
+    """
+    label = f"{root.name}/{path.name}"
+    slug = path.name.removesuffix(".json")
+    if not SLUG_RE.match(slug):
+        suggestion = suggest_slug(slug)
+        hint = f"; rename it to {suggestion}.json" if suggestion else ""
+        message = f"file name should be lower-case words joined by hyphens{hint}"
+        raise EntryError([Problem(label, "", message)])
+    try:
+        if path.is_symlink() and root.resolve() not in path.resolve().parents:
+            raise EntryError([Problem(label, "", "is a link to outside the folder; not followed")])
+        if path.is_dir():
+            raise EntryError([Problem(label, "", "is a folder, not a file")])
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise EntryError([Problem(label, "", f"cannot be read ({e.strerror})")]) from e
+    if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
+        limit = f"{MAX_FILE_BYTES // 1024} KiB"
+        raise EntryError([Problem(label, "", f"is larger than the {limit} limit for an entry")])
+    return parse_entry(raw, label)
+
+
+def suggest_slug(name: str) -> str:
+    """The slug a file name should have: lower-case ASCII words joined by hyphens."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return "-".join(re.findall(r"[a-z0-9]+", ascii_name.lower()))
+
+
+def entry_paths(folder: Path) -> Iterator[Path]:
+    """The candidate entry files of a folder, in name order."""
+    with os.scandir(folder) as it:
+        names = sorted(e.name for e in it if is_entry_name(e.name))
+    for name in names:
+        yield folder / name
+
+
+def build_item(slug: str, label: str, entry: Entry, site: SiteConfig) -> Item:
+    """Attach the computed id and the safe HTML to a valid entry."""
+    html = render_markdown(entry.content) if entry.content else ""
+    return Item(
+        slug=slug,
+        source=label,
+        entry=entry,
+        id=entry.id or entry_id(site.authority, entry.published, slug),
+        content_html=html,
+    )
+
+
+def assemble(site: SiteConfig, items: Iterable[Item]) -> tuple[tuple[Item, ...], list[Problem]]:
+    """Apply the rules that span files: known categories and unique ids."""
+    problems: list[Problem] = []
+    known = {c.slug for c in site.categories}
+    usable = []
+    for item in items:
+        unknown = [(i, c) for i, c in enumerate(item.entry.categories) if c not in known]
+        for index, category in unknown:
+            message = f"unknown category {category!r}; known: {', '.join(sorted(known))}"
+            problems.append(Problem(item.source, f"categories.{index}", message))
+        if not unknown:
+            usable.append(item)
+    by_id = Counter(item.id for item in usable)
+    for item in usable:
+        if by_id[item.id] > 1:
+            others = [o.source for o in usable if o.id == item.id and o is not item]
+            message = f"the id {item.id!r} is also used by {', '.join(others)}"
+            problems.append(Problem(item.source, "id", message))
+    published = [i for i in usable if by_id[i.id] == 1]
+    published.sort(key=lambda i: (i.entry.published, i.slug), reverse=True)
+    return tuple(published), problems
+
+
+def load_catalog(folder: Path) -> Catalog:
+    """Read a whole entries folder.
+
+    Raises:
+        ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
+    """
+    site = load_site(folder)
+    problems: list[Problem] = []
+    items = []
+    try:
+        paths = list(entry_paths(folder))
+    except OSError as e:
+        raise ConfigError(f"{folder}: cannot list the entries folder ({e.strerror})") from e
+    for path in paths:
+        try:
+            entry = read_entry_file(path, folder)
+        except EntryError as e:
+            problems.extend(e.problems)
+            continue
+        slug = path.name.removesuffix(".json")
+        items.append(build_item(slug, f"{folder.name}/{path.name}", entry, site))
+    published, cross = assemble(site, items)
+    return Catalog(site=site, items=published, problems=tuple(sorted(problems + cross)))
