@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from medfeed.errors import ConfigError, MedfeedError
+from medfeed.models import entry_json_schema
 from medfeed.settings import DEFAULT_ENTRIES, check_base_url
 from medfeed.store import load_catalog
 
@@ -72,6 +75,15 @@ def validate(folder: Path | None) -> None:
 
 
 @main.command()
+def schema() -> None:
+    """Print the JSON Schema of an entry file.
+
+    Example: medfeed schema > schema/entry.schema.json
+    """
+    click.echo(json.dumps(entry_json_schema(), indent=2, ensure_ascii=False))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @ENTRIES_OPTION
@@ -83,8 +95,7 @@ def serve(host: str, port: int, entries: Path) -> None:
 
     Example: medfeed serve --port 8000 --entries entries
     """
-    import os
-
+    # Imported here so that validate and schema do not load Flask.
     from medfeed.web import create_app
 
     base_url = os.environ.get("MEDFEED_BASE_URL")

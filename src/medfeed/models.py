@@ -370,3 +370,13 @@ class Item:
 def entry_id(authority: str, published: datetime, slug: str) -> str:
     """The RFC 4151 tag URI of an entry; independent of title, content and base URL."""
     return f"tag:{authority},{published.date().isoformat()}:{slug}"
+
+
+def entry_json_schema() -> dict[str, Any]:
+    """The JSON Schema of an entry file, for editors that complete and check while typing."""
+    schema = Entry.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "entry.schema.json",
+        **schema,
+    }

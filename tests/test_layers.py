@@ -1,0 +1,65 @@
+"""The import direction of the package: core modules never import the edges."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "medfeed"
+
+# Which medfeed modules each module may import; anything else is a reversed layer.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "urls": set(),
+    "settings": {"errors"},
+    "models": set(),
+    "markup": set(),
+    "store": {"errors", "models", "markup"},
+    "feeds": {"errors", "models", "urls"},
+    "pages": {"models", "urls"},
+    "site": {"errors", "feeds", "models", "pages", "settings", "store", "urls"},
+    "web": {"errors", "settings", "site", "urls"},
+    "cli": {"errors", "settings", "store", "site", "web", "models", "urls"},
+    "__init__": {"web"},
+    "__main__": {"cli"},
+}
+FEEDGEN_ONLY_IN = {"feeds"}
+FLASK_ONLY_IN = {"web", "__init__"}
+
+
+def medfeed_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            top, _, rest = name.partition(".")
+            if top == "medfeed" and rest:
+                found.add(rest.split(".")[0])
+            elif top in ("feedgen", "flask"):
+                found.add(f"third-party:{top}")
+    return found
+
+
+MODULES = sorted(p.stem for p in PACKAGE.glob("*.py"))
+
+
+def test_every_module_has_a_layer() -> None:
+    assert set(MODULES) == set(ALLOWED)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_imports_follow_the_layers(module: str) -> None:
+    imports = medfeed_imports(PACKAGE / f"{module}.py")
+    own = {name for name in imports if not name.startswith("third-party:")}
+    assert own <= ALLOWED[module], f"{module} imports {sorted(own - ALLOWED[module])}"
+    if "third-party:feedgen" in imports:
+        assert module in FEEDGEN_ONLY_IN
+    if "third-party:flask" in imports:
+        assert module in FLASK_ONLY_IN
