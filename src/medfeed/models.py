@@ -336,7 +336,7 @@ class SiteConfig(_Model):
     description: Text
     base_url: Annotated[HttpUrl, AfterValidator(_base_url)]
     language: Annotated[str, AfterValidator(_language)] = "en"
-    author: Author | None = None
+    author: Author
     authority: Annotated[str, AfterValidator(_authority)]
     item_limit: StrictInt = Field(default=50, ge=1, le=10_000)
     max_age: StrictInt = Field(default=300, ge=0, le=31_536_000)

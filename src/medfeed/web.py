@@ -7,8 +7,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, redirect, request
+from flask import Blueprint, Flask, current_app, redirect, request
+from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from medfeed.errors import NotFound, UnknownCategory
 from medfeed.settings import Settings, env_config
@@ -39,7 +41,7 @@ def current() -> Snapshot:
 
 def send(doc: Document, snapshot: Snapshot) -> Response:
     """Answer with a document, honouring If-None-Match and If-Modified-Since."""
-    response = Response(doc.body, content_type=doc.content_type)
+    response = FlaskResponse(doc.body, content_type=doc.content_type)
     response.set_etag(doc.etag)
     response.last_modified = doc.last_modified
     response.cache_control.public = True
@@ -66,7 +68,7 @@ def feed(fmt: Format) -> Response:
 @bp.get("/categories/")
 def categories() -> Response:
     # The categories' URL is the scheme of every feed category; the list lives on /.
-    return redirect(page_path() + "#subscribe", code=302)  # type: ignore[return-value]
+    return redirect(page_path() + "#subscribe", code=302)
 
 
 @bp.get("/categories/<slug>/")
@@ -89,7 +91,7 @@ def entry(slug: str) -> Response:
 
 def _error_page(status: int, title: str, message: str) -> Response:
     body = current().error_page(status, title, message)
-    response = Response(body, status=status, content_type="text/html; charset=utf-8")
+    response = FlaskResponse(body, status=status, content_type="text/html; charset=utf-8")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = PAGE_POLICY
     response.cache_control.public = True
