@@ -27,18 +27,18 @@ from pydantic import (
 )
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-SLUG_RE = re.compile(SLUG_PATTERN)
+SLUG_RE = re.compile(SLUG_PATTERN, re.ASCII)
 # XML 1.0 "Char": anything else makes lxml refuse to serialise the feed.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$", re.ASCII
 )
-_NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_PARTIAL_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"]+$")
-_EMAIL = re.compile(r"^[^@\s<>()\"]+@[^@\s<>()\"]+\.[^@\s<>()\"]+$")
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", re.ASCII)
+_PARTIAL_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$", re.ASCII)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"]+$", re.ASCII)
+_EMAIL = re.compile(r"^[^@\s<>()\"]+@[^@\s<>()\"]+\.[^@\s<>()\"]+$", re.ASCII)
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.ASCII)
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$", re.ASCII)
 TIME_EXAMPLE = "2016-09-16T10:00:00+02:00"
 
 
@@ -59,7 +59,7 @@ def _one_line(value: str) -> str:
 
 
 def _slug(value: str) -> str:
-    if not SLUG_RE.match(value):
+    if not SLUG_RE.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a slug: use lower-case letters, digits and single hyphens"
         )
@@ -71,11 +71,11 @@ def _rfc3339(value: object) -> object:
         return value
     if not isinstance(value, str):
         raise ValueError(f"should be an RFC 3339 time in a string, e.g. {TIME_EXAMPLE}")
-    if _NO_OFFSET.match(value):
+    if _NO_OFFSET.fullmatch(value):
         raise ValueError(
             f"has no time-zone offset: write it as e.g. {TIME_EXAMPLE} or with Z for UTC"
         )
-    if not _RFC3339.match(value):
+    if not _RFC3339.fullmatch(value):
         raise ValueError(f"should be an RFC 3339 time, e.g. {TIME_EXAMPLE}")
     return value
 
@@ -88,13 +88,13 @@ def _sane_year(value: datetime) -> datetime:
 
 
 def _uri(value: str) -> str:
-    if not _URI.match(value):
+    if not _URI.fullmatch(value):
         raise ValueError("should be an absolute URI, e.g. tag:example.org,2016-09-16:my-entry")
     return value
 
 
 def _email(value: str) -> str:
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):
         raise ValueError("should be an e-mail address like name@example.org")
     return value
 
@@ -144,13 +144,13 @@ class PartialDate:
     @classmethod
     def parse(cls, text: str) -> PartialDate:
         """Read ``YYYY-MM-DD`` or ``YYYY-MM``."""
-        match = _PARTIAL_DATE.match(text)
+        match = _PARTIAL_DATE.fullmatch(text)
         if not match:
             raise ValueError("should be a day like 2015-10-12 or a month like 2014-12")
         year, month = int(match[1]), int(match[2])
         day = int(match[3]) if match[3] else None
         try:
-            date(year, month, day or 1)
+            date(year, month, 1 if day is None else day)
         except ValueError as e:
             raise ValueError(f"is not a real date ({e})") from None
         if year < 1:
@@ -304,7 +304,7 @@ def _category_slug(value: str) -> str:
 
 
 def _authority(value: str) -> str:
-    if _DNS_NAME.match(value) or _EMAIL.match(value):
+    if _DNS_NAME.fullmatch(value) or _EMAIL.fullmatch(value):
         return value
     raise ValueError("should be a domain name you control (example.org) or an e-mail address")
 
@@ -316,7 +316,7 @@ def _base_url(value: HttpUrl) -> HttpUrl:
 
 
 def _language(value: str) -> str:
-    if not _LANGUAGE.match(value):
+    if not _LANGUAGE.fullmatch(value):
         raise ValueError("should be a language tag such as en or en-GB")
     return value
 

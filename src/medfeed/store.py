@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import re
 import tomllib
 import unicodedata
@@ -131,6 +132,9 @@ def parse_entry(raw: bytes, label: str) -> Entry:
         raise EntryError([Problem(label, "", f"is not usable JSON: {e}")]) from e
     except RecursionError as e:
         raise EntryError([Problem(label, "", "is not usable JSON: it nests too deeply")]) from e
+    except ValueError as e:
+        # e.g. an integer longer than Python's digit limit
+        raise EntryError([Problem(label, "", f"is not usable JSON: {e}")]) from e
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "null"
         message = f"should hold a JSON object {{...}}, not a JSON {_json_kind(kind)}"
@@ -156,7 +160,7 @@ def read_entry_file(path: Path, root: Path) -> Entry:
     """
     label = f"{root.name}/{path.name}"
     slug = path.name.removesuffix(".json")
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         suggestion = suggest_slug(slug)
         hint = f"; rename it to {suggestion}.json" if suggestion else ""
         message = f"file name should be lower-case words joined by hyphens{hint}"
@@ -164,11 +168,15 @@ def read_entry_file(path: Path, root: Path) -> Entry:
     try:
         if path.is_symlink() and root.resolve() not in path.resolve().parents:
             raise EntryError([Problem(label, "", "is a link to outside the folder; not followed")])
-        if path.is_dir():
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
             raise EntryError([Problem(label, "", "is a folder, not a file")])
+        if not stat.S_ISREG(mode):
+            # A FIFO or device would block or never end.
+            raise EntryError([Problem(label, "", "is not a regular file")])
         with path.open("rb") as f:
             size = os.fstat(f.fileno()).st_size
-            raw = f.read(MAX_FILE_BYTES + 1)
+            raw = f.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
     except OSError as e:
         raise EntryError([Problem(label, "", f"cannot be read ({e.strerror})")]) from e
     if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
