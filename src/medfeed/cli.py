@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,8 +13,9 @@ import click
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.models import entry_json_schema
 from medfeed.settings import DEFAULT_ENTRIES, check_base_url
-from medfeed.store import load_catalog
+from medfeed.store import check_new_entry, file_label, load_catalog, load_site, suggest_slug
 
+SCHEMA_FILE = "schema/entry.schema.json"
 ENTRIES_OPTION = click.option(
     "--entries",
     "entries",
@@ -72,6 +74,64 @@ def validate(folder: Path | None) -> None:
         )
         sys.exit(1)
     click.echo(f"{len(catalog.items)} entries valid in {folder}")
+
+
+@main.command()
+@click.argument("title")
+@click.option(
+    "--category", "categories", multiple=True, required=True, help="A category slug (repeatable)."
+)
+@click.option("--published", help="RFC 3339 time with offset. Default: now, local offset.")
+@click.option("--event-date", help="The event's day (2015-10-12) or month (2014-12).")
+@click.option("--summary", help="Plain-text summary. Default: the title.")
+@click.option("--draft", is_flag=True, help="Write it as a draft, not published until changed.")
+@ENTRIES_OPTION
+def new(
+    title: str,
+    categories: tuple[str, ...],
+    published: str | None,
+    event_date: str | None,
+    summary: str | None,
+    draft: bool,
+    entries: Path,
+) -> None:
+    """Start a new entry file, named from the title; never overwrites a file.
+
+    Prints the path of the file it wrote.
+
+    Example: medfeed new "Conference in Amman" --category conferences-and-anniversaries
+    """
+    try:
+        site = load_site(entries)
+    except ConfigError as e:
+        raise _fail(e) from e
+    slug = suggest_slug(title)
+    if not slug:
+        raise click.ClickException(f"cannot make a file name from the title {title!r}")
+    data: dict[str, object] = {}
+    if (entries.parent / SCHEMA_FILE).is_file():
+        data["$schema"] = f"../{SCHEMA_FILE}"
+    data |= {
+        "title": title,
+        "summary": summary or title,
+        "published": published or datetime.now().astimezone().replace(microsecond=0).isoformat(),
+        "categories": list(categories),
+    }
+    if event_date:
+        data["event"] = {"start": event_date}
+    if draft:
+        data["draft"] = True
+    label = file_label(entries, f"{slug}.json")
+    problems = check_new_entry(data, label, site)
+    if problems:
+        raise click.ClickException("\n".join(str(p) for p in problems))
+    path = entries / f"{slug}.json"
+    try:
+        with path.open("x", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists; not overwritten") from None
+    click.echo(str(path))
 
 
 @main.command()

@@ -6,10 +6,11 @@ raises for bad content except a broken site.toml, which stops start-up.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
-import stat
 import re
+import stat
 import tomllib
 import unicodedata
 from collections import Counter
@@ -17,8 +18,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.markup import render_markdown
@@ -48,12 +50,49 @@ class Catalog:
         return min(waiting, default=None)
 
 
+def file_label(folder: Path, name: str) -> str:
+    """How messages name a file: the folder's own name and the file's, never a full path."""
+    return f"{folder.resolve().name}/{name}"
+
+
 def is_entry_name(name: str) -> bool:
     """Whether a file name is meant as an entry (hidden files and editor leftovers are not)."""
     return name.endswith(".json") and not name.startswith((".", "#", "~"))
 
 
-def problems_from_validation(error: ValidationError, label: str) -> list[Problem]:
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to a misspelt word, if any is close."""
+    choices = list(choices)
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if not found and len(word) >= 3:
+        # An abbreviation: "lat" for "latitude".
+        found = [c for c in choices if c.startswith(word)][:1]
+    return found[0] if found else None
+
+
+def _nested_model(annotation: object) -> type[BaseModel] | None:
+    # Event | None, tuple[Author, ...]: look one level into the type's arguments.
+    candidates = [annotation, *get_args(annotation)]
+    for candidate in list(candidates):
+        candidates.extend(get_args(candidate))
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+
+
+def _field_names(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        nested = _nested_model(field.annotation) if field else None
+        if nested is None:
+            return []
+        model = nested
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def problems_from_validation(
+    error: ValidationError, label: str, model: type[BaseModel]
+) -> list[Problem]:
     """One Problem per pydantic error, its field path joined with dots."""
     problems = []
     for err in error.errors(include_url=False):
@@ -61,6 +100,9 @@ def problems_from_validation(error: ValidationError, label: str) -> list[Problem
         message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field"
+            guess = nearest(str(err["loc"][-1]), _field_names(model, err["loc"][:-1]))
+            if guess:
+                message += f"; did you mean {guess!r}?"
         elif err["type"] == "missing":
             message = "is required"
         problems.append(Problem(label, field, message))
@@ -74,7 +116,7 @@ def load_site(folder: Path) -> SiteConfig:
         ConfigError: the file is missing, not TOML, or not a valid site description.
     """
     path = folder / SITE_FILE
-    label = f"{folder.name}/{SITE_FILE}"
+    label = file_label(folder, SITE_FILE)
     try:
         data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
@@ -88,7 +130,7 @@ def load_site(folder: Path) -> SiteConfig:
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(problems_from_validation(e, label)) from e
+        raise ConfigError(problems_from_validation(e, label, SiteConfig)) from e
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -142,7 +184,7 @@ def parse_entry(raw: bytes, label: str) -> Entry:
     try:
         return Entry.model_validate(data)
     except ValidationError as e:
-        raise EntryError(problems_from_validation(e, label)) from e
+        raise EntryError(problems_from_validation(e, label, Entry)) from e
     except RecursionError as e:
         raise EntryError([Problem(label, "", "nests too deeply")]) from e
 
@@ -158,7 +200,7 @@ def read_entry_file(path: Path, root: Path) -> Entry:
     Raises:
         EntryError: the file cannot be used, with the reason.
     """
-    label = f"{root.name}/{path.name}"
+    label = file_label(root, path.name)
     slug = path.name.removesuffix(".json")
     if not SLUG_RE.fullmatch(slug):
         suggestion = suggest_slug(slug)
@@ -219,7 +261,9 @@ def assemble(site: SiteConfig, items: Iterable[Item]) -> tuple[tuple[Item, ...],
     for item in items:
         unknown = [(i, c) for i, c in enumerate(item.entry.categories) if c not in known]
         for index, category in unknown:
-            message = f"unknown category {category!r}; known: {', '.join(sorted(known))}"
+            guess = nearest(category, known)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            message = f"unknown category {category!r}; {hint}known: {', '.join(sorted(known))}"
             problems.append(Problem(item.source, f"categories.{index}", message))
         if not unknown:
             usable.append(item)
@@ -232,6 +276,16 @@ def assemble(site: SiteConfig, items: Iterable[Item]) -> tuple[tuple[Item, ...],
     published = [i for i in usable if by_id[i.id] == 1]
     published.sort(key=lambda i: (i.entry.published, i.slug), reverse=True)
     return tuple(published), problems
+
+
+def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> list[Problem]:
+    """The problems an entry about to be written would have."""
+    try:
+        entry = Entry.model_validate(data)
+    except ValidationError as e:
+        return problems_from_validation(e, label, Entry)
+    item = build_item(label.rsplit("/", 1)[-1].removesuffix(".json"), label, entry, site)
+    return assemble(site, [item])[1]
 
 
 def load_catalog(folder: Path) -> Catalog:
@@ -254,6 +308,6 @@ def load_catalog(folder: Path) -> Catalog:
             problems.extend(e.problems)
             continue
         slug = path.name.removesuffix(".json")
-        items.append(build_item(slug, f"{folder.name}/{path.name}", entry, site))
+        items.append(build_item(slug, file_label(folder, path.name), entry, site))
     published, cross = assemble(site, items)
     return Catalog(site=site, items=published, problems=tuple(sorted(problems + cross)))

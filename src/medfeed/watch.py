@@ -1,0 +1,164 @@
+"""Notice changes in a folder: inotify through watchdog, a stat pass as the fallback.
+
+The watcher only collects which names changed and hands them to a callback on its own
+thread; it knows nothing of entries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+
+log = logging.getLogger("medfeed")
+
+# Opens and reads are left out: the callback's own reads must not wake it again.
+EVENTS = [
+    FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent,
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
+]  # fmt: skip
+
+OnChange = Callable[[set[str] | None], None]
+"""Called with the changed names, or None for "check everything"."""
+
+
+class _Collector(FileSystemEventHandler):
+    def __init__(self, root: Path, wake: Callable[[set[str]], None]) -> None:
+        self.root = str(root)
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        names = set()
+        for path in (event.src_path, getattr(event, "dest_path", "")):
+            if path:
+                text = os.fsdecode(path)
+                if os.path.dirname(text) == self.root:
+                    names.add(os.path.basename(text))
+                elif text == self.root:
+                    names.add("")
+        if names:
+            self.wake(names)
+
+
+class Watcher:
+    """Calls ``on_change`` soon after files in ``root`` change, and on a slow timer.
+
+    ``on_change(None)`` asks for a full check: at start, every ``rescan_every`` seconds
+    (in case the kernel dropped events), and every ``poll_every`` seconds where inotify
+    is not available.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        on_change: OnChange,
+        *,
+        rescan_every: float = 60.0,
+        poll_every: float = 1.0,
+        settle: float = 0.05,
+        next_wake: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        self.root = root
+        self.on_change = on_change
+        self.rescan_every = rescan_every
+        self.poll_every = poll_every
+        self.settle = settle
+        self.next_wake = next_wake
+        self.mode = "stopped"
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._observer: BaseObserver | None = None
+        self._thread: threading.Thread | None = None
+
+    def _notify(self, names: set[str]) -> None:
+        with self._lock:
+            self._pending |= names
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start watching on a daemon thread."""
+        try:
+            observer = Observer()
+            observer.schedule(
+                _Collector(self.root.resolve(), self._notify),
+                str(self.root.resolve()),
+                recursive=False,
+                event_filter=EVENTS,
+            )
+            observer.daemon = True
+            observer.start()
+        except (OSError, RuntimeError) as e:
+            log.warning(
+                "%s: file notifications unavailable (%s); checking every %ss",
+                self.root,
+                e,
+                self.poll_every,
+            )
+            self.mode = "poll"
+        else:
+            self._observer = observer
+            self.mode = "notify"
+        self._thread = threading.Thread(target=self._run, name="medfeed-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching and wait for the thread to end."""
+        self._stop.set()
+        self._wake.set()
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=2)
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _timeout(self, last_full: float) -> float:
+        interval = self.poll_every if self.mode == "poll" else self.rescan_every
+        timeout = max(0.0, last_full + interval - time.monotonic())
+        wake = self.next_wake()
+        if wake is not None:
+            timeout = min(timeout, max(0.0, wake))
+        return timeout
+
+    def _run(self) -> None:
+        last_full = time.monotonic()
+        while not self._stop.is_set():
+            woken = self._wake.wait(self._timeout(last_full))
+            if self._stop.is_set():
+                return
+            if woken:
+                # Editors write in bursts (truncate, write, rename): take them as one.
+                time.sleep(self.settle)
+                self._wake.clear()
+                with self._lock:
+                    names, self._pending = self._pending, set()
+                full = "" in names
+                self._call(None if full else names)
+            else:
+                self._call(None)
+                last_full = time.monotonic()
+
+    def _call(self, names: set[str] | None) -> None:
+        try:
+            self.on_change(names)
+        except Exception:  # noqa: BLE001 - the watcher must outlive any one bad check
+            log.exception("%s: checking for changes failed", self.root)
