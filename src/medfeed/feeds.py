@@ -5,7 +5,8 @@ feedgen's traps, and where each is handled here:
 - it prepends entries by default: entries are appended, already newest first;
 - the RSS channel <link> is the last link() given: self goes first, alternate last;
 - no RSS pubDate unless published() is called: it always is;
-- 1.0.0 drops rel and type from Atom entry links: _AtomLinks writes them again;
+- 1.0.0 drops rel and type from Atom entry links: _EntryFixes writes them again;
+- RSS <category> gets the label, not the slug its domain needs: _EntryFixes again;
 - RSS <description> is HTML: a plain-text summary is escaped once more for RSS.
 """
 
@@ -54,11 +55,12 @@ class _NoFeedExtension(BaseExtension):  # type: ignore[misc]
         return {}
 
 
-class _AtomLinks(BaseEntryExtension):  # type: ignore[misc]
-    """Writes Atom entry links with their rel and type, which feedgen 1.0.0 drops."""
+class _EntryFixes(BaseEntryExtension):  # type: ignore[misc]
+    """Writes what feedgen 1.0.0 gets wrong: Atom link rel/type, RSS category values."""
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
+        self.category_slugs: list[str] = []
 
     def extend_atom(self, entry: Any) -> Any:
         # feedgen declares the Atom namespace as a plain xmlns attribute, so its
@@ -70,6 +72,10 @@ class _AtomLinks(BaseEntryExtension):  # type: ignore[misc]
         return entry
 
     def extend_rss(self, item: Any) -> Any:
+        # feedgen writes the label; with domain=<site>/categories/ the value must be the
+        # slug, so that domain + value names the category's page.
+        for element, slug in zip(item.findall("category"), self.category_slugs, strict=True):
+            element.text = slug
         return item
 
 
@@ -103,7 +109,7 @@ def render_feed(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
 def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    fg.register_extension("medfeed_links", _NoFeedExtension, _AtomLinks, atom=True, rss=False)
+    fg.register_extension("medfeed_fixes", _NoFeedExtension, _EntryFixes, atom=True, rss=True)
     updated = feed_updated(items, meta.fallback_updated)
     fg.id(meta.id)
     fg.title(meta.title)
@@ -129,7 +135,8 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
         links = [{"href": page, "rel": "alternate", "type": "text/html"}]
         if entry.link:
             links.append({"href": str(entry.link), "rel": "related"})
-        fe.medfeed_links.links = links
+        fe.medfeed_fixes.links = links
+        fe.medfeed_fixes.category_slugs = list(entry.categories)
         summary = html.escape(entry.summary) if fmt == "rss" else entry.summary
         fe.summary(summary)
         content = item.content_html

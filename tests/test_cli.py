@@ -1,0 +1,165 @@
+"""The medfeed command: validate entry folders, explain itself, refuse a broken site."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import SEED_ENTRIES
+from medfeed.cli import main
+
+WriteEntry = Callable[..., Path]
+
+
+def no_traceback(result: Result) -> None:
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_validate_accepts_the_bundled_entries(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", str(SEED_ENTRIES)])
+    assert result.exit_code == 0, result.output
+    count = len(list(SEED_ENTRIES.glob("*.json")))
+    assert count > 0
+    assert f"{count} entries valid" in result.stdout
+    no_traceback(result)
+
+
+@pytest.fixture
+def broken_folder(entries_dir: Path, write_entry: WriteEntry) -> Path:
+    write_entry("fine")
+    (entries_dir / "bad-json.json").write_text('{\n  "title": "x",\n  oops\n}', encoding="utf-8")
+    write_entry("no-offset", published="2015-10-12T09:00:00")
+    write_entry("unknown-category", categories=["nope"])
+    write_entry("control-character", title="Bell\u0007here")
+    write_entry("script-link", link="javascript:alert(1)")
+    return entries_dir
+
+
+def test_validate_reports_each_problem_on_its_own_line(
+    runner: CliRunner, broken_folder: Path
+) -> None:
+    result = runner.invoke(main, ["validate", str(broken_folder)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    reported = lines(result.stdout)
+    assert len(reported) == 5, reported
+    by_file = {line.split(":", 1)[0]: line for line in reported}
+    assert set(by_file) == {
+        "entries/bad-json.json",
+        "entries/no-offset.json",
+        "entries/unknown-category.json",
+        "entries/control-character.json",
+        "entries/script-link.json",
+    }
+    assert by_file["entries/bad-json.json"].startswith("entries/bad-json.json: is not valid JSON")
+    assert "line 3, column 3" in by_file["entries/bad-json.json"]
+    assert by_file["entries/no-offset.json"].startswith("entries/no-offset.json: published: ")
+    assert "offset" in by_file["entries/no-offset.json"]
+    assert by_file["entries/unknown-category.json"].startswith(
+        "entries/unknown-category.json: categories.0: "
+    )
+    assert "'nope'" in by_file["entries/unknown-category.json"]
+    assert by_file["entries/control-character.json"].startswith(
+        "entries/control-character.json: title: "
+    )
+    assert "U+0007" in by_file["entries/control-character.json"]
+    assert by_file["entries/script-link.json"].startswith("entries/script-link.json: link: ")
+    assert "fine" not in result.stdout
+
+
+def test_validate_reports_a_broken_site_toml(runner: CliRunner, entries_dir: Path) -> None:
+    (entries_dir / "site.toml").write_text("title = [\n", encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert any(line.startswith("entries/site.toml: ") for line in lines(result.output))
+
+
+def test_validate_reports_an_invalid_site_toml(runner: CliRunner, entries_dir: Path) -> None:
+    text = (entries_dir / "site.toml").read_text(encoding="utf-8")
+    (entries_dir / "site.toml").write_text(text.replace("example.org", "not a domain"))
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert any(line.startswith("entries/site.toml: authority: ") for line in lines(result.output))
+
+
+def test_validate_on_a_missing_folder_says_so_in_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(main, ["validate", str(missing)])
+    assert result.exit_code != 0
+    no_traceback(result)
+    output = lines(result.output)
+    assert len(output) == 1, output
+    assert str(missing) in output[0]
+
+
+def test_validate_json_field_names_match_the_files(runner: CliRunner, entries_dir: Path) -> None:
+    # A wrongly typed nested field is located by its dotted path.
+    data = {
+        "title": "x",
+        "summary": "y",
+        "published": "2015-10-12T09:00:00Z",
+        "categories": ["visits"],
+        "event": {"start": "2015-13"},
+    }
+    (entries_dir / "bad-event.json").write_text(json.dumps(data), encoding="utf-8")
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    assert lines(result.stdout)[0].startswith("entries/bad-event.json: event.start: ")
+
+
+def commands() -> Iterator[str]:
+    yield from sorted(main.commands)
+
+
+@pytest.mark.parametrize("name", list(commands()))
+def test_every_command_explains_itself_with_an_example(runner: CliRunner, name: str) -> None:
+    command = main.commands[name]
+    assert command.help
+    assert "Example" in command.help
+    assert f"medfeed {name}" in command.help
+    result = runner.invoke(main, [name, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_the_group_has_help(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in main.commands:
+        assert name in result.output
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port already in use, so that serve could never listen if it got that far."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_serve_refuses_a_broken_site_toml(
+    runner: CliRunner, entries_dir: Path, busy_port: int
+) -> None:
+    (entries_dir / "site.toml").write_text("title = [\n", encoding="utf-8")
+    result = runner.invoke(main, ["serve", "--port", str(busy_port), "--entries", str(entries_dir)])
+    assert result.exit_code != 0
+    no_traceback(result)
+    output = lines(result.output)
+    assert len(output) == 1, output
+    assert "entries/site.toml" in output[0]
+    assert "TOML" in output[0]
