@@ -87,7 +87,8 @@ def write_entry(entries_dir: Path) -> WriteEntry:
 @pytest.fixture
 def make_app(entries_dir: Path) -> Callable[..., Flask]:
     def make(**config: Any) -> Flask:
-        return create_app({"ENTRIES_DIR": str(entries_dir), "BASE_URL": BASE_URL, **config})
+        settings = {"ENTRIES_DIR": str(entries_dir), "BASE_URL": BASE_URL, "WATCH": False}
+        return create_app({**settings, **config})
 
     return make
 
@@ -104,7 +105,8 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def seed_client() -> FlaskClient:
-    return create_app({"ENTRIES_DIR": str(SEED_ENTRIES), "BASE_URL": BASE_URL}).test_client()
+    app = create_app({"ENTRIES_DIR": str(SEED_ENTRIES), "BASE_URL": BASE_URL, "WATCH": False})
+    return app.test_client()
 
 
 @pytest.fixture

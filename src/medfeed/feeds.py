@@ -23,7 +23,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from medfeed.errors import RenderError
-from medfeed.models import Author, Item
+from medfeed.models import Author
+from medfeed.store import Item
 from medfeed.urls import CATEGORIES_PATH, MEDIA_TYPES, Format, absolute, entry_path
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

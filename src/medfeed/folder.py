@@ -6,25 +6,24 @@ unpublished; a broken site.toml keeps the last valid site settings in force.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from medfeed.errors import ConfigError, EntryError, Problem
-from medfeed.models import Entry, SiteConfig
+from medfeed.models import SiteConfig, entry_id
 from medfeed.store import (
     SITE_FILE,
     Catalog,
+    Item,
     assemble,
     build_item,
     file_label,
     is_entry_name,
     load_site,
+    read_entry_file,
 )
-from medfeed.store import read_entry_file as read_entry
 
 Signature = tuple[int, int, int, int]
 """What stat says of a file: (mtime_ns, ctime_ns, size, inode)."""
@@ -35,8 +34,8 @@ class FileState:
     """What was last read from one entry file."""
 
     signature: Signature | None
-    entry: Entry | None
-    last_good: Entry | None
+    item: Item | None
+    last_good: Item | None
     problems: tuple[Problem, ...]
 
 
@@ -48,18 +47,10 @@ def _signature(path: Path) -> Signature | None:
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
-def _exists_as_entry(path: Path) -> bool:
-    try:
-        mode = path.lstat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISREG(mode) or stat.S_ISLNK(mode) or stat.S_ISDIR(mode)
-
-
 class Folder:
     """Tracks an entries folder; re-reads only the files that changed.
 
-    Not thread-safe: one thread (the watcher) calls ``update`` and ``rescan``.
+    Not thread-safe: callers serialise ``update``, ``rescan`` and ``catalog``.
     """
 
     def __init__(self, root: Path) -> None:
@@ -68,10 +59,8 @@ class Folder:
         self.site_problems: tuple[Problem, ...] = ()
         self._site_signature = _signature(root / SITE_FILE)
         self.files: dict[str, FileState] = {}
+        self._published: set[tuple[str, str]] = set()
         self.rescan()
-
-    def _label(self, name: str) -> str:
-        return file_label(self.root, name)
 
     def _read_site(self) -> bool:
         signature = _signature(self.root / SITE_FILE)
@@ -85,33 +74,55 @@ class Folder:
             self.site_problems = e.problems
             return changed
         changed = site != self.site or bool(self.site_problems)
+        if site.authority != self.site.authority:
+            self._reidentify(site)
         self.site, self.site_problems = site, ()
         return changed
+
+    def _reidentify(self, site: SiteConfig) -> None:
+        # Computed ids embed the authority; every item needs its new id.
+        def again(item: Item | None) -> Item | None:
+            if item is None or item.entry.id:
+                return item
+            return replace(item, id=entry_id(site.authority, item.entry.published, item.slug))
+
+        for name, state in self.files.items():
+            self.files[name] = replace(
+                state, item=again(state.item), last_good=again(state.last_good)
+            )
 
     def _read_file(self, name: str) -> bool:
         path = self.root / name
         old = self.files.get(name)
-        if not _exists_as_entry(path):
-            return self.files.pop(name, None) is not None
         signature = _signature(path)
+        if signature is None:
+            return self.files.pop(name, None) is not None
         if old is not None and old.signature == signature:
             return False
         last_good = old.last_good if old else None
+        label = file_label(self.root, name)
         try:
-            entry = read_entry(path, self.root)
+            entry = read_entry_file(path, self.root)
         except EntryError as e:
             state = FileState(signature, None, last_good, e.problems)
         else:
-            state = FileState(signature, entry, entry, ())
+            if last_good is not None and last_good.entry == entry:
+                item = last_good  # touched, not changed: keep the rendered HTML
+            else:
+                item = build_item(name.removesuffix(".json"), label, entry, self.site)
+            # An entry naming an unknown category is not good enough to fall back on.
+            known = {c.slug for c in self.site.categories}
+            good = item if set(entry.categories) <= known else last_good
+            state = FileState(signature, item, good, ())
         self.files[name] = state
-        return old is None or (state.entry, state.last_good, state.problems) != (
-            old.entry,
+        return old is None or (state.item, state.last_good, state.problems) != (
+            old.item,
             old.last_good,
             old.problems,
         )
 
     def update(self, names: Iterable[str]) -> bool:
-        """Re-check the named files only (names inside the folder); whether anything changed."""
+        """Re-check the named files only; whether anything changed."""
         changed = False
         for name in set(names):
             if name == SITE_FILE:
@@ -133,25 +144,21 @@ class Folder:
             del self.files[name]
         return self.update(present | {SITE_FILE}) or bool(gone)
 
-    def problems(self) -> tuple[Problem, ...]:
-        """Every current problem, site.toml's included."""
-        found = list(self.site_problems)
-        for state in self.files.values():
-            found.extend(state.problems)
-        return tuple(sorted(found))
-
     def catalog(self) -> Catalog:
         """The entries as they should be published now, with every problem."""
         items = []
+        last_good = {}
+        problems = list(self.site_problems)
         for name in sorted(self.files):
-            entry = self.files[name].entry or self.files[name].last_good
-            if entry is not None:
-                slug = name.removesuffix(".json")
-                items.append(build_item(slug, self._label(name), entry, self.site))
-        published, cross = assemble(self.site, items)
-        return Catalog(self.site, published, tuple(sorted([*self.problems(), *cross])))
-
-
-def digest(entry: Entry) -> str:
-    """A short fingerprint of an entry's content."""
-    return hashlib.sha256(entry.model_dump_json().encode()).hexdigest()[:16]
+            state = self.files[name]
+            problems.extend(state.problems)
+            if state.last_good is not None:
+                last_good[state.last_good.source] = state.last_good
+            current = state.item or state.last_good
+            if current is not None:
+                items.append(current)
+        published, cross = assemble(
+            self.site, items, last_good=last_good, published=self._published
+        )
+        self._published = {(item.id, item.source) for item in published}
+        return Catalog(self.site, published, tuple(sorted({*problems, *cross})))

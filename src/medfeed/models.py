@@ -358,17 +358,6 @@ class SiteConfig(_Model):
         return next((c for c in self.categories if c.slug == slug), None)
 
 
-@dataclass(frozen=True)
-class Item:
-    """A valid entry as medfeed publishes it: the file's slug, its id, its safe HTML."""
-
-    slug: str
-    source: str
-    entry: Entry
-    id: str
-    content_html: str
-
-
 def entry_id(authority: str, published: datetime, slug: str) -> str:
     """The RFC 4151 tag URI of an entry; independent of title, content and base URL."""
     return f"tag:{authority},{published.date().isoformat()}:{slug}"

@@ -10,7 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from medfeed.models import Category, Item, SiteConfig
+from medfeed.models import Category, SiteConfig
+from medfeed.store import Item
 from medfeed.urls import (
     FORMAT_NAMES,
     FORMATS,

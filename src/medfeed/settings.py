@@ -20,6 +20,7 @@ class Settings:
 
     entries_dir: Path
     base_url: str | None = None
+    watch: bool = True
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> Settings:
@@ -32,12 +33,17 @@ class Settings:
         base_url = config.get("BASE_URL") or None
         if base_url is not None:
             base_url = check_base_url(str(base_url))
-        return cls(entries_dir=entries, base_url=base_url)
+        watch = config.get("WATCH", True)
+        if isinstance(watch, str):
+            if watch.lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ConfigError(f"WATCH {watch!r} should be true or false")
+            watch = watch.lower() in ("1", "true", "yes", "on")
+        return cls(entries_dir=entries, base_url=base_url, watch=bool(watch))
 
 
 def env_config(environ: Mapping[str, str]) -> dict[str, str]:
-    """The settings ``MEDFEED_ENTRIES`` and ``MEDFEED_BASE_URL`` give, for ``from_mapping``."""
-    names = {"ENTRIES": "ENTRIES_DIR", "BASE_URL": "BASE_URL"}
+    """The settings ``MEDFEED_ENTRIES``, ``_BASE_URL`` and ``_WATCH`` give, for ``from_mapping``."""
+    names = {"ENTRIES": "ENTRIES_DIR", "BASE_URL": "BASE_URL", "WATCH": "WATCH"}
     return {
         key: environ[ENV_PREFIX + var]
         for var, key in names.items()

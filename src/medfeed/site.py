@@ -6,21 +6,25 @@ Both the web app and the command line read documents from here, so they cannot d
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from medfeed.errors import UnknownCategory, UnknownEntry
+from medfeed.errors import Problem, UnknownCategory, UnknownEntry
 from medfeed.feeds import FeedMeta, feed_updated, render_feed
-from medfeed.models import Category, Item
+from medfeed.folder import Folder
+from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
-from medfeed.store import Catalog, load_catalog
+from medfeed.store import Catalog, Item
 from medfeed.urls import FORMATS, MEDIA_TYPES, Format, absolute, feed_path, page_path
+from medfeed.watch import Watcher
 
 HTML_TYPE = "text/html; charset=utf-8"
+log = logging.getLogger("medfeed")
 FEED_ID_DATE = "2000"
 
 
@@ -50,7 +54,13 @@ class Snapshot:
     Feeds are rendered when the snapshot is made; pages when first asked for, then kept.
     """
 
-    def __init__(self, catalog: Catalog, base_url: str, now: datetime) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        base_url: str,
+        now: datetime,
+        previous: Snapshot | None = None,
+    ) -> None:
         self.catalog = catalog
         self.site = catalog.site
         self.base_url = base_url
@@ -64,16 +74,41 @@ class Snapshot:
         self.updated = feed_updated(self.items)
         self.pages = PageRenderer(self.site, base_url)
         self._page_cache: dict[str, Document] = {}
-        self._feeds = {
-            (category, fmt): self._render_feed(category, fmt)
-            for category in (None, *self.by_category)
-            for fmt in FORMATS
-        }
+        same_frame = (
+            previous is not None
+            and previous.base_url == base_url
+            and previous.site == self.site
+            and previous.updated == self.updated
+        )
+        self._feeds: dict[tuple[str | None, Format], Document] = {}
+        for category in (None, *self.by_category):
+            shown = self._items_of(category)[: self.site.item_limit]
+            for fmt in FORMATS:
+                if same_frame and previous is not None and previous.shows(category, shown):
+                    # Same items, same site: the same bytes. Keep them rather than re-render.
+                    self._feeds[(category, fmt)] = previous._feeds[(category, fmt)]
+                else:
+                    self._feeds[(category, fmt)] = self._render_feed(category, fmt)
+        if same_frame and previous is not None:
+            self._keep_entry_pages(previous)
         self.version = hashlib.sha256(
             b"".join(doc.etag.encode() for doc in self._feeds.values())
             + base_url.encode()
             + self.site.model_dump_json().encode()
         ).hexdigest()[:16]
+
+    def shows(self, category: str | None, items: tuple[Item, ...]) -> bool:
+        """Whether this snapshot's feed of ``category`` holds exactly these item objects."""
+        if category is not None and category not in self.by_category:
+            return False
+        mine = self._items_of(category)[: self.site.item_limit]
+        return len(mine) == len(items) and all(a is b for a, b in zip(mine, items, strict=True))
+
+    def _keep_entry_pages(self, previous: Snapshot) -> None:
+        for key, doc in list(previous._page_cache.items()):
+            slug = key.removeprefix("/entries/").removesuffix("/")
+            if key.startswith("/entries/") and previous.by_slug.get(slug) is self.by_slug.get(slug):
+                self._page_cache[key] = doc
 
     def category(self, slug: str) -> Category:
         """The category with this slug.
@@ -177,35 +212,104 @@ class Snapshot:
         return self.pages.error(status, title, message)
 
 
+@dataclass(frozen=True)
+class Health:
+    """What /healthz reports."""
+
+    status: str
+    entries: int
+    version: str
+    last_check: datetime
+    problems: tuple[Problem, ...]
+    watching: str
+
+
 class Publisher:
-    """Holds the current snapshot of one entries folder and replaces it when it is stale."""
+    """Serves the current snapshot of one entries folder and replaces it when it is stale.
+
+    ``refresh`` (called by the watcher thread, or by hand) re-reads what changed and
+    makes a new snapshot; requests only ever read ``snapshot()``.
+    """
 
     def __init__(self, settings: Settings, now: Callable[[], datetime] = utc_now) -> None:
         self.settings = settings
         self._now = now
         self._lock = threading.Lock()
-        self.catalog = load_catalog(settings.entries_dir)
-        self._snapshot = self._make_snapshot()
+        self.folder = Folder(settings.entries_dir)
+        self.catalog = self.folder.catalog()
+        self.last_check = now()
+        self._snapshot = Snapshot(self.catalog, self.base_url, self.last_check)
+        self._reported: frozenset[Problem] = frozenset()
+        self._report()
+        self._watcher: Watcher | None = None
+        self._watch_pid: int | None = None
 
     @property
     def base_url(self) -> str:
         """The operator's base URL where set, else site.toml's."""
         return self.settings.base_url or str(self.catalog.site.base_url)
 
-    def _make_snapshot(self) -> Snapshot:
-        return Snapshot(self.catalog, self.base_url, self._now())
+    def _report(self) -> None:
+        # One log line per problem when it appears, not once per request or check.
+        current = frozenset(self.catalog.problems)
+        for problem in sorted(current - self._reported):
+            log.warning("%s", problem)
+        self._reported = current
+
+    def refresh(self, names: set[str] | None = None) -> bool:
+        """Re-check the named files (None: all); make a new snapshot if anything changed."""
+        with self._lock:
+            changed = self.folder.rescan() if names is None else self.folder.update(names)
+            now = self._now()
+            self.last_check = now
+            due = self._snapshot.valid_until is not None and now >= self._snapshot.valid_until
+            if changed:
+                self.catalog = self.folder.catalog()
+                self._report()
+            if changed or due:
+                self._snapshot = Snapshot(self.catalog, self.base_url, now, self._snapshot)
+            return changed or due
 
     def snapshot(self) -> Snapshot:
         """The documents as they stand now; scheduled entries appear when their time comes."""
         current = self._snapshot
         if current.valid_until is not None and self._now() >= current.valid_until:
-            with self._lock:
-                if self._snapshot is current:
-                    self._snapshot = self._make_snapshot()
-            current = self._snapshot
-        return current
+            self.refresh(set())
+        return self._snapshot
 
+    def _seconds_to_release(self) -> float | None:
+        until = self._snapshot.valid_until
+        return None if until is None else (until - self._now()).total_seconds()
 
-def open_publisher(entries_dir: Path, base_url: str | None = None) -> Publisher:
-    """A publisher for a folder, for the command line and tests."""
-    return Publisher(Settings(entries_dir=entries_dir, base_url=base_url))
+    def watch(self) -> None:
+        """Watch the folder from this process; again in a child after a fork."""
+        pid = os.getpid()
+        if self._watch_pid == pid:
+            return
+        # Threads and locks do not survive fork(): a worker starts its own.
+        self._lock = threading.Lock()
+        self._watch_pid = pid
+        self._watcher = Watcher(
+            self.settings.entries_dir, self.refresh, next_wake=self._seconds_to_release
+        )
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        if self._watcher is not None and self._watch_pid == os.getpid():
+            self._watcher.stop()
+        self._watcher = None
+        self._watch_pid = None
+
+    def health(self) -> Health:
+        """The state a load balancer or an operator checks."""
+        snapshot = self._snapshot
+        problems = self.catalog.problems
+        return Health(
+            status="degraded" if problems else "ok",
+            entries=len(snapshot.items),
+            version=snapshot.version,
+            last_check=self.last_check,
+            problems=problems,
+            watching=self._watcher.mode if self._watcher else "off",
+        )

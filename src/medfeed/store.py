@@ -14,9 +14,10 @@ import stat
 import tomllib
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import get_args
 
@@ -24,10 +25,29 @@ from pydantic import BaseModel, ValidationError
 
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.markup import render_markdown
-from medfeed.models import SLUG_RE, Entry, Item, SiteConfig, entry_id
+from medfeed.models import SLUG_RE, Entry, SiteConfig, entry_id
 
 SITE_FILE = "site.toml"
 MAX_FILE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Item:
+    """A valid entry as medfeed publishes it: the file's slug and label, and its id."""
+
+    slug: str
+    source: str
+    entry: Entry
+    id: str
+
+    @cached_property
+    def content_html(self) -> str:
+        """The content as safe HTML, rendered when first needed.
+
+        Only the items that feeds and visited pages show are ever rendered, which keeps
+        start-up with thousands of entries fast.
+        """
+        return render_markdown(self.entry.content) if self.entry.content else ""
 
 
 @dataclass(frozen=True)
@@ -168,7 +188,8 @@ def parse_entry(raw: bytes, label: str) -> Entry:
             parse_constant=_reject_constant,
         )
     except json.JSONDecodeError as e:
-        message = f"is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+        reason = e.msg.removesuffix(" at")
+        message = f"is not valid JSON: {reason} at line {e.lineno}, column {e.colno}"
         raise EntryError([Problem(label, "", message)]) from e
     except _JSONProblem as e:
         raise EntryError([Problem(label, "", f"is not usable JSON: {e}")]) from e
@@ -242,40 +263,62 @@ def entry_paths(folder: Path) -> Iterator[Path]:
 
 
 def build_item(slug: str, label: str, entry: Entry, site: SiteConfig) -> Item:
-    """Attach the computed id and the safe HTML to a valid entry."""
-    html = render_markdown(entry.content) if entry.content else ""
-    return Item(
-        slug=slug,
-        source=label,
-        entry=entry,
-        id=entry.id or entry_id(site.authority, entry.published, slug),
-        content_html=html,
-    )
+    """Attach the computed id to a valid entry."""
+    return Item(slug, label, entry, entry.id or entry_id(site.authority, entry.published, slug))
 
 
-def assemble(site: SiteConfig, items: Iterable[Item]) -> tuple[tuple[Item, ...], list[Problem]]:
-    """Apply the rules that span files: known categories and unique ids."""
-    problems: list[Problem] = []
-    known = {c.slug for c in site.categories}
-    usable = []
-    for item in items:
-        unknown = [(i, c) for i, c in enumerate(item.entry.categories) if c not in known]
-        for index, category in unknown:
+def _category_problems(item: Item, known: Collection[str]) -> list[Problem]:
+    problems = []
+    for index, category in enumerate(item.entry.categories):
+        if category not in known:
             guess = nearest(category, known)
             hint = f"did you mean {guess!r}? " if guess else ""
             message = f"unknown category {category!r}; {hint}known: {', '.join(sorted(known))}"
             problems.append(Problem(item.source, f"categories.{index}", message))
-        if not unknown:
+    return problems
+
+
+def assemble(
+    site: SiteConfig,
+    items: Iterable[Item],
+    *,
+    last_good: Mapping[str, Item] | None = None,
+    published: Collection[tuple[str, str]] = (),
+) -> tuple[tuple[Item, ...], list[Problem]]:
+    """Apply the rules that span files: known categories and unique ids.
+
+    ``last_good`` (by source) stands in for an item that breaks a rule, and an id that
+    two files claim stays with the file that had it in ``published`` ((id, source)
+    pairs): a careless edit never unpublishes what readers already have.
+    """
+    problems: list[Problem] = []
+    known = {c.slug for c in site.categories}
+    usable = []
+    for item in items:
+        wrong = _category_problems(item, known)
+        problems.extend(wrong)
+        if not wrong:
             usable.append(item)
-    by_id = Counter(item.id for item in usable)
+            continue
+        fallback = (last_good or {}).get(item.source)
+        if fallback is not None and not _category_problems(fallback, known):
+            usable.append(fallback)
+    claims: dict[str, list[Item]] = {}
     for item in usable:
-        if by_id[item.id] > 1:
-            others = [o.source for o in usable if o.id == item.id and o is not item]
-            message = f"the id {item.id!r} is also used by {', '.join(others)}"
-            problems.append(Problem(item.source, "id", message))
-    published = [i for i in usable if by_id[i.id] == 1]
-    published.sort(key=lambda i: (i.entry.published, i.slug), reverse=True)
-    return tuple(published), problems
+        claims.setdefault(item.id, []).append(item)
+    kept = []
+    for claimed, claimants in claims.items():
+        if len(claimants) == 1:
+            kept.extend(claimants)
+            continue
+        for item in claimants:
+            others = ", ".join(o.source for o in claimants if o is not item)
+            problems.append(
+                Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
+            )
+        kept.extend([i for i in claimants if (claimed, i.source) in published][:1])
+    kept.sort(key=lambda i: (i.entry.published, i.slug), reverse=True)
+    return tuple(kept), problems
 
 
 def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> list[Problem]:

@@ -36,7 +36,7 @@ EVENTS = [
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
 ]  # fmt: skip
 
-OnChange = Callable[[set[str] | None], None]
+OnChange = Callable[[set[str] | None], object]
 """Called with the changed names, or None for "check everything"."""
 
 

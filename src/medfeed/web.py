@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, redirect, request
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request
 from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -23,6 +23,9 @@ PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+
+HEALTH_PROBLEMS = 50
+"""At most this many problems in /healthz, so that the body stays small."""
 
 bp = Blueprint("medfeed", __name__)
 log = logging.getLogger("medfeed")
@@ -89,6 +92,32 @@ def entry(slug: str) -> Response:
     return send(snapshot.entry_page(slug), snapshot)
 
 
+@bp.get("/healthz")
+def healthz() -> Response:
+    health = get_publisher().health()
+    shown = health.problems[:HEALTH_PROBLEMS]
+    body = {
+        "status": health.status,
+        "entries": health.entries,
+        "version": health.version,
+        "last_check": health.last_check.isoformat(timespec="seconds"),
+        "watching": health.watching,
+        "problem_count": len(health.problems),
+        "problems": [
+            {
+                # Relative to the entries folder: never the server's absolute paths.
+                "path": p.path.split("/", 1)[-1],
+                "field": p.field,
+                "message": p.message,
+            }
+            for p in shown
+        ],
+    }
+    response = jsonify(body)
+    response.cache_control.no_store = True
+    return response
+
+
 def _error_page(status: int, title: str, message: str) -> Response:
     body = current().error_page(status, title, message)
     response = FlaskResponse(body, status=status, content_type="text/html; charset=utf-8")
@@ -122,9 +151,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.from_mapping({**env_config(os.environ), **(config or {})})
     app = Flask(__name__, static_folder=None)
     publisher = Publisher(settings)
-    for problem in publisher.catalog.problems:
-        log.warning("%s", problem)
     app.extensions[EXTENSION] = publisher
+    if settings.watch:
+        # Started on the first request, in the process that serves it: a gunicorn
+        # worker forked from a preloading master needs its own watcher thread.
+        app.before_request(publisher.watch)
     app.register_blueprint(bp)
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(HTTPException, http_error)
