@@ -67,10 +67,11 @@ class Snapshot:
         self.items = catalog.visible(now)
         self.valid_until = catalog.next_release(now)
         self.by_slug = {item.slug: item for item in self.items}
-        self.by_category = {
-            c.slug: tuple(i for i in self.items if c.slug in i.entry.categories)
-            for c in self.site.categories
-        }
+        members: dict[str, list[Item]] = {c.slug: [] for c in self.site.categories}
+        for item in self.items:
+            for slug in item.entry.categories:
+                members[slug].append(item)
+        self.by_category = {slug: tuple(found) for slug, found in members.items()}
         self.updated = feed_updated(self.items)
         self.pages = PageRenderer(self.site, base_url)
         self._page_cache: dict[str, Document] = {}

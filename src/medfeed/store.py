@@ -40,6 +40,15 @@ class Item:
     entry: Entry
     id: str
 
+    def order(self) -> tuple[float, str]:
+        """Sort key, newest first when reversed: publication time, then slug."""
+        return (self.published_at, self.slug)
+
+    @cached_property
+    def published_at(self) -> float:
+        """The publication time as a POSIX timestamp, cheap to compare."""
+        return self.entry.published.timestamp()
+
     @cached_property
     def content_html(self) -> str:
         """The content as safe HTML, rendered when first needed.
@@ -60,13 +69,19 @@ class Catalog:
 
     def visible(self, now: datetime) -> tuple[Item, ...]:
         """The items readers see: not drafts, and their publication time has come."""
-        return tuple(i for i in self.items if not i.entry.draft and i.entry.published <= now)
+        moment = now.timestamp()
+        return tuple(i for i in self.items if i.published_at <= moment and not i.entry.draft)
 
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled item becomes visible, if any is waiting."""
-        waiting = [
-            i.entry.published for i in self.items if not i.entry.draft and i.entry.published > now
-        ]
+        moment = now.timestamp()
+        # Items are newest first: the scheduled ones are at the front.
+        waiting = []
+        for item in self.items:
+            if item.published_at <= moment:
+                break
+            if not item.entry.draft:
+                waiting.append(item.entry.published)
         return min(waiting, default=None)
 
 
@@ -291,33 +306,33 @@ def assemble(
     two files claim stays with the file that had it in ``published`` ((id, source)
     pairs): a careless edit never unpublishes what readers already have.
     """
+    # This runs on every change over every entry: the common case stays a cheap loop.
     problems: list[Problem] = []
-    known = {c.slug for c in site.categories}
+    known = frozenset(c.slug for c in site.categories)
     usable = []
     for item in items:
-        wrong = _category_problems(item, known)
-        problems.extend(wrong)
-        if not wrong:
+        if known.issuperset(item.entry.categories):
             usable.append(item)
             continue
+        problems.extend(_category_problems(item, known))
         fallback = (last_good or {}).get(item.source)
-        if fallback is not None and not _category_problems(fallback, known):
+        if fallback is not None and known.issuperset(fallback.entry.categories):
             usable.append(fallback)
+    first: dict[str, Item] = {}
     claims: dict[str, list[Item]] = {}
     for item in usable:
-        claims.setdefault(item.id, []).append(item)
-    kept = []
+        holder = first.setdefault(item.id, item)
+        if holder is not item:
+            claims.setdefault(item.id, [holder]).append(item)
+    kept = [item for item in usable if item.id not in claims] if claims else usable
     for claimed, claimants in claims.items():
-        if len(claimants) == 1:
-            kept.extend(claimants)
-            continue
         for item in claimants:
             others = ", ".join(o.source for o in claimants if o is not item)
             problems.append(
                 Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
             )
         kept.extend([i for i in claimants if (claimed, i.source) in published][:1])
-    kept.sort(key=lambda i: (i.entry.published, i.slug), reverse=True)
+    kept.sort(key=Item.order, reverse=True)
     return tuple(kept), problems
 
 
