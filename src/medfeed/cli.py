@@ -10,9 +10,11 @@ from pathlib import Path
 
 import click
 
+from medfeed.build import build_site
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.models import entry_json_schema
-from medfeed.settings import DEFAULT_ENTRIES, check_base_url
+from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url
+from medfeed.site import Publisher, Snapshot, utc_now
 from medfeed.store import check_new_entry, file_label, load_catalog, load_site, suggest_slug
 
 SCHEMA_FILE = "schema/entry.schema.json"
@@ -25,6 +27,14 @@ ENTRIES_OPTION = click.option(
     show_default=True,
     help="The entries folder (env MEDFEED_ENTRIES).",
 )
+
+
+def shorten_slug(slug: str, limit: int = 80) -> str:
+    """Cut a long slug at a hyphen, so that the file name stays readable and legal."""
+    if len(slug) <= limit:
+        return slug
+    cut = slug[: limit + 1].rsplit("-", 1)[0] if "-" in slug[:limit] else slug[:limit]
+    return cut.strip("-")
 
 
 def _fail(error: MedfeedError) -> click.ClickException:
@@ -105,7 +115,7 @@ def new(
         site = load_site(entries)
     except ConfigError as e:
         raise _fail(e) from e
-    slug = suggest_slug(title)
+    slug = shorten_slug(suggest_slug(title))
     if not slug:
         raise click.ClickException(f"cannot make a file name from the title {title!r}")
     data: dict[str, object] = {}
@@ -131,7 +141,36 @@ def new(
             f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     except FileExistsError:
         raise click.ClickException(f"{path} already exists; not overwritten") from None
+    except OSError as e:
+        raise click.ClickException(f"{path}: cannot write ({e.strerror})") from e
     click.echo(str(path))
+
+
+@main.command()
+@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@ENTRIES_OPTION
+def build(outdir: Path, entries: Path) -> None:
+    """Write every feed and page as static files, with .gz siblings.
+
+    The files are byte-identical to what the app serves; nginx or any static host can
+    serve OUTDIR. Links use the base URL (site.toml or MEDFEED_BASE_URL).
+
+    Example: medfeed build site/
+    """
+    base_url = os.environ.get("MEDFEED_BASE_URL") or None
+    try:
+        settings = Settings(entries_dir=entries, base_url=base_url and check_base_url(base_url))
+        publisher = Publisher(settings)
+    except MedfeedError as e:
+        raise _fail(e) from e
+    for problem in publisher.catalog.problems:
+        click.echo(str(problem), err=True)
+    try:
+        snapshot = Snapshot(publisher.catalog, publisher.base_url, utc_now(), prepare=False)
+        count = build_site(snapshot, outdir)
+    except OSError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"wrote {count} documents to {outdir}", err=True)
 
 
 @main.command()

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from medfeed.errors import Problem, UnknownCategory, UnknownEntry
+from medfeed.delivery import HTML_TYPE, PAGE_HEADERS, Document, make_document
+from medfeed.errors import NotFound, Problem, UnknownCategory, UnknownEntry
 from medfeed.feeds import FeedMeta, feed_updated, render_feed
 from medfeed.folder import Folder
 from medfeed.models import Category
@@ -23,29 +24,14 @@ from medfeed.store import Catalog, Item
 from medfeed.urls import FORMATS, MEDIA_TYPES, Format, absolute, feed_path, page_path
 from medfeed.watch import Watcher
 
-HTML_TYPE = "text/html; charset=utf-8"
 log = logging.getLogger("medfeed")
+FORMAT_OF: dict[str, Format] = {"feed.rss": "rss", "feed.atom": "atom"}
 FEED_ID_DATE = "2000"
 
 
 def utc_now() -> datetime:
     """The current time; the one place medfeed reads the clock."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Document:
-    """A rendered feed or page, with what HTTP caching needs."""
-
-    body: bytes
-    content_type: str
-    etag: str
-    last_modified: datetime
-
-
-def make_document(body: bytes, content_type: str, last_modified: datetime) -> Document:
-    """Wrap bytes with a strong ETag derived from them."""
-    return Document(body, content_type, hashlib.sha256(body).hexdigest()[:32], last_modified)
 
 
 class Snapshot:
@@ -60,8 +46,12 @@ class Snapshot:
         base_url: str,
         now: datetime,
         previous: Snapshot | None = None,
+        *,
+        prepare: bool = True,
     ) -> None:
         self.catalog = catalog
+        # The app compresses each document as it renders it; a static build need not.
+        self.prepare = prepare
         self.site = catalog.site
         self.base_url = base_url
         self.items = catalog.visible(now)
@@ -146,11 +136,17 @@ class Snapshot:
             fallback_updated=self.updated,
         )
         body = render_feed(items, meta, fmt)
-        return make_document(
-            body,
-            f"{MEDIA_TYPES[fmt]}; charset=utf-8",
-            feed_updated(items, self.updated),
+        return self._finish(
+            make_document(
+                body,
+                f"{MEDIA_TYPES[fmt]}; charset=utf-8",
+                feed_updated(items, self.updated),
+                self.site.max_age,
+            )
         )
+
+    def _finish(self, doc: Document) -> Document:
+        return doc.prepare() if self.prepare else doc
 
     def feed(self, category: str | None, fmt: Format) -> Document:
         """A feed of every entry or of one category.
@@ -171,7 +167,8 @@ class Snapshot:
         doc = self._page_cache.get(key)
         if doc is None:
             # Two threads may render the same page at once; both get the same bytes.
-            doc = make_document(render(), HTML_TYPE, updated)
+            doc = make_document(render(), HTML_TYPE, updated, self.site.max_age, PAGE_HEADERS)
+            doc = self._finish(doc)
             self._page_cache[key] = doc
         return doc
 
@@ -207,6 +204,25 @@ class Snapshot:
         return self._page(
             f"/entries/{slug}/", lambda: self.pages.entry(item), item.entry.last_changed
         )
+
+    def document(self, path: str) -> Document | None:
+        """The feed or page at a site path, rendering a page on first use; None if none."""
+        parts = path.split("/")
+        try:
+            match parts:
+                case ["", ""]:
+                    return self.index_page()
+                case ["", "feed.rss" | "feed.atom" as name]:
+                    return self.feed(None, FORMAT_OF[name])
+                case ["", "categories", slug, ""]:
+                    return self.category_page(slug)
+                case ["", "categories", slug, "feed.rss" | "feed.atom" as name]:
+                    return self.feed(slug, FORMAT_OF[name])
+                case ["", "entries", slug, ""]:
+                    return self.entry_page(slug)
+        except NotFound:
+            return None
+        return None
 
     def error_page(self, status: int, title: str, message: str) -> bytes:
         """An error page in the site's look."""

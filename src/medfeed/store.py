@@ -13,7 +13,6 @@ import re
 import stat
 import tomllib
 import unicodedata
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,7 +86,8 @@ class Catalog:
 
 def file_label(folder: Path, name: str) -> str:
     """How messages name a file: the folder's own name and the file's, never a full path."""
-    return f"{folder.resolve().name}/{name}"
+    # absolute(), not resolve(): no system calls, and this runs once per file.
+    return f"{folder.absolute().name or folder.resolve().name}/{name}"
 
 
 def is_entry_name(name: str) -> bool:
@@ -169,11 +169,12 @@ def load_site(folder: Path) -> SiteConfig:
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    keys = Counter(key for key, _ in pairs)
-    twice = [key for key, count in keys.items() if count > 1]
-    if twice:
-        raise _JSONProblem(f"the key {twice[0]!r} appears twice; keep one")
-    return dict(pairs)
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        keys = [key for key, _ in pairs]
+        twice = next(key for i, key in enumerate(keys) if key in keys[:i])
+        raise _JSONProblem(f"the key {twice!r} appears twice; keep one")
+    return result
 
 
 def _reject_constant(name: str) -> object:
@@ -244,9 +245,12 @@ def read_entry_file(path: Path, root: Path) -> Entry:
         message = f"file name should be lower-case words joined by hyphens{hint}"
         raise EntryError([Problem(label, "", message)])
     try:
-        if path.is_symlink() and root.resolve() not in path.resolve().parents:
-            raise EntryError([Problem(label, "", "is a link to outside the folder; not followed")])
-        mode = path.stat().st_mode
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            if root.resolve() not in path.resolve().parents:
+                message = "is a link to outside the folder; not followed"
+                raise EntryError([Problem(label, "", message)])
+            mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
             raise EntryError([Problem(label, "", "is a folder, not a file")])
         if not stat.S_ISREG(mode):
@@ -331,7 +335,18 @@ def assemble(
             problems.append(
                 Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
             )
-        kept.extend([i for i in claimants if (claimed, i.source) in published][:1])
+        winners = [i for i in claimants if (claimed, i.source) in published][:1]
+        kept.extend(winners)
+        for item in claimants:
+            # A file that was published under another id stays as it was.
+            fallback = (last_good or {}).get(item.source)
+            if (
+                item not in winners
+                and fallback is not None
+                and fallback.id not in first
+                and known.issuperset(fallback.entry.categories)
+            ):
+                kept.append(fallback)
     kept.sort(key=Item.order, reverse=True)
     return tuple(kept), problems
 

@@ -1,34 +1,57 @@
-"""The Flask app: routes that look documents up and answer with HTTP caching."""
+"""The web app: documents served straight from the current snapshot, Flask for the rest.
+
+A GET or HEAD for a feed or page is answered by ``DocumentServer`` with bytes and headers
+computed when the content changed: a lookup and a response. Flask handles what is left:
+404 pages, /healthz, redirects and methods other than GET and HEAD.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request
 from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from medfeed.delivery import PAGE_HEADERS, Document, answer
 from medfeed.errors import NotFound, UnknownCategory
 from medfeed.settings import Settings, env_config
-from medfeed.site import Document, Publisher, Snapshot
+from medfeed.site import Publisher, Snapshot
 from medfeed.urls import Format, page_path
 
-EXTENSION = "medfeed"
-# The pages use no scripts and no outside assets; the one inline <style> is allowed.
-PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+EXTENSION = "medfeed"
 HEALTH_PROBLEMS = 50
 """At most this many problems in /healthz, so that the body stays small."""
 
 bp = Blueprint("medfeed", __name__)
-log = logging.getLogger("medfeed")
+
+
+class DocumentServer:
+    """WSGI middleware: answers GET and HEAD for known documents, passes the rest on."""
+
+    def __init__(self, app: WSGIApplication, publisher: Publisher, *, watch: bool) -> None:
+        self.app = app
+        self.publisher = publisher
+        self.watch = watch
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.watch:
+            # Started in the process that serves: a gunicorn worker forked from a
+            # preloading master needs its own watcher thread.
+            self.publisher.watch()
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            doc = self.publisher.snapshot().document(environ.get("PATH_INFO", ""))
+            if doc is not None:
+                reply = answer(doc, environ)
+                start_response(reply.status, list(reply.headers))
+                return [reply.body]
+        return self.app(environ, start_response)
 
 
 def get_publisher() -> Publisher:
@@ -42,30 +65,22 @@ def current() -> Snapshot:
     return get_publisher().snapshot()
 
 
-def send(doc: Document, snapshot: Snapshot) -> Response:
-    """Answer with a document, honouring If-None-Match and If-Modified-Since."""
-    response = FlaskResponse(doc.body, content_type=doc.content_type)
-    response.set_etag(doc.etag)
-    response.last_modified = doc.last_modified
-    response.cache_control.public = True
-    response.cache_control.max_age = snapshot.site.max_age
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if doc.content_type.startswith("text/html"):
-        response.headers["Content-Security-Policy"] = PAGE_POLICY
-        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    return response.make_conditional(request)
+def send(doc: Document) -> Response:
+    """Answer with a document, as DocumentServer would."""
+    reply = answer(doc, request.environ)
+    return FlaskResponse(reply.body, status=reply.status, headers=list(reply.headers))
 
 
+# These views answer when the app runs without DocumentServer in front (a test client
+# of the bare Flask app); their answers are the same.
 @bp.get("/")
 def index() -> Response:
-    snapshot = current()
-    return send(snapshot.index_page(), snapshot)
+    return send(current().index_page())
 
 
 @bp.get("/feed.<any(rss, atom):fmt>")
 def feed(fmt: Format) -> Response:
-    snapshot = current()
-    return send(snapshot.feed(None, fmt), snapshot)
+    return send(current().feed(None, fmt))
 
 
 @bp.get("/categories/")
@@ -76,26 +91,22 @@ def categories() -> Response:
 
 @bp.get("/categories/<slug>/")
 def category(slug: str) -> Response:
-    snapshot = current()
-    return send(snapshot.category_page(slug), snapshot)
+    return send(current().category_page(slug))
 
 
 @bp.get("/categories/<slug>/feed.<any(rss, atom):fmt>")
 def category_feed(slug: str, fmt: Format) -> Response:
-    snapshot = current()
-    return send(snapshot.feed(slug, fmt), snapshot)
+    return send(current().feed(slug, fmt))
 
 
 @bp.get("/entries/<slug>/")
 def entry(slug: str) -> Response:
-    snapshot = current()
-    return send(snapshot.entry_page(slug), snapshot)
+    return send(current().entry_page(slug))
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
     health = get_publisher().health()
-    shown = health.problems[:HEALTH_PROBLEMS]
     body = {
         "status": health.status,
         "entries": health.entries,
@@ -110,7 +121,7 @@ def healthz() -> Response:
                 "field": p.field,
                 "message": p.message,
             }
-            for p in shown
+            for p in health.problems[:HEALTH_PROBLEMS]
         ],
     }
     response = jsonify(body)
@@ -122,7 +133,8 @@ def _error_page(status: int, title: str, message: str) -> Response:
     body = current().error_page(status, title, message)
     response = FlaskResponse(body, status=status, content_type="text/html; charset=utf-8")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    for name, value in PAGE_HEADERS:
+        response.headers[name] = value
     response.cache_control.public = True
     response.cache_control.max_age = 60
     return response
@@ -136,7 +148,7 @@ def not_found(error: NotFound) -> Response:
 def http_error(error: HTTPException) -> Response:
     status = error.code or 500
     response = _error_page(status, f"{status} {error.name}", error.description or "")
-    if status == 405 and error.response is None:
+    if status == 405:
         allowed = getattr(error, "valid_methods", None) or ["GET", "HEAD"]
         response.headers["Allow"] = ", ".join(allowed)
     return response
@@ -152,11 +164,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     publisher = Publisher(settings)
     app.extensions[EXTENSION] = publisher
-    if settings.watch:
-        # Started on the first request, in the process that serves it: a gunicorn
-        # worker forked from a preloading master needs its own watcher thread.
-        app.before_request(publisher.watch)
     app.register_blueprint(bp)
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(HTTPException, http_error)
+    serve_documents: Callable[..., Iterable[bytes]] = DocumentServer(
+        app.wsgi_app, publisher, watch=settings.watch
+    )
+    app.wsgi_app = serve_documents  # type: ignore[method-assign]
     return app

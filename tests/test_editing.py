@@ -1,0 +1,332 @@
+"""Editors' tools: did-you-mean in validate, `medfeed new`, and the entry JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import REMOVE, SEED_ENTRIES, WriteEntry
+from medfeed.cli import main
+from medfeed.store import load_catalog
+
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED_SCHEMA = REPO / "schema" / "entry.schema.json"
+SCHEMA_REF = "../schema/entry.schema.json"
+
+
+def no_traceback(result: Result) -> None:
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def folder_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+# --- validate: did you mean ---------------------------------------------------------------
+
+
+SUGGESTIONS: list[Any] = [
+    pytest.param(
+        {"title": REMOVE, "titel": "A visit"},
+        "entries/x.json: titel: unknown field; did you mean 'title'?",
+        id="top-level-field",
+    ),
+    pytest.param(
+        {"event": {"start": "2015-10", "locaton": {"place": "Amman", "country": "Jordan"}}},
+        "entries/x.json: event.locaton: unknown field; did you mean 'location'?",
+        id="nested-event-field",
+    ),
+    pytest.param(
+        {"authors": [{"nme": "Desk"}]},
+        "entries/x.json: authors.0.nme: unknown field; did you mean 'name'?",
+        id="field-in-a-list",
+    ),
+    pytest.param(
+        {"categories": ["visit"]},
+        "entries/x.json: categories.0: unknown category 'visit'; did you mean 'visits'? "
+        "known: conferences, visits",
+        id="near-category",
+    ),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), SUGGESTIONS)
+def test_validate_suggests_the_nearest_name(
+    runner: CliRunner,
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    overrides: dict[str, Any],
+    expected: str,
+) -> None:
+    write_entry("x", **overrides)
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert expected in lines(result.stdout), result.output
+
+
+def test_validate_makes_no_suggestion_for_a_far_off_category(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("x", categories=["sports"])
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert lines(result.stdout) == [
+        "entries/x.json: categories.0: unknown category 'sports'; known: conferences, visits"
+    ]
+    assert "did you mean" not in result.output
+
+
+def test_validate_makes_no_suggestion_for_a_far_off_field(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("x", zzzzqq="?")
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    assert lines(result.stdout) == ["entries/x.json: zzzzqq: unknown field"]
+
+
+# --- new ----------------------------------------------------------------------------------
+
+
+def new(runner: CliRunner, folder: Path, *args: str) -> Result:
+    return runner.invoke(main, ["new", *args, "--entries", str(folder)])
+
+
+def test_new_writes_a_valid_published_entry_and_prints_its_path(
+    runner: CliRunner, entries_dir: Path
+) -> None:
+    result = new(runner, entries_dir, "Conference in Amman", "--category", "visits")
+    assert result.exit_code == 0, result.output
+    no_traceback(result)
+    path = entries_dir / "conference-in-amman.json"
+    assert lines(result.stdout) == [str(path)]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["title"] == "Conference in Amman"
+    assert data["categories"] == ["visits"]
+    assert "draft" not in data
+    published = datetime.fromisoformat(data["published"])
+    assert published.utcoffset() is not None
+    assert abs((datetime.now(UTC) - published).total_seconds()) < 120
+    catalog = load_catalog(entries_dir)
+    assert catalog.problems == ()
+    visible = catalog.visible(datetime.now(UTC))
+    assert [item.slug for item in visible] == ["conference-in-amman"]
+    assert visible[0].entry.title == "Conference in Amman"
+
+
+def test_new_takes_the_event_date(runner: CliRunner, entries_dir: Path) -> None:
+    result = new(
+        runner,
+        entries_dir,
+        "Conference in Amman",
+        "--category",
+        "visits",
+        "--event-date",
+        "2014-12",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((entries_dir / "conference-in-amman.json").read_text(encoding="utf-8"))
+    assert data["event"] == {"start": "2014-12"}
+    assert load_catalog(entries_dir).problems == ()
+
+
+def test_new_keeps_the_published_time_given(runner: CliRunner, entries_dir: Path) -> None:
+    when = "2016-09-16T10:00:00+02:00"
+    result = new(
+        runner, entries_dir, "Conference in Amman", "--category", "visits", "--published", when
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((entries_dir / "conference-in-amman.json").read_text(encoding="utf-8"))
+    assert data["published"] == when
+    (item,) = load_catalog(entries_dir).items
+    assert item.entry.published == datetime.fromisoformat(when)
+
+
+def test_new_writes_a_draft(runner: CliRunner, entries_dir: Path) -> None:
+    result = new(runner, entries_dir, "Conference in Amman", "--category", "visits", "--draft")
+    assert result.exit_code == 0, result.output
+    data = json.loads((entries_dir / "conference-in-amman.json").read_text(encoding="utf-8"))
+    assert data["draft"] is True
+    catalog = load_catalog(entries_dir)
+    assert catalog.problems == ()
+    assert [item.slug for item in catalog.items] == ["conference-in-amman"]
+    assert catalog.visible(datetime.now(UTC)) == ()
+
+
+def test_new_never_overwrites(runner: CliRunner, entries_dir: Path) -> None:
+    first = new(runner, entries_dir, "Conference in Amman", "--category", "visits")
+    assert first.exit_code == 0, first.output
+    path = entries_dir / "conference-in-amman.json"
+    before = path.read_bytes()
+    again = new(
+        runner,
+        entries_dir,
+        "Conference in Amman",
+        "--category",
+        "conferences",
+        "--published",
+        "2016-09-16T10:00:00+02:00",
+    )
+    assert again.exit_code != 0
+    no_traceback(again)
+    assert "already exists" in again.output
+    assert path.read_bytes() == before
+    assert folder_names(entries_dir) == ["conference-in-amman.json", "site.toml"]
+
+
+def test_new_refuses_an_unknown_category_and_suggests_one(
+    runner: CliRunner, entries_dir: Path
+) -> None:
+    result = new(runner, entries_dir, "Conference in Amman", "--category", "visit")
+    assert result.exit_code != 0
+    no_traceback(result)
+    assert "'visit'" in result.output
+    assert "did you mean 'visits'?" in result.output
+    assert folder_names(entries_dir) == ["site.toml"]
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Équipe d'Été: Visit!", "equipe-d-ete-visit"),
+        ("  NATO -- Israel  (2016)  ", "nato-israel-2016"),
+        ("Stoltenberg's VISIT to Jerusalem, Part 2.", "stoltenberg-s-visit-to-jerusalem-part-2"),
+    ],
+)
+def test_new_makes_a_clean_slug_from_the_title(
+    runner: CliRunner, entries_dir: Path, title: str, slug: str
+) -> None:
+    result = new(runner, entries_dir, title, "--category", "visits")
+    assert result.exit_code == 0, result.output
+    path = entries_dir / f"{slug}.json"
+    assert lines(result.stdout) == [str(path)]
+    assert json.loads(path.read_text(encoding="utf-8"))["title"] == title
+    catalog = load_catalog(entries_dir)
+    assert catalog.problems == ()
+    assert [item.slug for item in catalog.items] == [slug]
+
+
+def test_new_refuses_a_published_time_without_offset(runner: CliRunner, entries_dir: Path) -> None:
+    result = new(
+        runner,
+        entries_dir,
+        "Conference in Amman",
+        "--category",
+        "visits",
+        "--published",
+        "2016-09-16T10:00:00",
+    )
+    assert result.exit_code != 0
+    no_traceback(result)
+    assert "published" in result.output
+    assert "offset" in result.output
+    assert folder_names(entries_dir) == ["site.toml"]
+
+
+def test_new_refuses_a_title_with_no_letters_or_digits(
+    runner: CliRunner, entries_dir: Path
+) -> None:
+    result = new(runner, entries_dir, "?!…", "--category", "visits")
+    assert result.exit_code != 0
+    no_traceback(result)
+    assert "file name" in result.output
+    assert folder_names(entries_dir) == ["site.toml"]
+
+
+def test_new_points_at_the_schema_beside_the_folder(runner: CliRunner, entries_dir: Path) -> None:
+    schema = entries_dir.parent / "schema" / "entry.schema.json"
+    schema.parent.mkdir()
+    schema.write_text(COMMITTED_SCHEMA.read_text(encoding="utf-8"), encoding="utf-8")
+    result = new(runner, entries_dir, "Conference in Amman", "--category", "visits")
+    assert result.exit_code == 0, result.output
+    data = json.loads((entries_dir / "conference-in-amman.json").read_text(encoding="utf-8"))
+    assert data["$schema"] == SCHEMA_REF
+    assert (entries_dir / data["$schema"]).resolve() == schema.resolve()
+    assert load_catalog(entries_dir).problems == ()
+
+
+def test_new_copes_with_a_long_valid_title(runner: CliRunner, entries_dir: Path) -> None:
+    title = " ".join(["Mediterranean"] * 30)  # 419 characters: within a title's 500
+    result = new(runner, entries_dir, title, "--category", "visits")
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    (path,) = (Path(line) for line in lines(result.stdout))
+    assert len(path.name.encode()) <= 255
+    assert json.loads(path.read_text(encoding="utf-8"))["title"] == title
+    catalog = load_catalog(entries_dir)
+    assert catalog.problems == ()
+    assert [item.entry.title for item in catalog.items] == [title]
+
+
+# --- the JSON Schema ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def printed_schema(runner: CliRunner) -> dict[str, Any]:
+    result = runner.invoke(main, ["schema"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    assert isinstance(schema, dict)
+    return schema
+
+
+def test_schema_describes_an_entry(printed_schema: dict[str, Any]) -> None:
+    properties = printed_schema["properties"]
+    for name in ("title", "summary", "published", "categories", "$schema"):
+        assert name in properties, name
+    assert printed_schema["additionalProperties"] is False
+    assert {"title", "summary", "published", "categories"} <= set(printed_schema["required"])
+
+
+def test_committed_schema_is_what_the_command_prints(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["schema"])
+    assert result.exit_code == 0
+    # Byte for byte: regenerate with `medfeed schema > schema/entry.schema.json`.
+    assert COMMITTED_SCHEMA.read_text(encoding="utf-8") == result.stdout
+
+
+def seed_entry_files() -> list[Path]:
+    return sorted(SEED_ENTRIES.glob("*.json"))
+
+
+def test_there_are_bundled_entries() -> None:
+    assert len(seed_entry_files()) > 0
+
+
+@pytest.mark.parametrize("path", seed_entry_files(), ids=lambda p: p.name)
+def test_bundled_entry_matches_the_schema(path: Path, printed_schema: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator_class = jsonschema.validators.validator_for(printed_schema)
+    validator_class.check_schema(printed_schema)
+    validator = validator_class(printed_schema)
+    errors = [e.message for e in validator.iter_errors(json.loads(path.read_bytes()))]
+    assert errors == []
+
+
+def test_schema_rejects_an_unknown_field(printed_schema: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = json.loads(seed_entry_files()[0].read_bytes())
+    data["titel"] = data["title"]
+    validator = jsonschema.validators.validator_for(printed_schema)(printed_schema)
+    assert not validator.is_valid(data)
+
+
+@pytest.mark.parametrize("path", seed_entry_files(), ids=lambda p: p.name)
+def test_bundled_entry_points_at_the_schema(path: Path) -> None:
+    data = json.loads(path.read_bytes())
+    assert data["$schema"] == SCHEMA_REF
+    target = (SEED_ENTRIES / data["$schema"]).resolve()
+    assert target.is_file()
+    assert target == COMMITTED_SCHEMA
