@@ -23,7 +23,15 @@ ALLOWED: dict[str, set[str]] = {
     "feeds": {"errors", "models", "store", "urls"},
     "pages": {"models", "store", "urls"},
     "site": {
-        "delivery", "errors", "feeds", "folder", "models", "pages", "settings", "store", "urls",
+        "delivery",
+        "errors",
+        "feeds",
+        "folder",
+        "models",
+        "pages",
+        "settings",
+        "store",
+        "urls",
         "watch",
     },  # fmt: skip
     "web": {"delivery", "errors", "settings", "site", "urls"},

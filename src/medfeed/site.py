@@ -260,6 +260,8 @@ class Publisher:
         self._report()
         self._watcher: Watcher | None = None
         self._watch_pid: int | None = None
+        self._watch_lock = threading.Lock()
+        self._stopped = False
 
     @property
     def base_url(self) -> str:
@@ -301,22 +303,26 @@ class Publisher:
     def watch(self) -> None:
         """Watch the folder from this process; again in a child after a fork."""
         pid = os.getpid()
-        if self._watch_pid == pid:
+        if self._watch_pid == pid or self._stopped:
             return
-        # Threads and locks do not survive fork(): a worker starts its own.
-        self._lock = threading.Lock()
-        self._watch_pid = pid
-        self._watcher = Watcher(
-            self.settings.entries_dir, self.refresh, next_wake=self._seconds_to_release
-        )
-        self._watcher.start()
+        with self._watch_lock:
+            if self._watch_pid == pid:
+                return
+            if self._watch_pid is not None:
+                # A forked child: the parent's watcher thread and lock holders are gone.
+                self._lock = threading.Lock()
+            self._watcher = Watcher(
+                self.settings.entries_dir, self.refresh, next_wake=self._seconds_to_release
+            )
+            self._watcher.start()
+            self._watch_pid = pid
 
     def stop(self) -> None:
-        """Stop watching."""
+        """Stop watching for good."""
+        self._stopped = True
         if self._watcher is not None and self._watch_pid == os.getpid():
             self._watcher.stop()
         self._watcher = None
-        self._watch_pid = None
 
     def health(self) -> Health:
         """The state a load balancer or an operator checks."""

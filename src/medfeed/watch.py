@@ -140,6 +140,9 @@ class Watcher:
         return timeout
 
     def _run(self) -> None:
+        # Whatever changed before watching began (between loading and the first
+        # request, or in a forked worker's past) is picked up at once.
+        self._call(None)
         last_full = time.monotonic()
         while not self._stop.is_set():
             woken = self._wake.wait(self._timeout(last_full))
