@@ -316,6 +316,9 @@ class Publisher:
             )
             self._watcher.start()
             self._watch_pid = pid
+        # Whatever changed before watching began (since loading, or in a forked
+        # worker's past) is picked up before this process answers its first request.
+        self.refresh(None)
 
     def stop(self) -> None:
         """Stop watching for good."""

@@ -61,7 +61,7 @@ class _Collector(FileSystemEventHandler):
 class Watcher:
     """Calls ``on_change`` soon after files in ``root`` change, and on a slow timer.
 
-    ``on_change(None)`` asks for a full check: at start, every ``rescan_every`` seconds
+    ``on_change(None)`` asks for a full check: every ``rescan_every`` seconds
     (in case the kernel dropped events), and every ``poll_every`` seconds where inotify
     is not available.
     """
@@ -140,9 +140,6 @@ class Watcher:
         return timeout
 
     def _run(self) -> None:
-        # Whatever changed before watching began (between loading and the first
-        # request, or in a forked worker's past) is picked up at once.
-        self._call(None)
         last_full = time.monotonic()
         while not self._stop.is_set():
             woken = self._wake.wait(self._timeout(last_full))
