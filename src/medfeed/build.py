@@ -25,10 +25,12 @@ def file_for(path: str) -> str:
 
 
 def _write(root: Path, path: str, doc: Document) -> None:
-    target = root / file_for(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(doc.body)
-    target.with_name(target.name + ".gz").write_bytes(doc.gzip)
+    target = os.path.join(root, file_for(path))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "wb") as f:
+        f.write(doc.body)
+    with open(target + ".gz", "wb") as f:
+        f.write(doc.gzip)
 
 
 def _write_entry_pages(root: Path, snapshot: Snapshot, slugs: Iterable[str]) -> int:

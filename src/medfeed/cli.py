@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -158,11 +159,15 @@ def build(outdir: Path, entries: Path) -> None:
     Example: medfeed build site/
     """
     base_url = os.environ.get("MEDFEED_BASE_URL") or None
+    # A batch job that allocates many objects it keeps: the cyclic collector would only
+    # re-scan them; and frozen objects are not touched (copied) by the forked writer.
+    gc.disable()
     try:
         settings = Settings(entries_dir=entries, base_url=base_url and check_base_url(base_url))
         publisher = Publisher(settings)
     except MedfeedError as e:
         raise _fail(e) from e
+    gc.freeze()
     for problem in publisher.catalog.problems:
         click.echo(str(problem), err=True)
     try:

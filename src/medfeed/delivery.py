@@ -28,7 +28,7 @@ PAGE_HEADERS: Headers = (
     ("Content-Security-Policy", PAGE_POLICY),
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
 )
-GZIP_LEVEL = 9
+GZIP_LEVEL = 6  # 9 costs 50% more time for 0.6% smaller feeds
 ENCODINGS: tuple[str, ...] = ("identity", "gzip", *(("br",) if _brotli is not None else ()))
 BROTLI_QUALITY = 7  # 11 costs ~40x the time for ~10% smaller feeds
 
