@@ -6,6 +6,8 @@ import gc
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -36,6 +38,20 @@ def shorten_slug(slug: str, limit: int = 80) -> str:
         return slug
     cut = slug[: limit + 1].rsplit("-", 1)[0] if "-" in slug[:limit] else slug[:limit]
     return cut.strip("-")
+
+
+@contextmanager
+def _batch_memory() -> Iterator[None]:
+    # A batch job that allocates many objects and keeps them: the cyclic collector
+    # would only scan them again and again.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _fail(error: MedfeedError) -> click.ClickException:
@@ -159,22 +175,25 @@ def build(outdir: Path, entries: Path) -> None:
     Example: medfeed build site/
     """
     base_url = os.environ.get("MEDFEED_BASE_URL") or None
-    # A batch job that allocates many objects it keeps: the cyclic collector would only
-    # re-scan them; and frozen objects are not touched (copied) by the forked writer.
-    gc.disable()
     try:
         settings = Settings(entries_dir=entries, base_url=base_url and check_base_url(base_url))
-        publisher = Publisher(settings)
     except MedfeedError as e:
         raise _fail(e) from e
-    gc.freeze()
-    for problem in publisher.catalog.problems:
-        click.echo(str(problem), err=True)
-    try:
-        snapshot = Snapshot(publisher.catalog, publisher.base_url, utc_now(), prepare=False)
-        count = build_site(snapshot, outdir)
-    except OSError as e:
-        raise click.ClickException(str(e)) from e
+    with _batch_memory():
+        try:
+            publisher = Publisher(settings)
+        except MedfeedError as e:
+            raise _fail(e) from e
+        # Frozen objects are left alone by the collector, so the forked writer does not
+        # copy the pages that hold them.
+        gc.freeze()
+        for problem in publisher.catalog.problems:
+            click.echo(str(problem), err=True)
+        try:
+            snapshot = Snapshot(publisher.catalog, publisher.base_url, utc_now(), prepare=False)
+            count = build_site(snapshot, outdir)
+        except OSError as e:
+            raise click.ClickException(str(e)) from e
     click.echo(f"wrote {count} documents to {outdir}", err=True)
 
 
