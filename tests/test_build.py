@@ -42,6 +42,7 @@ DOCUMENTS = [
     "/categories/conferences/feed.atom",
     "/entries/a-visit/",
     "/entries/a-conference/",
+    "/favicon.svg",
 ]
 
 

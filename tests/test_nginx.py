@@ -169,6 +169,7 @@ DOCUMENTS = [
     "/categories/conferences/feed.atom",
     "/entries/a-visit/",
     "/entries/a-conference/",
+    "/favicon.svg",
 ]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from medfeed.delivery import Document
-from medfeed.site import Snapshot
+from medfeed.site import FAVICON_PATH, Snapshot
 from medfeed.urls import entry_path, page_path
 
 MARKER = ".medfeed-build"
@@ -81,7 +81,8 @@ def build_site(snapshot: Snapshot, outdir: Path) -> int:
         _write(staging, page_path(), snapshot.index_page())
         for category in snapshot.site.categories:
             _write(staging, page_path(category.slug), snapshot.category_page(category.slug))
-        count += 1 + len(snapshot.site.categories)
+        _write(staging, FAVICON_PATH, snapshot.favicon())
+        count += 2 + len(snapshot.site.categories)
         count += _in_two_processes(staging, snapshot, [i.slug for i in snapshot.items])
         staging.chmod(0o755)
         # Swap the finished build in, so a server never sees half a site.

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from medfeed.delivery import HTML_TYPE, PAGE_HEADERS, Document, make_document
 from medfeed.errors import NotFound, Problem, UnknownCategory, UnknownEntry
-from medfeed.feeds import FeedMeta, feed_updated, render_feed
+from medfeed.feeds import EPOCH, FeedMeta, feed_updated, render_feed
 from medfeed.folder import Folder
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
@@ -26,6 +26,14 @@ from medfeed.watch import Watcher
 
 log = logging.getLogger("medfeed")
 FORMAT_OF: dict[str, Format] = {"feed.rss": "rss", "feed.atom": "atom"}
+FAVICON_PATH = "/favicon.svg"
+SVG_TYPE = "image/svg+xml"
+FAVICON = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    b'<rect width="16" height="16" rx="3" fill="#0b4f9c"/>'
+    b'<path d="M4 12a1 1 0 1 0 0.01 0M4 8a4 4 0 0 1 4 4M4 4a8 8 0 0 1 8 8" '
+    b'stroke="#fff" stroke-width="1.6" fill="none"/></svg>\n'
+)
 FEED_ID_DATE = "2000"
 
 
@@ -163,11 +171,18 @@ class Snapshot:
         for (category, fmt), doc in self._feeds.items():
             yield feed_path(category, fmt), doc
 
-    def _page(self, key: str, render: Callable[[], bytes], updated: datetime) -> Document:
+    def _page(
+        self,
+        key: str,
+        render: Callable[[], bytes],
+        updated: datetime,
+        content_type: str = HTML_TYPE,
+    ) -> Document:
         doc = self._page_cache.get(key)
         if doc is None:
             # Two threads may render the same page at once; both get the same bytes.
-            doc = make_document(render(), HTML_TYPE, updated, self.site.max_age, PAGE_HEADERS)
+            headers = PAGE_HEADERS if content_type == HTML_TYPE else ()
+            doc = make_document(render(), content_type, updated, self.site.max_age, headers)
             doc = self._finish(doc)
             self._page_cache[key] = doc
         return doc
@@ -205,6 +220,10 @@ class Snapshot:
             f"/entries/{slug}/", lambda: self.pages.entry(item), item.entry.last_changed
         )
 
+    def favicon(self) -> Document:
+        """The site's icon; browsers ask for one and log an error where there is none."""
+        return self._page(FAVICON_PATH, lambda: FAVICON, EPOCH, content_type=SVG_TYPE)
+
     def document(self, path: str) -> Document | None:
         """The feed or page at a site path, rendering a page on first use; None if none."""
         parts = path.split("/")
@@ -220,6 +239,8 @@ class Snapshot:
                     return self.feed(slug, FORMAT_OF[name])
                 case ["", "entries", slug, ""]:
                     return self.entry_page(slug)
+                case ["", "favicon.svg"]:
+                    return self.favicon()
         except NotFound:
             return None
         return None
