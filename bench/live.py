@@ -44,7 +44,7 @@ def main() -> None:
         time.sleep(args.idle)
         idle_share = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
-        target = folder / "entry-09999.json"
+        target = folder / f"entry-{args.count - 1:05d}.json"
         data = json.loads(target.read_text())
         latencies = []
         for round_ in range(5):
@@ -70,11 +70,18 @@ def main() -> None:
         print(f"entries: {args.count}")
         print(f"start-up to first feed: {startup:.2f} s")
         print(f"idle watching: {idle_share * 100:.2f}% of one core over {args.idle:.0f} s")
-        print(f"file write to fresh feeds (watcher): median {sorted(latencies)[2] * 1000:.0f} ms,"
-              f" max {max(latencies) * 1000:.0f} ms")
-        print(f"one changed entry to fresh feeds (refresh): median "
-              f"{sorted(refresh_times)[2] * 1000:.0f} ms")
-        print(f"memory: {rss_mib():.0f} MiB resident ({rss_mib() - before:.0f} MiB for the content)")
+        median = sorted(latencies)[2] * 1000
+        print(
+            f"file write to fresh feeds (watcher): median {median:.0f} ms,"
+            f" max {max(latencies) * 1000:.0f} ms"
+        )
+        print(
+            f"one changed entry to fresh feeds (refresh): median "
+            f"{sorted(refresh_times)[2] * 1000:.0f} ms"
+        )
+        print(
+            f"memory: {rss_mib():.0f} MiB resident ({rss_mib() - before:.0f} MiB for the content)"
+        )
 
 
 if __name__ == "__main__":

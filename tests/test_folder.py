@@ -478,3 +478,28 @@ def test_scheduled_entry_appears_when_its_time_comes(
     ]
     assert pub.health().entries == 2
     assert pub.health().version != version
+
+
+def test_chained_id_claims_leave_every_file_with_its_own_id(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("a-visit", title="A")
+    write_entry("b-visit", title="B")
+    write_entry("c-visit", title="C")
+    folder = Folder(entries_dir)
+    ids = {item.slug: item.id for item in folder.catalog().items}
+    write_entry("a-visit", title="A, careless", id=ids["b-visit"])
+    folder.update({"a-visit.json"})
+    folder.catalog()
+    write_entry("b-visit", title="B, careless", id=ids["c-visit"])
+    folder.update({"b-visit.json"})
+    catalog = folder.catalog()
+    assert {item.slug: (item.id, item.entry.title) for item in catalog.items} == {
+        "a-visit": (ids["a-visit"], "A"),
+        "b-visit": (ids["b-visit"], "B"),
+        "c-visit": (ids["c-visit"], "C"),
+    }
+    assert {p.path for p in catalog.problems if p.field == "id"} >= {
+        "entries/a-visit.json",
+        "entries/b-visit.json",
+    }

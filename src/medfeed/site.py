@@ -21,7 +21,7 @@ from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
 from medfeed.store import Catalog, Item
-from medfeed.urls import FORMATS, MEDIA_TYPES, Format, absolute, feed_path, page_path
+from medfeed.urls import FORMATS, MEDIA_TYPES, Format, absolute, entry_path, feed_path, page_path
 from medfeed.watch import Watcher
 
 log = logging.getLogger("medfeed")
@@ -216,9 +216,7 @@ class Snapshot:
         item = self.by_slug.get(slug)
         if item is None:
             raise UnknownEntry(slug)
-        return self._page(
-            f"/entries/{slug}/", lambda: self.pages.entry(item), item.entry.last_changed
-        )
+        return self._page(entry_path(slug), lambda: self.pages.entry(item), item.entry.last_changed)
 
     def favicon(self) -> Document:
         """The site's icon; browsers ask for one and log an error where there is none."""

@@ -322,31 +322,41 @@ def assemble(
         fallback = (last_good or {}).get(item.source)
         if fallback is not None and known.issuperset(fallback.entry.categories):
             usable.append(fallback)
+    fallbacks = last_good or {}
+    # An id stays with the file that published it for as long as that file exists,
+    # whatever that file's current version says: chains of careless edits (a takes b's
+    # id while b takes c's) then leave every file with what readers already have.
+    present = {item.source for item in usable}
+    owners = {claimed: source for claimed, source in published if source in present}
+    settled = []
+    for item in usable:
+        owner = owners.get(item.id, item.source)
+        if owner == item.source:
+            settled.append(item)
+            continue
+        problems.append(Problem(item.source, "id", f"the id {item.id!r} is also used by {owner}"))
+        problems.append(Problem(owner, "id", f"the id {item.id!r} is also used by {item.source}"))
+        fallback = fallbacks.get(item.source)
+        if (
+            fallback is not None
+            and owners.get(fallback.id, item.source) == item.source
+            and known.issuperset(fallback.entry.categories)
+        ):
+            settled.append(fallback)
+    # Ids nobody published yet: two files naming the same one are both held back.
     first: dict[str, Item] = {}
     claims: dict[str, list[Item]] = {}
-    for item in usable:
+    for item in settled:
         holder = first.setdefault(item.id, item)
         if holder is not item:
             claims.setdefault(item.id, [holder]).append(item)
-    kept = [item for item in usable if item.id not in claims] if claims else usable
+    kept = [item for item in settled if item.id not in claims] if claims else settled
     for claimed, claimants in claims.items():
         for item in claimants:
             others = ", ".join(o.source for o in claimants if o is not item)
             problems.append(
                 Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
             )
-        winners = [i for i in claimants if (claimed, i.source) in published][:1]
-        kept.extend(winners)
-        for item in claimants:
-            # A file that was published under another id stays as it was.
-            fallback = (last_good or {}).get(item.source)
-            if (
-                item not in winners
-                and fallback is not None
-                and fallback.id not in first
-                and known.issuperset(fallback.entry.categories)
-            ):
-                kept.append(fallback)
     kept.sort(key=Item.order, reverse=True)
     return tuple(kept), problems
 
