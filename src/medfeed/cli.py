@@ -17,7 +17,7 @@ from medfeed.build import build_site
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.models import entry_json_schema
 from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url
-from medfeed.site import Publisher, Snapshot, utc_now
+from medfeed.site import Snapshot, utc_now
 from medfeed.store import check_new_entry, file_label, load_catalog, load_site, suggest_slug
 
 SCHEMA_FILE = "schema/entry.schema.json"
@@ -181,17 +181,17 @@ def build(outdir: Path, entries: Path) -> None:
         raise _fail(e) from e
     with _batch_memory():
         try:
-            publisher = Publisher(settings)
+            catalog = load_catalog(entries)
         except MedfeedError as e:
             raise _fail(e) from e
         # Frozen objects are left alone by the collector, so the forked writer does not
         # copy the pages that hold them.
         gc.freeze()
-        for problem in publisher.catalog.problems:
+        for problem in catalog.problems:
             click.echo(str(problem), err=True)
+        base = settings.base_url or str(catalog.site.base_url)
         try:
-            snapshot = Snapshot(publisher.catalog, publisher.base_url, utc_now(), prepare=False)
-            count = build_site(snapshot, outdir)
+            count = build_site(Snapshot(catalog, base, utc_now(), prepare=False), outdir)
         except OSError as e:
             raise click.ClickException(str(e)) from e
     click.echo(f"wrote {count} documents to {outdir}", err=True)

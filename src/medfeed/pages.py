@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from medfeed.models import Category, SiteConfig
 from medfeed.store import Item
@@ -31,6 +32,14 @@ class FeedLink:
     url: str
     media_type: str
     format_name: str
+
+
+@dataclass(frozen=True)
+class Chrome:
+    """The parts every page shares, already rendered."""
+
+    header: Markup
+    footer: Markup
 
 
 @cache
@@ -57,6 +66,11 @@ class PageRenderer:
     def __init__(self, site: SiteConfig, base_url: str) -> None:
         self.site = site
         self.base_url = base_url
+        # The same on every page: rendered once, not once per page of thousands.
+        self.chrome = Chrome(
+            header=Markup(self._render_str("_header.html")),
+            footer=Markup(self._render_str("_footer.html")),
+        )
 
     def url(self, path: str) -> str:
         """An absolute URL on this site."""
@@ -76,8 +90,8 @@ class PageRenderer:
             for fmt in FORMATS
         ]
 
-    def _render(self, template: str, **context: Any) -> bytes:
-        page = (
+    def _render_str(self, template: str, **context: Any) -> str:
+        return (
             _environment()
             .get_template(template)
             .render(
@@ -88,7 +102,9 @@ class PageRenderer:
                 **context,
             )
         )
-        return page.encode("utf-8")
+
+    def _render(self, template: str, **context: Any) -> bytes:
+        return self._render_str(template, chrome=self.chrome, **context).encode("utf-8")
 
     def _common(self) -> dict[str, Any]:
         return {

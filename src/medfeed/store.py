@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import pickle
 import re
 import stat
 import tomllib
@@ -28,6 +29,8 @@ from medfeed.models import SLUG_RE, Entry, SiteConfig, entry_id
 
 SITE_FILE = "site.toml"
 MAX_FILE_BYTES = 1 << 20
+PARALLEL_FROM = 2000
+"""A folder of at least this many files is read by two processes."""
 
 
 @dataclass(frozen=True)
@@ -371,26 +374,67 @@ def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> li
     return assemble(site, [item])[1]
 
 
+Reading = tuple[str, Entry | None, tuple[Problem, ...]]
+"""One file read: its name, and its entry or its problems."""
+
+
+def _read_files(paths: list[Path], folder: Path) -> list[Reading]:
+    readings: list[Reading] = []
+    for path in paths:
+        try:
+            readings.append((path.name, read_entry_file(path, folder), ()))
+        except EntryError as e:
+            readings.append((path.name, None, e.problems))
+    return readings
+
+
+def _read_in_two_processes(paths: list[Path], folder: Path) -> list[Reading]:
+    # Validating thousands of files is CPU-bound: a forked child reads every other
+    # file and pickles its readings back, which costs a fifth of reading them.
+    if not hasattr(os, "fork") or len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        return _read_files(paths, folder)
+    theirs_paths = paths[1::2]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        status = 0
+        try:
+            data = pickle.dumps(_read_files(theirs_paths, folder), pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(data)
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    mine = _read_files(paths[0::2], folder)
+    with os.fdopen(read_end, "rb") as source:
+        data = source.read()
+    _, status = os.waitpid(pid, 0)
+    # Our own child's bytes, never another party's: safe to unpickle.
+    theirs = pickle.loads(data) if status == 0 and data else _read_files(theirs_paths, folder)
+    merged = [reading for pair in zip(mine, theirs, strict=False) for reading in pair]
+    return merged + mine[len(theirs) :]
+
+
 def load_catalog(folder: Path) -> Catalog:
-    """Read a whole entries folder.
+    """Read a whole entries folder (large ones with two processes).
 
     Raises:
         ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
     """
     site = load_site(folder)
-    problems: list[Problem] = []
-    items = []
     try:
         paths = list(entry_paths(folder))
     except OSError as e:
         raise ConfigError(f"{folder}: cannot list the entries folder ({e.strerror})") from e
-    for path in paths:
-        try:
-            entry = read_entry_file(path, folder)
-        except EntryError as e:
-            problems.extend(e.problems)
-            continue
-        slug = path.name.removesuffix(".json")
-        items.append(build_item(slug, file_label(folder, path.name), entry, site))
+    problems: list[Problem] = []
+    items = []
+    for name, entry, found in _read_in_two_processes(paths, folder):
+        problems.extend(found)
+        if entry is not None:
+            slug = name.removesuffix(".json")
+            items.append(build_item(slug, file_label(folder, name), entry, site))
     published, cross = assemble(site, items)
     return Catalog(site=site, items=published, problems=tuple(sorted(problems + cross)))
