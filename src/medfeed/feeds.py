@@ -48,7 +48,13 @@ class FeedMeta:
 
 def feed_updated(items: Sequence[Item], fallback: datetime = EPOCH) -> datetime:
     """The feed's updated time: the latest change of any of its items."""
-    return max((i.entry.last_changed for i in items), default=fallback)
+    if not items:
+        return fallback
+    return max(items, key=_changed_at).entry.last_changed
+
+
+def _changed_at(item: Item) -> float:
+    return item.changed_at
 
 
 class _NoFeedExtension(BaseExtension):  # type: ignore[misc]

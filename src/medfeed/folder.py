@@ -150,8 +150,8 @@ class Folder:
         items = []
         last_good = {}
         problems = list(self.site_problems)
-        for name in sorted(self.files):
-            state = self.files[name]
+        # Any order: assemble sorts, and ties are broken by slug.
+        for state in self.files.values():
             problems.extend(state.problems)
             if state.last_good is not None:
                 last_good[state.last_good.source] = state.last_good

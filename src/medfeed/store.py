@@ -42,9 +42,15 @@ class Item:
     entry: Entry
     id: str
 
+    @cached_property
     def order(self) -> tuple[float, str]:
         """Sort key, newest first when reversed: publication time, then slug."""
         return (self.published_at, self.slug)
+
+    @cached_property
+    def changed_at(self) -> float:
+        """When the entry last changed (updated, else published), as a POSIX timestamp."""
+        return self.entry.last_changed.timestamp()
 
     @cached_property
     def published_at(self) -> float:
@@ -300,6 +306,10 @@ def _category_problems(item: Item, known: Collection[str]) -> list[Problem]:
     return problems
 
 
+def _order(item: Item) -> tuple[float, str]:
+    return item.order
+
+
 def assemble(
     site: SiteConfig,
     items: Iterable[Item],
@@ -360,7 +370,7 @@ def assemble(
             problems.append(
                 Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
             )
-    kept.sort(key=Item.order, reverse=True)
+    kept.sort(key=_order, reverse=True)
     return tuple(kept), problems
 
 

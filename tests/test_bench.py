@@ -1,0 +1,36 @@
+"""The benchmark suite's smoke mode runs end to end (its figures are judged in bench/,
+not here: a timed unit test on a shared CI machine would only be flaky)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ("wrk", "nginx", "hugo")
+
+
+def _missing() -> list[str]:
+    return [t for t in TOOLS if not (shutil.which(t) or Path("/usr/sbin", t).exists())]
+
+
+@pytest.mark.skipif(bool(_missing()), reason=f"benchmark tools not installed: {_missing()}")
+def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = out.read_text(encoding="utf-8")
+    for section in ("a. Feed throughput", "b. Static", "c. Start-up", "d. Build", "f. granian"):
+        assert section in report
+    assert "wrk saw errors" not in report
