@@ -4,8 +4,8 @@ the answer to a conditional request. Pure functions of bytes and request headers
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -72,7 +72,7 @@ class Document:
 
     def _make(self, encoding: str) -> Variant:
         if encoding == "gzip":
-            data = gzip.compress(self.body, GZIP_LEVEL, mtime=0)
+            data = gzip_bytes(self.body)
         elif encoding == "br" and _brotli is not None:
             data = _brotli.compress(self.body, quality=BROTLI_QUALITY)
         elif encoding == "identity":
@@ -96,6 +96,15 @@ class Document:
     def gzip(self) -> bytes:
         """The gzip form, as written beside the file by ``medfeed build``."""
         return self.variant("gzip").body
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    """The gzip form of a body: deterministic (no name, no time), for HTTP and .gz files."""
+    # A window no larger than the body: for a page of a few KiB, zlib's set-up of the
+    # default 32 KiB window costs as much as the compression itself.
+    bits = min(15, max(10, (len(body) - 1).bit_length()))
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + bits)
+    return compressor.compress(body) + compressor.flush()
 
 
 def brotli_available() -> bool:
