@@ -42,6 +42,23 @@ title = "Conferences"
 
 WriteEntry = Callable[..., Path]
 
+SMALL_SITE_DOCUMENTS = [
+    "/",
+    "/feed.rss",
+    "/feed.atom",
+    "/categories/visits/",
+    "/categories/visits/feed.rss",
+    "/categories/visits/feed.atom",
+    "/categories/conferences/",
+    "/categories/conferences/feed.rss",
+    "/categories/conferences/feed.atom",
+    "/entries/a-visit/",
+    "/entries/a-conference/",
+    "/favicon.svg",
+]
+"""Every document of a site with SITE_TOML's categories and the entries "a-visit" (visits)
+and "a-conference" (conferences)."""
+
 
 def entry_data(**overrides: Any) -> dict[str, Any]:
     """A valid entry as a dict, with fields overridden or removed (REMOVE)."""
