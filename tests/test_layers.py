@@ -17,8 +17,9 @@ ALLOWED: dict[str, set[str]] = {
     "settings": {"errors"},
     "models": set(),
     "markup": set(),
-    "store": {"errors", "models", "markup"},
-    "folder": {"errors", "models", "store"},
+    "reading": {"errors", "models"},
+    "store": {"errors", "models", "markup", "reading"},
+    "folder": {"errors", "models", "reading", "store"},
     "watch": set(),
     "feeds": {"errors", "models", "store", "urls"},
     "pages": {"models", "store", "urls"},
@@ -36,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "web": {"delivery", "errors", "settings", "site", "urls"},
     "build": {"delivery", "site", "urls"},
-    "cli": {"build", "errors", "settings", "store", "site", "web", "models", "urls"},
+    "cli": {"build", "errors", "reading", "settings", "store", "site", "web", "models", "urls"},
     "__init__": {"web"},
     "__main__": {"cli"},
 }

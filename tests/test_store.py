@@ -16,16 +16,15 @@ from hypothesis import strategies as st
 from conftest import REMOVE, SITE_TOML, WriteEntry, entry_data
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.models import Entry
-from medfeed.store import (
+from medfeed.reading import (
     MAX_FILE_BYTES,
-    Catalog,
     is_entry_name,
-    load_catalog,
     load_site,
     parse_entry,
     read_entry_file,
     suggest_slug,
 )
+from medfeed.store import Catalog, load_catalog
 
 SEED_ENTRIES = Path(__file__).resolve().parents[1] / "entries"
 

@@ -16,9 +16,10 @@ import click
 from medfeed.build import build_site
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.models import entry_json_schema
+from medfeed.reading import file_label, load_site, suggest_slug
 from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url
 from medfeed.site import Snapshot, utc_now
-from medfeed.store import check_new_entry, file_label, load_catalog, load_site, suggest_slug
+from medfeed.store import check_new_entry, load_catalog
 
 SCHEMA_FILE = "schema/entry.schema.json"
 ENTRIES_OPTION = click.option(

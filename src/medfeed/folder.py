@@ -13,17 +13,8 @@ from pathlib import Path
 
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.models import SiteConfig, entry_id
-from medfeed.store import (
-    SITE_FILE,
-    Catalog,
-    Item,
-    assemble,
-    build_item,
-    file_label,
-    is_entry_name,
-    load_site,
-    read_entry_file,
-)
+from medfeed.reading import SITE_FILE, file_label, is_entry_name, load_site, read_entry_file
+from medfeed.store import Catalog, Item, assemble, build_item
 
 Signature = tuple[int, int, int, int]
 """What stat says of a file: (mtime_ns, ctime_ns, size, inode)."""
