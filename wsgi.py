@@ -1,5 +1,14 @@
 """WSGI entry point for production servers: ``gunicorn wsgi:app``."""
 
-from medfeed import create_app
+import sys
 
-app = create_app()
+from medfeed import create_app
+from medfeed.errors import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as e:
+    # One readable line instead of a traceback; status 3 is gunicorn's "worker failed to
+    # boot", which stops the server rather than restarting the worker forever.
+    print(f"medfeed: {e}", file=sys.stderr)
+    raise SystemExit(3) from None
