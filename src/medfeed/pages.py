@@ -50,6 +50,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates ship with the package: no stat() of every template on every render.
+        auto_reload=False,
     )
     env.filters["day"] = format_day
     return env
