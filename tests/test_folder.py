@@ -412,6 +412,35 @@ def test_refresh_keeps_the_documents_of_unchanged_feeds(
     ]
 
 
+def test_a_newer_updated_time_re_renders_only_the_feeds_that_show_the_entry(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("a-visit")
+    write_entry("a-conference", categories=["conferences"], published="2015-09-01T00:00:00Z")
+    pub = publisher(entries_dir)
+    before = pub.snapshot()
+    write_entry("a-visit", title="A visit, updated", updated="2016-01-01T00:00:00Z")
+    assert pub.refresh({"a-visit.json"}) is True
+    after = pub.snapshot()
+    assert after.updated != before.updated
+    for fmt in FORMATS:
+        assert after.feed("conferences", fmt) is before.feed("conferences", fmt)
+        assert after.feed("visits", fmt).etag != before.feed("visits", fmt).etag
+
+
+def test_an_empty_category_feed_follows_the_sites_updated_time(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("a-visit")
+    pub = publisher(entries_dir)
+    before = pub.snapshot().feed("conferences", "atom")
+    write_entry("a-visit", updated="2016-01-01T00:00:00Z")
+    pub.refresh({"a-visit.json"})
+    after = pub.snapshot().feed("conferences", "atom")
+    assert after.etag != before.etag
+    assert b"<updated>2016-01-01T00:00:00+00:00</updated>" in after.body
+
+
 def test_refresh_of_a_broken_file_keeps_every_document(
     entries_dir: Path, write_entry: WriteEntry
 ) -> None:

@@ -73,23 +73,24 @@ class Snapshot:
         self.updated = feed_updated(self.items)
         self.pages = PageRenderer(self.site, base_url)
         self._page_cache: dict[str, Document] = {}
-        same_frame = (
-            previous is not None
-            and previous.base_url == base_url
-            and previous.site == self.site
-            and previous.updated == self.updated
-        )
+        # Documents of the previous snapshot can be kept where nothing they show changed.
+        earlier = previous
+        if earlier is not None and (earlier.base_url, earlier.site) != (base_url, self.site):
+            earlier = None
         self._feeds: dict[tuple[str | None, Format], Document] = {}
         for category in (None, *self.by_category):
             shown = self._items_of(category)[: self.site.item_limit]
+            # An empty feed's updated time is the whole site's, so it must follow that.
+            same = earlier is not None and earlier.shows(category, shown)
+            if same and earlier is not None and not shown:
+                same = earlier.updated == self.updated
             for fmt in FORMATS:
-                if same_frame and previous is not None and previous.shows(category, shown):
-                    # Same items, same site: the same bytes. Keep them rather than re-render.
-                    self._feeds[(category, fmt)] = previous._feeds[(category, fmt)]
+                if same and earlier is not None:
+                    self._feeds[(category, fmt)] = earlier._feeds[(category, fmt)]
                 else:
                     self._feeds[(category, fmt)] = self._render_feed(category, fmt)
-        if same_frame and previous is not None:
-            self._keep_entry_pages(previous)
+        if earlier is not None:
+            self._keep_entry_pages(earlier)
         self.version = hashlib.sha256(
             b"".join(doc.etag.encode() for doc in self._feeds.values())
             + base_url.encode()
