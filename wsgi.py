@@ -1,5 +1,6 @@
 """WSGI entry point for production servers: ``gunicorn wsgi:app``."""
 
+import gc
 import sys
 
 from medfeed import create_app
@@ -12,3 +13,7 @@ except ConfigError as e:
     # boot", which stops the server rather than restarting the worker forever.
     print(f"medfeed: {e}", file=sys.stderr)
     raise SystemExit(3) from None
+
+# The loaded entries live as long as the process: keep the cyclic collector from
+# scanning them again and again (a full pass over 10,000 entries costs ~50 ms).
+gc.freeze()
