@@ -302,12 +302,16 @@ class Publisher:
             now = self._now()
             self.last_check = now
             due = self._snapshot.valid_until is not None and now >= self._snapshot.valid_until
+            if not (changed or due):
+                return False
+            catalog = self.folder.catalog() if changed else self.catalog
+            base_url = self.settings.base_url or str(catalog.site.base_url)
+            # The snapshot carries its catalog, so /healthz and the feeds always agree.
+            self._snapshot = Snapshot(catalog, base_url, now, self._snapshot)
+            self.catalog = catalog
             if changed:
-                self.catalog = self.folder.catalog()
                 self._report()
-            if changed or due:
-                self._snapshot = Snapshot(self.catalog, self.base_url, now, self._snapshot)
-            return changed or due
+            return True
 
     def snapshot(self) -> Snapshot:
         """The documents as they stand now; scheduled entries appear when their time comes."""
@@ -350,7 +354,7 @@ class Publisher:
     def health(self) -> Health:
         """The state a load balancer or an operator checks."""
         snapshot = self._snapshot
-        problems = self.catalog.problems
+        problems = snapshot.catalog.problems
         return Health(
             status="degraded" if problems else "ok",
             entries=len(snapshot.items),
