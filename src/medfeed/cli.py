@@ -17,8 +17,8 @@ from medfeed.build import build_site
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.models import entry_json_schema
 from medfeed.reading import file_label, load_site, suggest_slug
-from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url
-from medfeed.site import Snapshot, utc_now
+from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url, env_config
+from medfeed.site import Snapshot, public_base_url, utc_now
 from medfeed.store import check_new_entry, load_catalog
 
 SCHEMA_FILE = "schema/entry.schema.json"
@@ -175,9 +175,8 @@ def build(outdir: Path, entries: Path) -> None:
 
     Example: medfeed build site/
     """
-    base_url = os.environ.get("MEDFEED_BASE_URL") or None
     try:
-        settings = Settings(entries_dir=entries, base_url=base_url and check_base_url(base_url))
+        settings = Settings.from_mapping({**env_config(os.environ), "ENTRIES_DIR": str(entries)})
     except MedfeedError as e:
         raise _fail(e) from e
     with _batch_memory():
@@ -190,9 +189,9 @@ def build(outdir: Path, entries: Path) -> None:
         gc.freeze()
         for problem in catalog.problems:
             click.echo(str(problem), err=True)
-        base = settings.base_url or str(catalog.site.base_url)
+        base_url = public_base_url(settings, catalog)
         try:
-            count = build_site(Snapshot(catalog, base, utc_now(), prepare=False), outdir)
+            count = build_site(Snapshot(catalog, base_url, utc_now(), prepare=False), outdir)
         except OSError as e:
             raise click.ClickException(str(e)) from e
     click.echo(f"wrote {count} documents to {outdir}", err=True)

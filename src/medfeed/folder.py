@@ -50,8 +50,8 @@ class Folder:
         self.site_problems: tuple[Problem, ...] = ()
         self._site_signature = _signature(root / SITE_FILE)
         self.files: dict[str, FileState] = {}
-        self._published: set[tuple[str, str]] = set()
-        self._published_by_source: dict[str, Item] = {}
+        self._published: dict[str, Item] = {}
+        """What the last catalog published, by source file."""
         self.rescan()
 
     def _read_site(self) -> bool:
@@ -150,10 +150,12 @@ class Folder:
             if current is not None:
                 items.append(current)
         # What readers have now is the best fallback for a file that breaks a rule.
-        last_good.update((s, i) for s, i in self._published_by_source.items() if s in last_good)
+        last_good.update((s, i) for s, i in self._published.items() if s in last_good)
         published, cross = assemble(
-            self.site, items, last_good=last_good, published=self._published
+            self.site,
+            items,
+            last_good=last_good,
+            published={(item.id, source) for source, item in self._published.items()},
         )
-        self._published = {(item.id, item.source) for item in published}
-        self._published_by_source = {item.source: item for item in published}
+        self._published = {item.source: item for item in published}
         return Catalog(self.site, published, tuple(sorted({*problems, *cross})))

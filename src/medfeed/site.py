@@ -42,6 +42,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def public_base_url(settings: Settings, catalog: Catalog) -> str:
+    """The operator's base URL where set, else site.toml's."""
+    return settings.base_url or str(catalog.site.base_url)
+
+
 class Snapshot:
     """One content version: the items visible at one moment and their documents.
 
@@ -273,9 +278,9 @@ class Publisher:
         self._now = now
         self._lock = threading.Lock()
         self.folder = Folder(settings.entries_dir)
-        self.catalog = self.folder.catalog()
+        catalog = self.folder.catalog()
         self.last_check = now()
-        self._snapshot = Snapshot(self.catalog, self.base_url, self.last_check)
+        self._snapshot = Snapshot(catalog, public_base_url(settings, catalog), self.last_check)
         self._reported: frozenset[Problem] = frozenset()
         self._report()
         self._watcher: Watcher | None = None
@@ -284,9 +289,14 @@ class Publisher:
         self._stopped = False
 
     @property
+    def catalog(self) -> Catalog:
+        """The catalog the current snapshot was made from."""
+        return self._snapshot.catalog
+
+    @property
     def base_url(self) -> str:
-        """The operator's base URL where set, else site.toml's."""
-        return self.settings.base_url or str(self.catalog.site.base_url)
+        """The base URL the current snapshot's links use."""
+        return self._snapshot.base_url
 
     def _report(self) -> None:
         # One log line per problem when it appears, not once per request or check.
@@ -305,10 +315,9 @@ class Publisher:
             if not (changed or due):
                 return False
             catalog = self.folder.catalog() if changed else self.catalog
-            base_url = self.settings.base_url or str(catalog.site.base_url)
+            base_url = public_base_url(self.settings, catalog)
             # The snapshot carries its catalog, so /healthz and the feeds always agree.
             self._snapshot = Snapshot(catalog, base_url, now, self._snapshot)
-            self.catalog = catalog
             if changed:
                 self._report()
             return True

@@ -71,8 +71,8 @@ def send(doc: Document) -> Response:
     return FlaskResponse(reply.body, status=reply.status, headers=list(reply.headers))
 
 
-# These views answer when the app runs without DocumentServer in front (a test client
-# of the bare Flask app); their answers are the same.
+# DocumentServer answers every document it finds; these views define the URL map and
+# answer what it did not find: a specific 404, or a document that appeared in between.
 @bp.get("/")
 def index() -> Response:
     return send(current().index_page())
