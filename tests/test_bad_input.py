@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import tempfile
 import time
 import urllib.error
@@ -98,6 +99,28 @@ def link_outside(folder: Path) -> None:
 def directory(folder: Path) -> None:
     (folder / "x.json").mkdir()
     (folder / "x.json" / "inner.json").write_text(entry_json(), encoding="utf-8")
+
+
+def author(**fields: str) -> dict[str, str]:
+    return {"name": "A", **fields}
+
+
+def link_loop(folder: Path) -> None:
+    (folder / "loop.json").symlink_to("loop.json")
+    (folder / "ping.json").symlink_to("pong.json")
+    (folder / "pong.json").symlink_to("ping.json")
+
+
+def dangling_link(folder: Path) -> None:
+    (folder / "dangling.json").symlink_to("nowhere.json")
+
+
+def fifo(folder: Path) -> None:
+    os.mkfifo(folder / "fifo.json")
+
+
+def device(folder: Path) -> None:
+    (folder / "zero.json").symlink_to("/dev/zero")
 
 
 def editor_leftovers(folder: Path) -> None:
@@ -234,6 +257,32 @@ CASES = [
     Case("symlink-outside", link_outside, ("linked.json",), ("outside the folder",)),
     Case("directory", directory, ("x.json",), ("folder",)),
     Case("editor-leftovers", editor_leftovers),
+    Case("symlink-loop", link_loop, ("loop.json", "ping.json", "pong.json"), ("cannot be read",)),
+    Case("dangling-link", dangling_link, ("dangling.json",), ("does not exist",)),
+    Case("fifo", fifo, ("fifo.json",), ("not a regular file",)),
+    Case("device-behind-a-link", device, ("zero.json",), ("outside the folder",)),
+    *(
+        Case(
+            f"unsafe-{where.replace('.', '-')}-{ord(char):04x}",
+            entry(f"unsafe-{n}.json", **fields),
+            (f"unsafe-{n}.json",),
+            # A misspelt field is also reported as unknown, on a line of its own.
+            (f"{where}: ",) if where == "tittle" else (f"{where}: ", f"U+{ord(char):04X}"),
+        )
+        for n, (where, char, fields) in enumerate(
+            [
+                ("authors.0.email", "\x01", {"authors": [author(email="a\x01@b.org")]}),
+                ("authors.0.email", "\ud800", {"authors": [author(email="a\ud800@b.org")]}),
+                ("authors.0.email", "\ufffe", {"authors": [author(email="a@b\ufffe.org")]}),
+                ("authors.0.name", "\uffff", {"authors": [author(name="A\uffff")]}),
+                ("id", "\x1f", {"id": "tag:example.org,2015:\x1fx"}),
+                ("event.location.place", "\x0c", {"event": {"start": "2015-10-12",
+                 "location": {"place": "X\x0c", "country": "Y"}}}),
+                ("$schema", "\x02", {"$schema": "../schema\x02.json"}),
+                ("tittle", "\x03", {"tittle": "misspelt\x03"}),
+            ]
+        )
+    ),
 ]
 
 

@@ -546,4 +546,6 @@ def test_fifo_is_reported_without_blocking(entries_dir: Path, write_entry: Write
     os.mkfifo(entries_dir / "pipe.json")
     catalog = load_catalog(entries_dir)
     assert [i.slug for i in catalog.items] == ["good"]
-    assert [str(p) for p in catalog.problems] == ["entries/pipe.json: is not a regular file"]
+    assert [str(p) for p in catalog.problems] == [
+        "entries/pipe.json: is not a regular file (a FIFO, socket or device); not read"
+    ]

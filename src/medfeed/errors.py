@@ -15,9 +15,17 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        if self.field:
-            return f"{self.path}: {self.field}: {self.message}"
-        return f"{self.path}: {self.message}"
+        parts = (self.path, self.field, self.message) if self.field else (self.path, self.message)
+        return ": ".join(printable(part) for part in parts)
+
+
+def printable(text: str) -> str:
+    """Text safe to print on one terminal line: unprintable characters as escapes."""
+    if text.isprintable():
+        return text
+    # A file name or key holding ESC or a newline must not rewrite the operator's
+    # terminal or split a log line.
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
 
 
 class MedfeedError(Exception):

@@ -1,23 +1,60 @@
 """The live state of an entries folder, kept up to date one changed file at a time.
 
-A file that breaks keeps its last valid version published; a file that is removed is
-unpublished; a broken site.toml keeps the last valid site settings in force.
+Nothing an editor or the file system does unpublishes an item by accident: a file that
+breaks keeps its last valid version published; a file that cannot be read, or a folder
+that cannot be listed, keeps what was published and is reported; a file that vanishes is
+unpublished only if it stays gone for ``deletion_grace`` seconds (editors and sync tools
+save by deleting and writing again); a broken site.toml, or one that drops a category
+that published entries use, keeps the last valid site settings in force.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.models import SiteConfig, entry_id
-from medfeed.reading import SITE_FILE, file_label, is_entry_name, load_site, read_entry_file
-from medfeed.store import Catalog, Item, assemble, build_item
+from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry, read_site
+from medfeed.store import Catalog, Item, assemble, build_item, time_problems
 
 Signature = tuple[int, int, int, int]
 """What stat says of a file: (mtime_ns, ctime_ns, size, inode)."""
+
+DELETION_GRACE = 1.0
+"""Seconds a vanished file stays published, in case it is being saved by delete-and-write."""
+
+
+class _CannotStat(Exception):
+    """The file may be there, but stat() was refused (permissions, I/O)."""
+
+
+def _signature(path: Path) -> Signature | None:
+    """The file's signature, or None if it is gone.
+
+    Raises:
+        _CannotStat: the file may exist but cannot be looked at.
+    """
+    try:
+        # Follow links, so that an edited link target is noticed.
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        try:
+            st = os.lstat(path)  # a dangling link is there; reading it will say why
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise _CannotStat(e.strerror or str(e)) from e
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise _CannotStat(e.strerror or str(e)) from e
+        st = os.lstat(path)  # a link loop is there; reading it will say why
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 @dataclass(frozen=True)
@@ -30,46 +67,98 @@ class FileState:
     problems: tuple[Problem, ...]
 
 
-def _signature(path: Path) -> Signature | None:
-    try:
-        st = path.lstat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Folder:
     """Tracks an entries folder; re-reads only the files that changed.
 
-    Not thread-safe: callers serialise ``update``, ``rescan`` and ``catalog``.
+    Not thread-safe: callers serialise every method.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        deletion_grace: float = DELETION_GRACE,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
         self.root = root
-        self.site: SiteConfig = load_site(root)
+        self.deletion_grace = deletion_grace
+        self._clock = clock
+        self._now = now
+        self.site: SiteConfig
+        self.site, self._site_modified = read_site(root)
         self.site_problems: tuple[Problem, ...] = ()
-        self._site_signature = _signature(root / SITE_FILE)
+        self.folder_problems: tuple[Problem, ...] = ()
+        self._site_signature = self._site_stat()
+        self._folder_modified = 0
         self.files: dict[str, FileState] = {}
+        self._vanished: dict[str, float] = {}
+        """Files found gone, with the moment their removal will be published."""
         self._published: dict[str, Item] = {}
-        """What the last catalog published, by source file."""
+        """What the last published catalog held, by source file."""
         self.rescan()
 
+    def _label(self, name: str) -> str:
+        return file_label(self.root, name)
+
+    def _site_stat(self) -> Signature | None:
+        try:
+            return _signature(self.root / SITE_FILE)
+        except _CannotStat:
+            return None
+
+    # --- site.toml ----------------------------------------------------------------------
+
     def _read_site(self) -> bool:
-        signature = _signature(self.root / SITE_FILE)
-        if signature == self._site_signature and signature is not None:
+        signature = self._site_stat()
+        if signature == self._site_signature and signature is not None and not self.site_problems:
             return False
         self._site_signature = signature
         try:
-            site = load_site(self.root)
+            site, modified = read_site(self.root)
         except ConfigError as e:
-            changed = e.problems != self.site_problems
-            self.site_problems = e.problems
-            return changed
+            return self._set_site_problems(e.problems)
+        missing = self._categories_in_use(site)
+        if missing:
+            return self._set_site_problems(missing)
         changed = site != self.site or bool(self.site_problems)
         if site.authority != self.site.authority:
             self._reidentify(site)
-        self.site, self.site_problems = site, ()
+        self.site, self._site_modified, self.site_problems = site, modified, ()
         return changed
+
+    def _set_site_problems(self, problems: tuple[Problem, ...]) -> bool:
+        changed = problems != self.site_problems
+        self.site_problems = problems
+        return changed
+
+    def _categories_in_use(self, site: SiteConfig) -> tuple[Problem, ...]:
+        # Dropping a category readers' items are filed under (a typo, a tidy-up done in
+        # the wrong order) would unpublish every one of them from every feed.
+        known = {c.slug for c in site.categories}
+        gone = {c.slug for c in self.site.categories} - known
+        users: dict[str, list[str]] = {}
+        for source, published in self._published.items():
+            name = source.rsplit("/", 1)[-1]
+            state = self.files.get(name)
+            if state and state.item and known.issuperset(state.item.entry.categories):
+                continue  # its current version fits the new vocabulary
+            for slug in gone.intersection(published.entry.categories):
+                users.setdefault(slug, []).append(name)
+        problems = []
+        for slug, sources in sorted(users.items()):
+            shown = ", ".join(sorted(sources)[:3]) + (", …" if len(sources) > 3 else "")
+            message = (
+                f"the category {slug!r} is gone, but {len(sources)} published "
+                f"entr{'y uses' if len(sources) == 1 else 'ies use'} it ({shown}); "
+                "the previous settings stay in force until it is back or no entry uses it"
+            )
+            problems.append(Problem(self._label(SITE_FILE), "categories", message))
+        return tuple(problems)
 
     def _reidentify(self, site: SiteConfig) -> None:
         # Computed ids embed the authority; every item needs its new id.
@@ -83,25 +172,43 @@ class Folder:
                 state, item=again(state.item), last_good=again(state.last_good)
             )
 
+    # --- entry files --------------------------------------------------------------------
+
     def _read_file(self, name: str) -> bool:
         path = self.root / name
         old = self.files.get(name)
-        signature = _signature(path)
+        try:
+            signature = _signature(path)
+        except _CannotStat as e:
+            # What readers have stays; the file is read again once it can be.
+            problem = Problem(self._label(name), "", f"cannot be read ({e})")
+            kept = old or FileState(None, None, None, ())
+            self.files[name] = replace(kept, signature=None, problems=(problem,))
+            return kept.problems != (problem,)
         if signature is None:
-            return self.files.pop(name, None) is not None
+            if old is None:
+                return False
+            if self.deletion_grace <= 0:
+                return self._forget(name)
+            self._vanished.setdefault(name, self._clock() + self.deletion_grace)
+            return False
+        self._vanished.pop(name, None)
         if old is not None and old.signature == signature:
             return False
         last_good = old.last_good if old else None
-        label = file_label(self.root, name)
+        label = self._label(name)
         try:
-            entry = read_entry_file(path, self.root)
+            entry, modified = read_entry(path, self.root)
+            late = time_problems(entry, label, self._now())
+            if late:
+                raise EntryError(late)
         except EntryError as e:
             state = FileState(signature, None, last_good, e.problems)
         else:
             if last_good is not None and last_good.entry == entry:
-                item = last_good  # touched, not changed: keep the rendered HTML
+                item = last_good  # touched, not changed: keep the rendered HTML and time
             else:
-                item = build_item(name.removesuffix(".json"), label, entry, self.site)
+                item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
             # An entry naming an unknown category is not good enough to fall back on.
             known = {c.slug for c in self.site.categories}
             good = item if set(entry.categories) <= known else last_good
@@ -113,42 +220,120 @@ class Folder:
             old.problems,
         )
 
+    def _forget(self, name: str) -> bool:
+        self._vanished.pop(name, None)
+        return self.files.pop(name, None) is not None
+
+    def settle(self) -> bool:
+        """Publish the removal of files that stayed gone; whether anything changed."""
+        now = self._clock()
+        changed = False
+        for name, deadline in list(self._vanished.items()):
+            if now < deadline:
+                continue
+            del self._vanished[name]
+            try:
+                gone = _signature(self.root / name) is None
+            except _CannotStat:
+                gone = False
+            changed |= self._forget(name) if gone else self._read_file(name)
+        return changed
+
+    def seconds_to_settle(self) -> float | None:
+        """How long until a pending removal is due, if one is waiting."""
+        if not self._vanished:
+            return None
+        return max(0.0, min(self._vanished.values()) - self._clock())
+
     def update(self, names: Iterable[str]) -> bool:
         """Re-check the named files only; whether anything changed."""
         changed = False
-        for name in set(names):
-            if name == SITE_FILE:
-                changed |= self._read_site()
-            elif is_entry_name(name) and "/" not in name:
+        names = set(names)
+        for name in names - {SITE_FILE}:
+            if is_entry_name(name) and "/" not in name:
                 changed |= self._read_file(name)
-        return changed
+        # A held-back site.toml may have become acceptable through entry edits.
+        if SITE_FILE in names or (changed and self.site_problems):
+            changed |= self._read_site()
+        return changed | self.settle()
 
     def rescan(self) -> bool:
         """Check every file of the folder; whether anything changed."""
         try:
             with os.scandir(self.root) as it:
                 present = {e.name for e in it if is_entry_name(e.name)}
-        except OSError:
-            # The folder is gone for a moment (a deploy swapping it): keep what we have.
-            return False
-        gone = set(self.files) - present
-        for name in gone:
-            del self.files[name]
-        return self.update(present | {SITE_FILE}) or bool(gone)
+        except OSError as e:
+            # Gone for a moment (a deploy swapping it) or unreadable: keep what we have.
+            reason = "does not exist" if isinstance(e, FileNotFoundError) else "cannot be listed"
+            message = f"the entries folder {reason} ({e.strerror}); what was published stays"
+            problems = (Problem(self._label(""), "", message),)
+            changed = problems != self.folder_problems
+            self.folder_problems = problems
+            return changed
+        changed = bool(self.folder_problems)
+        self.folder_problems = ()
+        for name in set(self.files) - present:
+            changed |= self._read_file(name)
+        return self.update(present | {SITE_FILE}) or changed
 
-    def catalog(self) -> Catalog:
-        """The entries as they should be published now, with every problem."""
+    def quarantine(self, problems: Iterable[Problem]) -> None:
+        """Treat the files of these problems as broken (their versions cannot be rendered).
+
+        Each keeps the version readers have, if that is not the one that failed.
+        """
+        for problem in problems:
+            name = problem.path.rsplit("/", 1)[-1]
+            state = self.files.get(name)
+            if state is None or state.item is None:
+                continue
+            served = self._published.get(problem.path)
+            fallback = served if served is not None and served != state.item else None
+            self.files[name] = FileState(state.signature, None, fallback, (problem,))
+
+    # --- the catalog --------------------------------------------------------------------
+
+    def _changed_ns(self) -> int:
+        try:
+            self._folder_modified = self.root.stat().st_mtime_ns
+        except OSError:
+            pass  # keep the last time seen: the folder is reported as unreadable
+        newest = max(self._folder_modified, self._site_modified)
+        # The versions in use, valid or not published (a draft leaves every feed): a
+        # broken file changes nothing readers see until it is fixed.
+        for state in self.files.values():
+            used = state.item or state.last_good
+            if used is not None and used.modified_ns > newest:
+                newest = used.modified_ns
+        return newest
+
+    def catalog(self, *, publish: bool = True) -> Catalog:
+        """The entries as they should be published now, with every problem.
+
+        ``publish`` records the result as what readers have (the fallback for later
+        edits, and the owner of each id); pass False for a catalog that may be refused.
+        """
         items = []
         last_good = {}
-        problems = list(self.site_problems)
+        problems = [*self.folder_problems, *self.site_problems]
+        present_ids = set()
+        present_entries = []
+        for name, state in self.files.items():
+            if name not in self._vanished and state.item is not None:
+                present_ids.add(state.item.id)
+                present_entries.append(state.item.entry)
         # Any order: assemble sorts, and ties are broken by slug.
-        for state in self.files.values():
+        for name, state in self.files.items():
             problems.extend(state.problems)
+            current = state.item or state.last_good
+            if current is None:
+                continue
+            if name in self._vanished and (
+                current.id in present_ids or current.entry in present_entries
+            ):
+                continue  # renamed: the new name already carries it
             if state.last_good is not None:
                 last_good[state.last_good.source] = state.last_good
-            current = state.item or state.last_good
-            if current is not None:
-                items.append(current)
+            items.append(current)
         # What readers have now is the best fallback for a file that breaks a rule.
         last_good.update((s, i) for s, i in self._published.items() if s in last_good)
         published, cross = assemble(
@@ -157,5 +342,16 @@ class Folder:
             last_good=last_good,
             published={(item.id, source) for source, item in self._published.items()},
         )
-        self._published = {item.source: item for item in published}
-        return Catalog(self.site, published, tuple(sorted({*problems, *cross})))
+        if publish:
+            self.publish(published)
+        return Catalog(
+            self.site,
+            published,
+            tuple(sorted({*problems, *cross})),
+            site_modified_ns=self._site_modified,
+            changed_ns=self._changed_ns(),
+        )
+
+    def publish(self, items: Iterable[Item]) -> None:
+        """Record these items as what readers have."""
+        self._published = {item.source: item for item in items}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -36,7 +37,8 @@ _RFC3339 = re.compile(
 _NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$", re.ASCII)
 _PARTIAL_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$", re.ASCII)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"]+$", re.ASCII)
-_EMAIL = re.compile(r"^[^@\s<>()\"]+@[^@\s<>()\"]+\.[^@\s<>()\"]+$", re.ASCII)
+_EMAIL_PART = r'[^@\s<>()"\x00-\x1f\x7f]+'
+_EMAIL = re.compile(rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$", re.ASCII)
 _DNS_NAME = re.compile(
     r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.ASCII
 )
@@ -44,13 +46,43 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$", re.ASCII)
 TIME_EXAMPLE = "2016-09-16T10:00:00+02:00"
 
 
-def _xml_safe(value: str) -> str:
+def xml_unsafe(value: str) -> str | None:
+    """Why a text cannot go into a feed, a page or a header; None if it can."""
     bad = _NOT_XML.search(value)
-    if bad:
-        raise ValueError(
-            f"contains the control character U+{ord(bad.group()):04X}, "
-            "which a feed cannot carry; remove it"
-        )
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    kind = "an unpaired surrogate" if 0xD800 <= code <= 0xDFFF else "the control character"
+    return f"contains {kind} U+{code:04X}, which a feed cannot carry; remove it"
+
+
+def unsafe_texts(data: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """Every string in parsed JSON or TOML, keys included, that XML cannot carry.
+
+    Yields (dotted field path, message). Run over the whole document before the schema,
+    so that no field, present or future, known or misspelt, can reach a renderer with
+    text it would refuse.
+    """
+    if isinstance(data, str):
+        message = xml_unsafe(data)
+        if message:
+            yield ".".join(path), message
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            where = (*path, str(key))
+            message = xml_unsafe(str(key))
+            if message:
+                yield ".".join(where), f"the field name {message}"
+            yield from unsafe_texts(value, where)
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            yield from unsafe_texts(value, (*path, str(index)))
+
+
+def _xml_safe(value: str) -> str:
+    message = xml_unsafe(value)
+    if message:
+        raise ValueError(message)
     return value
 
 
@@ -132,7 +164,7 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": [TIME_EXAMPLE]}),
 ]
 Link = Annotated[HttpUrl, AfterValidator(_http_only)]
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[str, AfterValidator(_xml_safe), AfterValidator(_email)]
 
 
 @dataclass(frozen=True)
@@ -337,9 +369,9 @@ class SiteConfig(_Model):
     title: Line
     description: Text
     base_url: Annotated[HttpUrl, AfterValidator(_base_url)]
-    language: Annotated[str, AfterValidator(_language)] = "en"
+    language: Annotated[str, AfterValidator(_xml_safe), AfterValidator(_language)] = "en"
     author: Author
-    authority: Annotated[str, AfterValidator(_authority)]
+    authority: Annotated[str, AfterValidator(_xml_safe), AfterValidator(_authority)]
     item_limit: StrictInt = Field(default=50, ge=1, le=10_000)
     max_age: StrictInt = Field(default=300, ge=0, le=31_536_000)
     categories: tuple[Category, ...] = Field(min_length=1)

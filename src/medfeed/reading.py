@@ -18,7 +18,7 @@ from typing import get_args
 from pydantic import BaseModel, ValidationError
 
 from medfeed.errors import ConfigError, EntryError, Problem
-from medfeed.models import SLUG_RE, Entry, SiteConfig
+from medfeed.models import SLUG_RE, Entry, SiteConfig, unsafe_texts
 
 SITE_FILE = "site.toml"
 MAX_FILE_BYTES = 1 << 20
@@ -70,7 +70,13 @@ def problems_from_validation(
 ) -> list[Problem]:
     """One Problem per pydantic error, its field path joined with dots."""
     problems = []
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    for err in errors:
+        if err["type"] == "too_short" and any(
+            other["loc"][: len(err["loc"])] == err["loc"] and len(other["loc"]) > len(err["loc"])
+            for other in errors
+        ):
+            continue  # "should have at least 1 item" only because its items were refused
         field = ".".join(str(part) for part in err["loc"])
         message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if err["type"] == "extra_forbidden":
@@ -90,22 +96,96 @@ def load_site(folder: Path) -> SiteConfig:
     Raises:
         ConfigError: the file is missing, not TOML, or not a valid site description.
     """
-    path = folder / SITE_FILE
+    return read_site(folder)[0]
+
+
+def read_site(folder: Path) -> tuple[SiteConfig, int]:
+    """Read and validate ``site.toml``; also its modification time in nanoseconds.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not TOML, or not a valid description.
+    """
     label = file_label(folder, SITE_FILE)
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+        raw, modified = read_regular_file(folder / SITE_FILE, folder)
     except FileNotFoundError:
+        if not folder.is_dir():
+            problem = Problem(str(folder), "", "the entries folder does not exist")
+            raise ConfigError([problem]) from None
         raise ConfigError([Problem(label, "", "not found: the entries folder needs one")]) from None
-    except OSError as e:
-        raise ConfigError([Problem(label, "", f"cannot be read ({e.strerror})")]) from e
+    except Unreadable as e:
+        raise ConfigError([Problem(label, "", str(e))]) from e
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise ConfigError([Problem(label, "", f"is not UTF-8 text (byte {e.start})")]) from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([Problem(label, "", f"is not valid TOML: {e}")]) from e
+    unsafe = [Problem(label, field, message) for field, message in unsafe_texts(data)]
     try:
-        return SiteConfig.model_validate(data)
+        site = SiteConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(problems_from_validation(e, label, SiteConfig)) from e
+        found = problems_from_validation(e, label, SiteConfig)
+        raise ConfigError(list(dict.fromkeys([*unsafe, *found]))) from e
+    if unsafe:
+        raise ConfigError(unsafe)
+    return site, modified
+
+
+class Unreadable(OSError):
+    """A file that exists but cannot be used as text: its message says why."""
+
+
+OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_regular_file(path: Path, root: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes, int]:
+    """The bytes of a regular file in ``root`` and its mtime in nanoseconds.
+
+    Links are followed only within the folder; FIFOs, devices and folders are refused
+    without being opened for long or read (a FIFO would block, /dev/zero never ends);
+    at most ``limit`` bytes are read.
+
+    Raises:
+        FileNotFoundError: there is no such file (a dangling link counts as a problem).
+        Unreadable: the file is there but cannot be used, with the reason.
+    """
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            # strict: a loop or a dangling link is an error here, not a path to guess at.
+            target = os.path.realpath(path, strict=True)
+            inside = os.path.realpath(root, strict=True)
+            if os.path.commonpath([target, inside]) != inside:
+                raise Unreadable("is a link to outside the folder; not followed")
+            mode = os.stat(target).st_mode
+        if stat.S_ISDIR(mode):
+            raise Unreadable("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise Unreadable("is not a regular file (a FIFO, socket or device); not read")
+        fd = os.open(path, OPEN_FLAGS)
+    except Unreadable:
+        raise
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise Unreadable("is a link to a file that does not exist") from None
+        raise
+    except OSError as e:
+        raise Unreadable(f"cannot be read ({e.strerror or e})") from e
+    try:
+        with os.fdopen(fd, "rb") as f:
+            # Checked again on what was opened: the name may have changed hands since.
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise Unreadable("is not a regular file (a FIFO, socket or device); not read")
+            raw = f.read(limit + 1) if info.st_size <= limit else b""
+    except Unreadable:
+        raise
+    except OSError as e:
+        raise Unreadable(f"cannot be read ({e.strerror or e})") from e
+    if info.st_size > limit or len(raw) > limit:
+        raise Unreadable(f"is larger than the {limit // 1024} KiB limit for this file")
+    return raw, info.st_mtime_ns
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -158,12 +238,27 @@ def parse_entry(raw: bytes, label: str) -> Entry:
         kind = type(data).__name__ if data is not None else "null"
         message = f"should hold a JSON object {{...}}, not a JSON {_json_kind(kind)}"
         raise EntryError([Problem(label, "", message)])
+    return validate_entry(data, label)
+
+
+def validate_entry(data: dict[str, object], label: str) -> Entry:
+    """Validate parsed entry data, reporting every problem at once.
+
+    Raises:
+        EntryError: with every problem found, each naming the file and field.
+    """
     try:
-        return Entry.model_validate(data)
-    except ValidationError as e:
-        raise EntryError(problems_from_validation(e, label, Entry)) from e
+        unsafe = [Problem(label, field, message) for field, message in unsafe_texts(data)]
+        try:
+            entry = Entry.model_validate(data)
+        except ValidationError as e:
+            found = problems_from_validation(e, label, Entry)
+            raise EntryError(list(dict.fromkeys([*unsafe, *found]))) from e
     except RecursionError as e:
         raise EntryError([Problem(label, "", "nests too deeply")]) from e
+    if unsafe:
+        raise EntryError(unsafe)
+    return entry
 
 
 def _json_kind(python_kind: str) -> str:
@@ -177,6 +272,15 @@ def read_entry_file(path: Path, root: Path) -> Entry:
     Raises:
         EntryError: the file cannot be used, with the reason.
     """
+    return read_entry(path, root)[0]
+
+
+def read_entry(path: Path, root: Path) -> tuple[Entry, int]:
+    """Read one entry file; also its modification time in nanoseconds.
+
+    Raises:
+        EntryError: the file cannot be used (or is gone), with the reason.
+    """
     label = file_label(root, path.name)
     slug = path.name.removesuffix(".json")
     if not SLUG_RE.fullmatch(slug):
@@ -185,26 +289,13 @@ def read_entry_file(path: Path, root: Path) -> Entry:
         message = f"file name should be lower-case words joined by hyphens{hint}"
         raise EntryError([Problem(label, "", message)])
     try:
-        mode = path.lstat().st_mode
-        if stat.S_ISLNK(mode):
-            if root.resolve() not in path.resolve().parents:
-                message = "is a link to outside the folder; not followed"
-                raise EntryError([Problem(label, "", message)])
-            mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise EntryError([Problem(label, "", "is a folder, not a file")])
-        if not stat.S_ISREG(mode):
-            # A FIFO or device would block or never end.
-            raise EntryError([Problem(label, "", "is not a regular file")])
-        with path.open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            raw = f.read(MAX_FILE_BYTES + 1) if size <= MAX_FILE_BYTES else b""
-    except OSError as e:
-        raise EntryError([Problem(label, "", f"cannot be read ({e.strerror})")]) from e
-    if size > MAX_FILE_BYTES or len(raw) > MAX_FILE_BYTES:
-        limit = f"{MAX_FILE_BYTES // 1024} KiB"
-        raise EntryError([Problem(label, "", f"is larger than the {limit} limit for an entry")])
-    return parse_entry(raw, label)
+        raw, modified = read_regular_file(path, root)
+    except FileNotFoundError as e:
+        raise EntryError([Problem(label, "", "cannot be read (No such file or directory)")]) from e
+    except Unreadable as e:
+        message = str(e).replace("this file", "an entry")
+        raise EntryError([Problem(label, "", message)]) from e
+    return parse_entry(raw, label), modified
 
 
 def suggest_slug(name: str) -> str:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from medfeed.delivery import HTML_TYPE, PAGE_HEADERS, Document, make_document
-from medfeed.errors import NotFound, Problem, UnknownCategory, UnknownEntry
+from medfeed.delivery import HTML_TYPE, PAGE_HEADERS, Document, Headers, make_document
+from medfeed.errors import NotFound, Problem, RenderError, UnknownCategory, UnknownEntry
 from medfeed.feeds import EPOCH, FeedMeta, feed_updated, render_feed
-from medfeed.folder import Folder
+from medfeed.folder import DELETION_GRACE, Folder
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
@@ -47,6 +47,29 @@ def public_base_url(settings: Settings, catalog: Catalog) -> str:
     return settings.base_url or str(catalog.site.base_url)
 
 
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class DateLedger:
+    """The Last-Modified second of each document path, and the bytes it named.
+
+    HTTP dates count whole seconds: two versions of a document made within one second
+    (or a folder swapped for one with older files) share a date. Such a date cannot
+    tell them apart, so ``If-Modified-Since`` is not honoured for it (ETags still are).
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, int]] = {}
+
+    def date_validates(self, path: str, etag: str, last_modified: datetime) -> bool:
+        """Record a document; whether its date tells it from every earlier version."""
+        second = int(last_modified.timestamp())
+        before = self._seen.get(path)
+        self._seen[path] = (etag, second) if before is None else (etag, max(second, before[1]))
+        return before is None or before[0] == etag or second > before[1]
+
+
 class Snapshot:
     """One content version: the items visible at one moment and their documents.
 
@@ -61,8 +84,13 @@ class Snapshot:
         previous: Snapshot | None = None,
         *,
         prepare: bool = True,
+        ledger: DateLedger | None = None,
     ) -> None:
         self.catalog = catalog
+        self.now = now
+        self.ledger = ledger or DateLedger()
+        self.unrenderable: dict[str, Problem] = {}
+        """Items whose versions no renderer could take, by source file (left out)."""
         # The app compresses each document as it renders it; a static build need not.
         self.prepare = prepare
         self.site = catalog.site
@@ -76,11 +104,20 @@ class Snapshot:
                 members[slug].append(item)
         self.by_category = {slug: tuple(found) for slug, found in members.items()}
         self.updated = feed_updated(self.items)
+        # Lists and feeds change with any file of the folder (an entry can leave a
+        # category, be deleted or turned into a draft): their Last-Modified is the
+        # newest change anywhere in it, or the newest release of a scheduled entry.
+        newest = max(catalog.changed_ns / 1e9, max((i.published_at for i in self.items), default=0))
+        self.changed_at = min(now, _moment(newest))
         self.pages = PageRenderer(self.site, base_url)
         self._page_cache: dict[str, Document] = {}
         # Documents of the previous snapshot can be kept where nothing they show changed.
         earlier = previous
-        if earlier is not None and (earlier.base_url, earlier.site) != (base_url, self.site):
+        if earlier is not None and (
+            earlier.base_url,
+            earlier.site,
+            earlier.catalog.site_modified_ns,
+        ) != (base_url, self.site, catalog.site_modified_ns):
             earlier = None
         self._feeds: dict[tuple[str | None, Format], Document] = {}
         for category in (None, *self.by_category):
@@ -91,7 +128,8 @@ class Snapshot:
                 same = earlier.updated == self.updated
             for fmt in FORMATS:
                 if same and earlier is not None:
-                    self._feeds[(category, fmt)] = earlier._feeds[(category, fmt)]
+                    kept = earlier._feeds[(category, fmt)]
+                    self._feeds[(category, fmt)] = self._redate(feed_path(category, fmt), kept)
                 else:
                     self._feeds[(category, fmt)] = self._render_feed(category, fmt)
         if earlier is not None:
@@ -108,6 +146,14 @@ class Snapshot:
             return False
         mine = self._items_of(category)[: self.site.item_limit]
         return len(mine) == len(items) and all(a is b for a, b in zip(mine, items, strict=True))
+
+    def _redate(self, path: str, doc: Document) -> Document:
+        # Same bytes, but their date is the folder's newest change, as a restarted
+        # process would compute it: only the headers are made again.
+        if doc.last_modified == self.changed_at:
+            return doc
+        validates = self.ledger.date_validates(path, doc.etag, self.changed_at)
+        return doc.redated(self.changed_at, date_validates=validates)
 
     def _keep_entry_pages(self, previous: Snapshot) -> None:
         for key, doc in list(previous._page_cache.items()):
@@ -149,17 +195,29 @@ class Snapshot:
             category_titles={c.slug: c.title for c in self.site.categories},
             fallback_updated=self.updated,
         )
-        body = render_feed(items, meta, fmt)
-        return self._finish(
-            make_document(
-                body,
-                f"{MEDIA_TYPES[fmt]}; charset=utf-8",
-                feed_updated(items, self.updated),
-                self.site.max_age,
-            )
+        try:
+            body = render_feed(items, meta, fmt)
+        except RenderError:
+            # The last line of defence: validation should make this impossible. One
+            # entry that no renderer takes is that entry's problem, not every feed's.
+            for item in items:
+                try:
+                    render_feed([item], meta, fmt)
+                except RenderError as e:
+                    reason = e.__cause__ or e
+                    message = f"cannot be rendered ({reason}); its last good version stays"
+                    self.unrenderable[item.source] = Problem(item.source, "", message)
+            body = render_feed([i for i in items if i.source not in self.unrenderable], meta, fmt)
+        return self._made(
+            feed_path(slug, fmt), body, f"{MEDIA_TYPES[fmt]}; charset=utf-8", self.changed_at
         )
 
-    def _finish(self, doc: Document) -> Document:
+    def _made(
+        self, path: str, body: bytes, content_type: str, updated: datetime, headers: Headers = ()
+    ) -> Document:
+        doc = make_document(body, content_type, updated, self.site.max_age, headers)
+        if not self.ledger.date_validates(path, doc.etag, updated):
+            doc = doc.redated(updated, date_validates=False)
         return doc.prepare() if self.prepare else doc
 
     def feed(self, category: str | None, fmt: Format) -> Document:
@@ -188,15 +246,14 @@ class Snapshot:
         if doc is None:
             # Two threads may render the same page at once; both get the same bytes.
             headers = PAGE_HEADERS if content_type == HTML_TYPE else ()
-            doc = make_document(render(), content_type, updated, self.site.max_age, headers)
-            doc = self._finish(doc)
+            doc = self._made(key, render(), content_type, updated, headers)
             self._page_cache[key] = doc
         return doc
 
     def index_page(self) -> Document:
         """The home page."""
         shown = self.items[: self.site.item_limit]
-        return self._page("/", lambda: self.pages.index(shown, len(self.items)), self.updated)
+        return self._page("/", lambda: self.pages.index(shown, len(self.items)), self.changed_at)
 
     def category_page(self, slug: str) -> Document:
         """A category's page.
@@ -210,7 +267,7 @@ class Snapshot:
         return self._page(
             page_path(slug),
             lambda: self.pages.category(category, shown, len(items)),
-            feed_updated(items, self.updated),
+            self.changed_at,
         )
 
     def entry_page(self, slug: str) -> Document:
@@ -222,7 +279,10 @@ class Snapshot:
         item = self.by_slug.get(slug)
         if item is None:
             raise UnknownEntry(slug)
-        return self._page(entry_path(slug), lambda: self.pages.entry(item), item.entry.last_changed)
+        # An entry's page shows that entry and the site's settings, nothing else.
+        newest = max(item.modified_ns, self.catalog.site_modified_ns) / 1e9
+        updated = min(self.now, _moment(max(newest, item.published_at)))
+        return self._page(entry_path(slug), lambda: self.pages.entry(item), updated)
 
     def favicon(self) -> Document:
         """The site's icon; browsers ask for one and log an error where there is none."""
@@ -273,14 +333,20 @@ class Publisher:
     makes a new snapshot; requests only ever read ``snapshot()``.
     """
 
-    def __init__(self, settings: Settings, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        now: Callable[[], datetime] = utc_now,
+        *,
+        deletion_grace: float = DELETION_GRACE,
+    ) -> None:
         self.settings = settings
         self._now = now
         self._lock = threading.Lock()
-        self.folder = Folder(settings.entries_dir)
-        catalog = self.folder.catalog()
+        self._ledger = DateLedger()
+        self.folder = Folder(settings.entries_dir, deletion_grace=deletion_grace, now=now)
         self.last_check = now()
-        self._snapshot = Snapshot(catalog, public_base_url(settings, catalog), self.last_check)
+        self._snapshot = self._make_snapshot(self.last_check, None)
         self._reported: frozenset[Problem] = frozenset()
         self._report()
         self._watcher: Watcher | None = None
@@ -314,13 +380,28 @@ class Publisher:
             due = self._snapshot.valid_until is not None and now >= self._snapshot.valid_until
             if not (changed or due):
                 return False
-            catalog = self.folder.catalog() if changed else self.catalog
-            base_url = public_base_url(self.settings, catalog)
             # The snapshot carries its catalog, so /healthz and the feeds always agree.
-            self._snapshot = Snapshot(catalog, base_url, now, self._snapshot)
+            self._snapshot = self._make_snapshot(now, self._snapshot, changed)
             if changed:
                 self._report()
             return True
+
+    def _make_snapshot(
+        self, now: datetime, previous: Snapshot | None, changed: bool = True
+    ) -> Snapshot:
+        catalog = self.folder.catalog(publish=False) if changed or previous is None else None
+        for _ in range(3):
+            current = catalog or (previous.catalog if previous else self.folder.catalog())
+            base_url = public_base_url(self.settings, current)
+            snapshot = Snapshot(current, base_url, now, previous, ledger=self._ledger)
+            if not snapshot.unrenderable:
+                break
+            # Versions no renderer takes are set aside like broken files: the version
+            # readers have stays, and the problem is reported.
+            self.folder.quarantine(snapshot.unrenderable.values())
+            catalog = self.folder.catalog(publish=False)
+        self.folder.publish(snapshot.catalog.items)
+        return snapshot
 
     def snapshot(self) -> Snapshot:
         """The documents as they stand now; scheduled entries appear when their time comes."""
@@ -329,9 +410,11 @@ class Publisher:
             self.refresh(set())
         return self._snapshot
 
-    def _seconds_to_release(self) -> float | None:
+    def _seconds_to_next_change(self) -> float | None:
         until = self._snapshot.valid_until
-        return None if until is None else (until - self._now()).total_seconds()
+        release = None if until is None else (until - self._now()).total_seconds()
+        settle = self.folder.seconds_to_settle()
+        return min((t for t in (release, settle) if t is not None), default=None)
 
     def watch(self) -> None:
         """Watch the folder from this process; again in a child after a fork."""
@@ -345,7 +428,7 @@ class Publisher:
                 # A forked child: the parent's watcher thread and lock holders are gone.
                 self._lock = threading.Lock()
             self._watcher = Watcher(
-                self.settings.entries_dir, self.refresh, next_wake=self._seconds_to_release
+                self.settings.entries_dir, self.refresh, next_wake=self._seconds_to_next_change
             )
             self._watcher.start()
             self._watch_pid = pid

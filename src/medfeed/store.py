@@ -9,11 +9,9 @@ import os
 import pickle
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.markup import render_markdown
@@ -21,10 +19,10 @@ from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.reading import (
     entry_paths,
     file_label,
-    load_site,
     nearest,
-    problems_from_validation,
-    read_entry_file,
+    read_entry,
+    read_site,
+    validate_entry,
 )
 
 PARALLEL_FROM = 2000
@@ -39,6 +37,8 @@ class Item:
     source: str
     entry: Entry
     id: str
+    modified_ns: int = 0
+    """The file's mtime when this version was read: when its bytes last changed."""
 
     @cached_property
     def order(self) -> tuple[float, str]:
@@ -72,6 +72,11 @@ class Catalog:
     site: SiteConfig
     items: tuple[Item, ...]
     problems: tuple[Problem, ...]
+    site_modified_ns: int = 0
+    """When site.toml last changed."""
+    changed_ns: int = 0
+    """The newest change anywhere in the folder: its own mtime (files added, removed,
+    renamed), site.toml's and every entry file's, published or not."""
 
     def visible(self, now: datetime) -> tuple[Item, ...]:
         """The items readers see: not drafts, and their publication time has come."""
@@ -91,9 +96,31 @@ class Catalog:
         return min(waiting, default=None)
 
 
-def build_item(slug: str, label: str, entry: Entry, site: SiteConfig) -> Item:
+FUTURE_UPDATE_LIMIT = timedelta(days=1)
+"""How far ``updated`` may lie ahead of the clock (time-zone slips) before it is an error."""
+
+
+def build_item(
+    slug: str, label: str, entry: Entry, site: SiteConfig, modified_ns: int = 0
+) -> Item:
     """Attach the computed id to a valid entry."""
-    return Item(slug, label, entry, entry.id or entry_id(site.authority, entry.published, slug))
+    computed = entry.id or entry_id(site.authority, entry.published, slug)
+    return Item(slug, label, entry, computed, modified_ns)
+
+
+def time_problems(entry: Entry, label: str, now: datetime) -> list[Problem]:
+    """The rules about times that depend on when the file is read.
+
+    A future ``published`` schedules an entry; a future ``updated`` cannot mean anything
+    (a change that has not happened), so beyond a day of slack it is an error.
+    """
+    if entry.updated is not None and entry.updated > now + FUTURE_UPDATE_LIMIT:
+        message = (
+            f"is in the future ({entry.updated.isoformat()}); write when the entry was "
+            "changed, or use published to schedule it"
+        )
+        return [Problem(label, "updated", message)]
+    return []
 
 
 def _category_problems(item: Item, known: Collection[str]) -> list[Problem]:
@@ -178,32 +205,42 @@ def assemble(
 def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> list[Problem]:
     """The problems an entry about to be written would have."""
     try:
-        entry = Entry.model_validate(data)
-    except ValidationError as e:
-        return problems_from_validation(e, label, Entry)
+        entry = validate_entry(data, label)
+    except EntryError as e:
+        return list(e.problems)
     item = build_item(label.rsplit("/", 1)[-1].removesuffix(".json"), label, entry, site)
     return assemble(site, [item])[1]
 
 
-Reading = tuple[str, Entry | None, tuple[Problem, ...]]
-"""One file read: its name, and its entry or its problems."""
+Reading = tuple[str, Entry | None, tuple[Problem, ...], int]
+"""One file read: its name, its entry or its problems, and its mtime in nanoseconds."""
 
 
-def _read_files(paths: list[Path], folder: Path) -> list[Reading]:
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.lstat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _read_files(paths: list[Path], folder: Path, now: datetime) -> list[Reading]:
     readings: list[Reading] = []
     for path in paths:
         try:
-            readings.append((path.name, read_entry_file(path, folder), ()))
+            entry, modified = read_entry(path, folder)
         except EntryError as e:
-            readings.append((path.name, None, e.problems))
+            readings.append((path.name, None, e.problems, _mtime_ns(path)))
+            continue
+        late = time_problems(entry, file_label(folder, path.name), now)
+        readings.append((path.name, None if late else entry, tuple(late), modified))
     return readings
 
 
-def _read_in_two_processes(paths: list[Path], folder: Path) -> list[Reading]:
+def _read_in_two_processes(paths: list[Path], folder: Path, now: datetime) -> list[Reading]:
     # Validating thousands of files is CPU-bound: a forked child reads every other
     # file and pickles its readings back, which costs a fifth of reading them.
     if not hasattr(os, "fork") or len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        return _read_files(paths, folder)
+        return _read_files(paths, folder, now)
     theirs_paths = paths[1::2]
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -211,7 +248,7 @@ def _read_in_two_processes(paths: list[Path], folder: Path) -> list[Reading]:
         os.close(read_end)
         status = 0
         try:
-            data = pickle.dumps(_read_files(theirs_paths, folder), pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(_read_files(theirs_paths, folder, now), pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
         except BaseException:
@@ -219,33 +256,46 @@ def _read_in_two_processes(paths: list[Path], folder: Path) -> list[Reading]:
         finally:
             os._exit(status)
     os.close(write_end)
-    mine = _read_files(paths[0::2], folder)
+    mine = _read_files(paths[0::2], folder, now)
     with os.fdopen(read_end, "rb") as source:
         data = source.read()
     _, status = os.waitpid(pid, 0)
     # Our own child's bytes, never another party's: safe to unpickle.
-    theirs = pickle.loads(data) if status == 0 and data else _read_files(theirs_paths, folder)
+    theirs = pickle.loads(data) if status == 0 and data else _read_files(theirs_paths, folder, now)
     merged = [reading for pair in zip(mine, theirs, strict=False) for reading in pair]
     return merged + mine[len(theirs) :]
 
 
-def load_catalog(folder: Path) -> Catalog:
+def load_catalog(folder: Path, now: datetime | None = None) -> Catalog:
     """Read a whole entries folder (large ones with two processes).
 
     Raises:
         ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
     """
-    site = load_site(folder)
+    site, site_modified = read_site(folder)
     try:
         paths = list(entry_paths(folder))
+        folder_modified = folder.stat().st_mtime_ns
     except OSError as e:
         raise ConfigError(f"{folder}: cannot list the entries folder ({e.strerror})") from e
     problems: list[Problem] = []
     items = []
-    for name, entry, found in _read_in_two_processes(paths, folder):
+    changed = max(site_modified, folder_modified)
+    for name, entry, found, modified in _read_in_two_processes(paths, folder, now or _utc_now()):
         problems.extend(found)
+        changed = max(changed, modified)
         if entry is not None:
             slug = name.removesuffix(".json")
-            items.append(build_item(slug, file_label(folder, name), entry, site))
+            items.append(build_item(slug, file_label(folder, name), entry, site, modified))
     published, cross = assemble(site, items)
-    return Catalog(site=site, items=published, problems=tuple(sorted(problems + cross)))
+    return Catalog(
+        site=site,
+        items=published,
+        problems=tuple(sorted(problems + cross)),
+        site_modified_ns=site_modified,
+        changed_ns=changed,
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

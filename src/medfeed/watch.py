@@ -58,6 +58,14 @@ class _Collector(FileSystemEventHandler):
             self.wake(names)
 
 
+def _identity(root: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(root)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class Watcher:
     """Calls ``on_change`` soon after files in ``root`` change, and on a slow timer.
 
@@ -74,6 +82,7 @@ class Watcher:
         rescan_every: float = 60.0,
         poll_every: float = 1.0,
         settle: float = 0.05,
+        identity_every: float = 1.0,
         next_wake: Callable[[], float | None] = lambda: None,
     ) -> None:
         self.root = root
@@ -81,6 +90,8 @@ class Watcher:
         self.rescan_every = rescan_every
         self.poll_every = poll_every
         self.settle = settle
+        self.identity_every = identity_every
+        self._identity: tuple[int, int] | None = None
         self.next_wake = next_wake
         self.mode = "stopped"
         self._pending: set[str] = set()
@@ -97,43 +108,65 @@ class Watcher:
 
     def start(self) -> None:
         """Start watching on a daemon thread."""
+        self._identity = _identity(self.root)
+        self._start_observer()
+        self._thread = threading.Thread(target=self._run, name="medfeed-watch", daemon=True)
+        self._thread.start()
+
+    def _start_observer(self) -> None:
         try:
+            root = self.root.resolve(strict=True)
             observer = Observer()
             observer.schedule(
-                _Collector(self.root.resolve(), self._notify),
-                str(self.root.resolve()),
-                recursive=False,
-                event_filter=EVENTS,
+                _Collector(root, self._notify), str(root), recursive=False, event_filter=EVENTS
             )
             observer.daemon = True
             observer.start()
         except (OSError, RuntimeError) as e:
-            log.warning(
-                "%s: file notifications unavailable (%s); checking every %ss",
-                self.root,
-                e,
-                self.poll_every,
-            )
+            if self.mode != "poll":
+                log.warning(
+                    "%s: file notifications unavailable (%s); checking every %ss",
+                    self.root,
+                    e,
+                    self.poll_every,
+                )
             self.mode = "poll"
         else:
             self._observer = observer
             self.mode = "notify"
-        self._thread = threading.Thread(target=self._run, name="medfeed-watch", daemon=True)
-        self._thread.start()
+
+    def _stop_observer(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=2)
+            self._observer = None
+
+    def _swapped(self) -> bool:
+        # Deploy tools replace a folder whole (mv a copy into place, or repoint a
+        # symlink): inotify keeps watching the old one, so follow the name.
+        identity = _identity(self.root)
+        if identity == self._identity:
+            return False
+        self._identity = identity
+        self._stop_observer()
+        if identity is not None:
+            self._start_observer()
+        return True
 
     def stop(self) -> None:
         """Stop watching and wait for the thread to end."""
         self._stop.set()
         self._wake.set()
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=2)
+        self._stop_observer()
         if self._thread is not None:
             self._thread.join(timeout=2)
 
+    def _interval(self) -> float:
+        return self.poll_every if self.mode == "poll" else self.rescan_every
+
     def _timeout(self, last_full: float) -> float:
-        interval = self.poll_every if self.mode == "poll" else self.rescan_every
-        timeout = max(0.0, last_full + interval - time.monotonic())
+        interval = self._interval()
+        timeout = min(self.identity_every, max(0.0, last_full + interval - time.monotonic()))
         wake = self.next_wake()
         if wake is not None:
             timeout = min(timeout, max(0.0, wake))
@@ -145,7 +178,13 @@ class Watcher:
             woken = self._wake.wait(self._timeout(last_full))
             if self._stop.is_set():
                 return
-            if woken:
+            if self._swapped():
+                self._wake.clear()
+                with self._lock:
+                    self._pending = set()
+                self._call(None)
+                last_full = time.monotonic()
+            elif woken:
                 # Editors write in bursts (truncate, write, rename): take them as one.
                 time.sleep(self.settle)
                 self._wake.clear()
@@ -153,9 +192,13 @@ class Watcher:
                     names, self._pending = self._pending, set()
                 full = "" in names
                 self._call(None if full else names)
-            else:
+            elif time.monotonic() >= last_full + self._interval():
                 self._call(None)
                 last_full = time.monotonic()
+            else:
+                wake = self.next_wake()
+                if wake is not None and wake <= 0:
+                    self._call(set())  # a scheduled moment: a release, a settled removal
 
     def _call(self, names: set[str] | None) -> None:
         try:
