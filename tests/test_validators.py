@@ -1,0 +1,158 @@
+"""Last-Modified never hides a change: a client that revalidates with If-Modified-Since
+alone gets a 304 only for the bytes it has, whatever changed in the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from conftest import SITE_TOML, entry_data
+
+WriteEntry = Callable[..., Path]
+MakeApp = Callable[..., Flask]
+
+LISTS = ["/", "/feed.atom", "/feed.rss", "/categories/visits/", "/categories/visits/feed.atom"]
+HOUR_AGO = time.time() - 3600
+
+
+def age_folder(folder: Path, moment: float = HOUR_AGO) -> None:
+    """Date every file and the folder itself at ``moment``, as if written then."""
+    for path in [*folder.iterdir(), folder]:
+        os.utime(path, (moment, moment))
+
+
+class Reader:
+    """An aggregator that keeps each document's Last-Modified and revalidates with it alone."""
+
+    def __init__(self, client: FlaskClient, paths: list[str]) -> None:
+        self.client = client
+        self.seen: dict[str, tuple[str, bytes]] = {}
+        for path in paths:
+            self.fetch(path)
+
+    def fetch(self, path: str) -> int:
+        headers = {}
+        if path in self.seen:
+            headers["If-Modified-Since"] = self.seen[path][0]
+        response = self.client.get(path, headers=headers)
+        if response.status_code == 200:
+            self.seen[path] = (response.headers["Last-Modified"], response.data)
+        return response.status_code
+
+    def stale(self) -> list[str]:
+        """The paths where a 304 told the reader to keep bytes that are not current."""
+        wrong = []
+        for path, (_, body) in list(self.seen.items()):
+            status = self.fetch(path)
+            current = self.client.get(path).data
+            if status == 304 and body != current:
+                wrong.append(path)
+        return wrong
+
+
+def changes(folder: Path, write_entry: WriteEntry) -> list[tuple[str, Callable[[], object]]]:
+    site = folder / "site.toml"
+    return [
+        ("edit without updated", lambda: write_entry("a-visit", summary="Corrected.")),
+        (
+            "back-dated addition",
+            lambda: write_entry("old", title="Old", published="2001-01-01T00:00:00Z"),
+        ),
+        ("deletion", lambda: (folder / "old.json").unlink()),
+        ("settings", lambda: site.write_text(SITE_TOML.replace("Test News", "New"), "utf-8")),
+        ("draft", lambda: write_entry("b-visit", title="B", draft=True)),
+        ("moved to another category", lambda: write_entry("a-visit", categories=["conferences"])),
+        ("file moved in with an old date", lambda: move_in_old_file(folder)),
+    ]
+
+
+def move_in_old_file(folder: Path) -> None:
+    elsewhere = folder.parent / "kept.json"
+    elsewhere.write_text(json.dumps(entry_data(title="Kept", published="2003-01-01T00:00:00Z")))
+    os.utime(elsewhere, (HOUR_AGO - 86400, HOUR_AGO - 86400))
+    elsewhere.rename(folder / "kept.json")
+
+
+def test_no_change_is_hidden_from_if_modified_since(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp
+) -> None:
+    write_entry("a-visit")
+    write_entry("b-visit", title="B")
+    age_folder(entries_dir)
+    app = make_app()
+    publisher = app.extensions["medfeed"]
+    paths = [*LISTS, "/entries/a-visit/", "/categories/conferences/feed.rss"]
+    reader = Reader(app.test_client(), paths)
+    for name, change in changes(entries_dir, write_entry):
+        change()
+        publisher.refresh(None)
+        assert reader.stale() == [], name
+
+
+def test_two_changes_within_one_second_are_told_apart(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp
+) -> None:
+    path = write_entry("a-visit")
+    age_folder(entries_dir)
+    app = make_app()
+    publisher = app.extensions["medfeed"]
+    reader = Reader(app.test_client(), [*LISTS, "/entries/a-visit/"])
+    second = int(time.time()) - 10
+    for n in range(3):
+        write_entry("a-visit", summary=f"Version {n}.")
+        os.utime(path, (second + 0.1 * n, second + 0.1 * n))  # one second for all three
+        publisher.refresh({"a-visit.json"})
+        assert reader.stale() == [], n
+
+
+def test_dates_are_the_same_after_a_restart_and_never_past_date(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp
+) -> None:
+    write_entry("a-visit", updated="2015-10-13T00:00:00Z")
+    write_entry("soon", published="2015-11-01T00:00:00Z")
+    age_folder(entries_dir)
+    paths = [*LISTS, "/entries/a-visit/", "/entries/soon/"]
+    first, second = make_app().test_client(), make_app().test_client()
+    for path in paths:
+        one, two = first.get(path), second.get(path)
+        assert one.status_code == two.status_code == 200, path
+        assert one.headers["Last-Modified"] == two.headers["Last-Modified"], path
+        assert one.headers["ETag"] == two.headers["ETag"], path
+        modified = parsedate_to_datetime(one.headers["Last-Modified"])
+        # The newest change in the folder, not an entry's own dates.
+        assert abs(modified.timestamp() - HOUR_AGO) < 1, path
+
+
+def test_a_file_dated_in_the_future_never_moves_past_date(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp
+) -> None:
+    path = write_entry("a-visit")
+    future = time.time() + 86400 * 365
+    os.utime(path, (future, future))
+    client = make_app().test_client()
+    for doc in [*LISTS, "/entries/a-visit/"]:
+        response = client.get(doc)
+        modified = parsedate_to_datetime(response.headers["Last-Modified"])
+        assert modified.timestamp() <= time.time(), doc
+
+
+@pytest.mark.parametrize("path", [*LISTS, "/entries/a-visit/"])
+def test_a_304_for_the_date_the_reader_has(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp, path: str
+) -> None:
+    write_entry("a-visit")
+    age_folder(entries_dir)
+    client = make_app().test_client()
+    stamp = client.get(path).headers["Last-Modified"]
+    assert client.get(path, headers={"If-Modified-Since": stamp}).status_code == 304
+    earlier = format_datetime(parsedate_to_datetime(stamp).replace(year=2000), usegmt=True)
+    assert client.get(path, headers={"If-Modified-Since": earlier}).status_code == 200
