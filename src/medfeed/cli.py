@@ -13,13 +13,13 @@ from pathlib import Path
 
 import click
 
-from medfeed.build import build_site
+from medfeed.build import BuildError, build_site, check_outdir
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.models import entry_json_schema
 from medfeed.reading import file_label, load_site, suggest_slug
 from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url, env_config
 from medfeed.site import Snapshot, public_base_url, utc_now
-from medfeed.store import check_new_entry, load_catalog
+from medfeed.store import Catalog, check_new_entry, load_catalog
 
 SCHEMA_FILE = "schema/entry.schema.json"
 ENTRIES_OPTION = click.option(
@@ -165,18 +165,29 @@ def new(
 
 
 @main.command()
-@click.argument("outdir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("outdir")
 @ENTRIES_OPTION
-def build(outdir: Path, entries: Path) -> None:
+@click.option(
+    "--allow-problems",
+    is_flag=True,
+    help="Build the valid entries and leave out every file with a problem.",
+)
+def build(outdir: str, entries: Path, allow_problems: bool) -> None:
     """Write every feed and page as static files, with .gz siblings.
 
     The files are byte-identical to what the app serves; nginx or any static host can
-    serve OUTDIR. Links use the base URL (site.toml or MEDFEED_BASE_URL).
+    serve OUTDIR. Links use the base URL (site.toml or MEDFEED_BASE_URL). Any problem in
+    the entries stops the build with nothing changed. A rebuild writes only what changed,
+    gives each file its document's Last-Modified as mtime, deletes only files an earlier
+    build wrote, and never touches other files.
 
     Example: medfeed build site/
     """
     try:
+        target = check_outdir(outdir, entries)
         settings = Settings.from_mapping({**env_config(os.environ), "ENTRIES_DIR": str(entries)})
+    except BuildError as e:
+        raise click.ClickException(str(e)) from e
     except MedfeedError as e:
         raise _fail(e) from e
     with _batch_memory():
@@ -187,14 +198,35 @@ def build(outdir: Path, entries: Path) -> None:
         # Frozen objects are left alone by the collector, so the forked writer does not
         # copy the pages that hold them.
         gc.freeze()
-        for problem in catalog.problems:
-            click.echo(str(problem), err=True)
+        _report_problems(catalog, allow_problems)
         base_url = public_base_url(settings, catalog)
         try:
-            count = build_site(Snapshot(catalog, base_url, utc_now(), prepare=False), outdir)
-        except OSError as e:
-            raise click.ClickException(str(e)) from e
-    click.echo(f"wrote {count} documents to {outdir}", err=True)
+            done = build_site(Snapshot(catalog, base_url, utc_now(), prepare=False), target)
+        except (BuildError, OSError) as e:
+            raise click.ClickException(f"{outdir}: {e}") from e
+    click.echo(
+        f"{outdir}: {done.written} documents written, {done.redated} re-dated, "
+        f"{done.unchanged} unchanged, {done.deleted} deleted",
+        err=True,
+    )
+
+
+def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
+    # A build must not quietly drop what the app still serves as its last good copy.
+    for problem in catalog.problems:
+        click.echo(str(problem), err=True)
+    if not catalog.problems:
+        return
+    files = sorted({p.path for p in catalog.problems})
+    if not allow_problems:
+        raise click.ClickException(
+            f"{len(catalog.problems)} problem(s) in {len(files)} file(s): nothing built "
+            "(fix them, or build the rest with --allow-problems)"
+        )
+    built = {item.source for item in catalog.items}
+    for path in files:
+        if path not in built:
+            click.echo(f"left out: {path} (it has problems)", err=True)
 
 
 @main.command()
