@@ -3,6 +3,10 @@
 A GET or HEAD for a feed or page is answered by ``DocumentServer`` with bytes and headers
 computed when the content changed: a lookup and a response. Flask handles what is left:
 404 pages, /healthz, redirects and methods other than GET and HEAD.
+
+Two rules hold for every answer, whoever makes it: it says ``Vary: Accept-Encoding``, and
+no URL in it comes from the client's Host header or scheme: redirects start at the site's
+public base URL.
 """
 
 from __future__ import annotations
@@ -10,24 +14,33 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request
+from flask import Blueprint, Flask, Request, current_app, jsonify, redirect, request
 from flask import Response as FlaskResponse
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import MapAdapter
 from werkzeug.wrappers import Response
 
-from medfeed.delivery import PAGE_HEADERS, Document, answer
+from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
 from medfeed.errors import NotFound, UnknownCategory
 from medfeed.settings import Settings, env_config
 from medfeed.site import Publisher, Snapshot
-from medfeed.urls import Format, page_path
+from medfeed.urls import Format, absolute, page_path
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 EXTENSION = "medfeed"
 HEALTH_PROBLEMS = 50
 """At most this many problems in /healthz, so that the body stays small."""
+
+# What stays unescaped in a redirect's path (werkzeug's set, the WHATWG path-segment
+# characters) and query (the same with "?" and "%", so the client's escapes survive).
+# Everything else, CR and LF included, is percent-encoded: a Location can carry no header.
+PATH_SAFE = "!$&'()*+,/:;=@"
+QUERY_SAFE = PATH_SAFE + "?%"
 
 bp = Blueprint("medfeed", __name__)
 
@@ -51,7 +64,54 @@ class DocumentServer:
                 reply = answer(doc, environ)
                 start_response(reply.status, list(reply.headers))
                 return [reply.body]
-        return self.app(environ, start_response)
+
+        # Documents carry Vary already; everything Flask answers (errors, redirects,
+        # /healthz, OPTIONS) gets it here, so no cache keeps one encoding's answer for all.
+        def start_varying(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            return start_response(status, with_vary(headers), exc_info)
+
+        return self.app(environ, start_varying)
+
+
+class App(Flask):
+    """Flask whose URLs, redirects included, start at the site's public base URL."""
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Bind the URL map to the public base URL, never to the client's Host or scheme."""
+        if request is None:
+            return super().create_url_adapter(request)
+        # Flask binds to the Host header and the request's scheme, so its slash redirects
+        # said "Location: http://<whatever the client named>/...".
+        base = urlsplit(get_base_url(self))
+        return self.url_map.bind(
+            base.netloc,
+            script_name=base.path,
+            subdomain=self.url_map.default_subdomain or "",
+            url_scheme=base.scheme,
+            path_info=request.path,
+            default_method=request.method,
+            query_args=safe_query(request.query_string),
+        )
+
+
+def safe_query(query_string: bytes) -> str:
+    """A query string fit for a Location header: percent-encoded past the URL characters."""
+    return quote(query_string, safe=QUERY_SAFE)
+
+
+def get_base_url(app: Flask) -> str:
+    """The public base URL of the snapshot the app serves now."""
+    publisher: Publisher = app.extensions[EXTENSION]
+    return publisher.snapshot().base_url
+
+
+def public_url(path: str) -> str:
+    """A site path as a public URL, with this request's query: nothing from the Host."""
+    url = absolute(get_base_url(current_app), quote(path, safe=PATH_SAFE))
+    query = safe_query(request.query_string)
+    return f"{url}?{query}" if query else url
 
 
 def get_publisher() -> Publisher:
@@ -71,6 +131,18 @@ def send(doc: Document) -> Response:
     return FlaskResponse(reply.body, status=reply.status, headers=list(reply.headers))
 
 
+@bp.before_app_request
+def merge_leading_slashes() -> Response | None:
+    """Redirect ``//feed.rss`` to ``/feed.rss``, as werkzeug does with inner doubled slashes."""
+    # werkzeug strips leading slashes before matching, so without this such a path is a
+    # second URL for the same document; a relative "//x" Location would even leave the
+    # site, which is why the redirect is absolute.
+    raw = request.environ.get("PATH_INFO", "")
+    if raw.startswith("//") and request.routing_exception is None:
+        return redirect(public_url(request.path), code=308)
+    return None
+
+
 # DocumentServer answers every document it finds; these views define the URL map and
 # answer what it did not find: a specific 404, or a document that appeared in between.
 @bp.get("/")
@@ -86,7 +158,7 @@ def feed(fmt: Format) -> Response:
 @bp.get("/categories/")
 def categories() -> Response:
     # The categories' URL is the scheme of every feed category; the list lives on /.
-    return redirect(page_path() + "#subscribe", code=302)
+    return redirect(public_url(page_path()) + "#subscribe", code=302)
 
 
 @bp.get("/categories/<slug>/")
@@ -161,7 +233,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ConfigError: a setting or site.toml is unusable.
     """
     settings = Settings.from_mapping({**env_config(os.environ), **(config or {})})
-    app = Flask(__name__, static_folder=None)
+    app = App(__name__, static_folder=None)
     publisher = Publisher(settings)
     app.extensions[EXTENSION] = publisher
     app.register_blueprint(bp)
