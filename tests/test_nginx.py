@@ -313,3 +313,57 @@ def test_proxy_never_caches_healthz(proxied: tuple[str, str]) -> None:
         assert reply.status == 200
         assert "x-cache-status" not in reply.headers
         assert reply.headers["cache-control"] == "no-store"
+
+
+# --- both configurations -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nginx-static.conf", "nginx-proxy.conf"])
+def test_nginx_accepts_the_shipped_file_without_a_warning(tmp_path: Path, name: str) -> None:
+    assert NGINX is not None
+    site = tmp_path / name
+    text = (DEPLOY / name).read_text(encoding="utf-8")
+    # The one path an operator's machine has and this one may not: the proxy's cache.
+    text = text.replace("/var/cache/nginx/medfeed", str(tmp_path / "cache"))
+    site.write_text(text, encoding="utf-8")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"events {{}}\nhttp {{\n    include {site};\n}}\n", encoding="utf-8")
+    done = subprocess.run(
+        [NGINX, "-t", "-p", f"{tmp_path}/", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[warn]" not in done.stderr and "[emerg]" not in done.stderr, done.stderr
+
+
+def test_static_nginx_redirects_never_name_the_clients_host(static_site: str) -> None:
+    host, port = static_site.removeprefix("http://").split(":")
+    for path in ("/entries/a-visit", "/categories/visits", "/categories/"):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", path, headers={"Host": "attacker.example"})
+        reply = connection.getresponse()
+        reply.read()
+        connection.close()
+        assert reply.status in (301, 302), path
+        location = reply.getheader("Location") or ""
+        assert location.startswith("/") and "attacker" not in location, (path, location)
+
+
+def test_static_nginx_serves_files_kept_beside_the_build(
+    static_site: str, tmp_path: Path, entries_dir: Path
+) -> None:
+    well_known = tmp_path / "site" / ".well-known"
+    well_known.mkdir()
+    (well_known / "security.txt").write_text("Contact: mailto:security@example.org\n")
+    result = CliRunner().invoke(
+        main,
+        ["build", str(tmp_path / "site"), "--entries", str(entries_dir)],
+        env={"MEDFEED_BASE_URL": BASE_URL},
+    )
+    assert result.exit_code == 0, result.output
+    reply = fetch(static_site, "/.well-known/security.txt")
+    assert reply.status == 200
+    assert reply.body == b"Contact: mailto:security@example.org\n"

@@ -53,7 +53,9 @@ class Document:
     prepares every document when it renders it, so no request ever compresses.
     """
 
-    __slots__ = ("body", "content_type", "etag", "last_modified", "_common", "_variants")
+    __slots__ = (
+        "body", "content_type", "etag", "last_modified", "date_validates", "_common", "_variants",
+    )  # fmt: skip
 
     def __init__(
         self, body: bytes, content_type: str, last_modified: datetime, common: Headers
@@ -62,8 +64,31 @@ class Document:
         self.content_type = content_type
         self.etag = hashlib.sha256(body).hexdigest()[:32]
         self.last_modified = last_modified
+        self.date_validates = True
+        """Whether If-Modified-Since may be answered with a 304 (see site.DateLedger)."""
         self._common = common
         self._variants: dict[str, Variant] = {}
+
+    def redated(self, last_modified: datetime, *, date_validates: bool = True) -> Document:
+        """The same bytes with another Last-Modified; compressed forms are not made again."""
+        stamp = http_date(last_modified)
+        common = tuple(
+            (name, stamp if name == "Last-Modified" else value) for name, value in self._common
+        )
+        copy = Document.__new__(Document)
+        copy.body, copy.content_type, copy.etag = self.body, self.content_type, self.etag
+        copy.last_modified, copy.date_validates = last_modified, date_validates
+        copy._common = common
+        copy._variants = {
+            encoding: Variant(
+                encoding,
+                variant.body,
+                variant.etag,
+                tuple((n, stamp if n == "Last-Modified" else v) for n, v in variant.headers),
+            )
+            for encoding, variant in self._variants.items()
+        }
+        return copy
 
     def variant(self, encoding: str) -> Variant:
         """The document in one encoding (identity, gzip or br), made on first use."""
@@ -335,7 +360,11 @@ def answer(doc: Document, environ: Mapping[str, Any]) -> Answer:
         fresh = _etag_matches(if_none_match, variant.etag)
     else:
         since = environ.get("HTTP_IF_MODIFIED_SINCE")
-        fresh = since is not None and _not_modified_since(since, doc.last_modified)
+        fresh = (
+            since is not None
+            and doc.date_validates
+            and _not_modified_since(since, doc.last_modified)
+        )
     if fresh:
         kept = ("Content-Type", "Content-Length", "Content-Encoding")
         headers = tuple((k, v) for k, v in variant.headers if k not in kept)
