@@ -17,6 +17,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 
 from conftest import BASE_URL, SITE_TOML, entry_data
 from medfeed.cli import main
@@ -567,3 +568,23 @@ def test_no_site_setting_takes_text_xml_cannot_carry(
     assert titles(pub) == {"Edited"}
     result = CliRunner().invoke(main, ["validate", str(entries_dir)])
     assert result.exit_code == 1 and f"entries/site.toml: {field}: " in result.output
+
+
+def test_an_unrenderable_page_is_a_503_not_a_500(
+    make_app: Callable[..., Flask], write_entry: WriteEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_entry("a-visit")
+    write_entry("b-visit", title="Fine")
+    app = make_app()
+    pages = app.extensions["medfeed"].snapshot().pages
+
+    def refuse(item: object) -> bytes:
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr(pages, "entry", refuse)
+    client = app.test_client()
+    reply = client.get("/entries/a-visit/")
+    assert reply.status_code == 503
+    assert reply.headers["Retry-After"] == "60"
+    assert b"Traceback" not in reply.data
+    assert client.get("/feed.atom").status_code == 200

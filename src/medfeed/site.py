@@ -246,7 +246,13 @@ class Snapshot:
         if doc is None:
             # Two threads may render the same page at once; both get the same bytes.
             headers = PAGE_HEADERS if content_type == HTML_TYPE else ()
-            doc = self._made(key, render(), content_type, updated, headers)
+            try:
+                body = render()
+            except ValueError as e:
+                # The last line of defence, as for feeds: validation should prevent it.
+                log.error("%s: cannot be rendered (%s)", key, e)
+                raise RenderError(f"{key} cannot be rendered") from e
+            doc = self._made(key, body, content_type, updated, headers)
             self._page_cache[key] = doc
         return doc
 
@@ -305,8 +311,8 @@ class Snapshot:
                     return self.entry_page(slug)
                 case ["", "favicon.svg"]:
                     return self.favicon()
-        except NotFound:
-            return None
+        except (NotFound, RenderError):
+            return None  # the web app's views answer with the matching error page
         return None
 
     def error_page(self, status: int, title: str, message: str) -> bytes:

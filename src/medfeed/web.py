@@ -23,7 +23,7 @@ from werkzeug.routing import MapAdapter
 from werkzeug.wrappers import Response
 
 from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
-from medfeed.errors import NotFound, UnknownCategory
+from medfeed.errors import NotFound, RenderError, UnknownCategory
 from medfeed.settings import Settings, env_config
 from medfeed.site import Publisher, Snapshot
 from medfeed.urls import Format, absolute, page_path
@@ -217,6 +217,12 @@ def not_found(error: NotFound) -> Response:
     return _error_page(404, "Not found", f"There is no {what} named “{error}” here.")
 
 
+def unrenderable(error: RenderError) -> Response:
+    response = _error_page(503, "Not available", "This page cannot be shown at the moment.")
+    response.headers["Retry-After"] = "60"
+    return response
+
+
 def http_error(error: HTTPException) -> Response:
     status = error.code or 500
     response = _error_page(status, f"{status} {error.name}", error.description or "")
@@ -238,6 +244,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = publisher
     app.register_blueprint(bp)
     app.register_error_handler(NotFound, not_found)
+    app.register_error_handler(RenderError, unrenderable)
     app.register_error_handler(HTTPException, http_error)
     serve_documents: Callable[..., Iterable[bytes]] = DocumentServer(
         app.wsgi_app, publisher, watch=settings.watch
