@@ -104,7 +104,7 @@ def new(runner: CliRunner, folder: Path, *args: str) -> Result:
     return runner.invoke(main, ["new", *args, "--entries", str(folder)])
 
 
-def test_new_writes_a_valid_published_entry_and_prints_its_path(
+def test_new_writes_a_draft_and_says_how_to_publish_it(
     runner: CliRunner, entries_dir: Path
 ) -> None:
     result = new(runner, entries_dir, "Conference in Amman", "--category", "visits")
@@ -112,18 +112,74 @@ def test_new_writes_a_valid_published_entry_and_prints_its_path(
     no_traceback(result)
     path = entries_dir / "conference-in-amman.json"
     assert lines(result.stdout) == [str(path)]
+    assert '"draft": false' in result.stderr
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["title"] == "Conference in Amman"
     assert data["categories"] == ["visits"]
-    assert "draft" not in data
+    assert data["draft"] is True
     published = datetime.fromisoformat(data["published"])
     assert published.utcoffset() is not None
     assert abs((datetime.now(UTC) - published).total_seconds()) < 120
     catalog = load_catalog(entries_dir)
     assert catalog.problems == ()
-    visible = catalog.visible(datetime.now(UTC))
-    assert [item.slug for item in visible] == ["conference-in-amman"]
-    assert visible[0].entry.title == "Conference in Amman"
+    assert [item.slug for item in catalog.items] == ["conference-in-amman"]
+    assert catalog.visible(datetime.now(UTC)) == ()  # nothing published by accident
+
+    # The README's way to publish it: set draft to false.
+    data["draft"] = False
+    data["summary"] = "A conference in Amman."
+    path.write_text(json.dumps(data), encoding="utf-8")
+    visible = load_catalog(entries_dir).visible(datetime.now(UTC))
+    assert [item.entry.summary for item in visible] == ["A conference in Amman."]
+
+
+def test_new_publishes_at_once_only_with_a_summary(runner: CliRunner, entries_dir: Path) -> None:
+    refused = new(runner, entries_dir, "Conference in Amman", "--category", "visits", "--publish")
+    assert refused.exit_code == 1
+    no_traceback(refused)
+    assert "--summary" in refused.output
+    assert folder_names(entries_dir) == ["site.toml"]
+    result = new(
+        runner, entries_dir, "Conference in Amman", "--category", "visits", "--publish",
+        "--summary", "A conference in Amman.",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads((entries_dir / "conference-in-amman.json").read_text(encoding="utf-8"))
+    assert "draft" not in data
+    visible = load_catalog(entries_dir).visible(datetime.now(UTC))
+    assert [item.entry.summary for item in visible] == ["A conference in Amman."]
+
+
+@pytest.mark.parametrize(
+    ("title", "words"),
+    [
+        ("ביקור נשיא המדינה במטה נאט״ו", 5),
+        ("زيارة الأمين العام إلى عمّان", 5),
+        ("Визит в Брюссель", 3),
+    ],
+)
+def test_new_names_files_from_titles_in_any_script(
+    runner: CliRunner, entries_dir: Path, title: str, words: int
+) -> None:
+    result = new(runner, entries_dir, title, "--category", "visits")
+    assert result.exit_code == 0, result.output
+    [written] = lines(result.stdout)
+    slug = Path(written).name.removesuffix(".json")
+    # Transliterated, one part per word at least: readable, and a valid file name.
+    assert slug.isascii() and len(slug.split("-")) >= words, slug
+    assert [item.slug for item in load_catalog(entries_dir).items] == [slug]
+    if title.startswith("Визит"):
+        assert slug == "vizit-v-bryussel"
+
+
+def test_new_takes_a_slug(runner: CliRunner, entries_dir: Path) -> None:
+    result = new(runner, entries_dir, "ביקור", "--category", "visits", "--slug", "presidents-visit")
+    assert result.exit_code == 0, result.output
+    assert (entries_dir / "presidents-visit.json").is_file()
+    bad = new(runner, entries_dir, "Visit", "--category", "visits", "--slug", "Bad Name")
+    assert bad.exit_code == 1
+    no_traceback(bad)
+    assert len(lines(bad.output)) == 1 and "is not a slug" in bad.output
 
 
 def test_new_takes_the_event_date(runner: CliRunner, entries_dir: Path) -> None:
@@ -152,17 +208,6 @@ def test_new_keeps_the_published_time_given(runner: CliRunner, entries_dir: Path
     assert data["published"] == when
     (item,) = load_catalog(entries_dir).items
     assert item.entry.published == datetime.fromisoformat(when)
-
-
-def test_new_writes_a_draft(runner: CliRunner, entries_dir: Path) -> None:
-    result = new(runner, entries_dir, "Conference in Amman", "--category", "visits", "--draft")
-    assert result.exit_code == 0, result.output
-    data = json.loads((entries_dir / "conference-in-amman.json").read_text(encoding="utf-8"))
-    assert data["draft"] is True
-    catalog = load_catalog(entries_dir)
-    assert catalog.problems == ()
-    assert [item.slug for item in catalog.items] == ["conference-in-amman"]
-    assert catalog.visible(datetime.now(UTC)) == ()
 
 
 def test_new_never_overwrites(runner: CliRunner, entries_dir: Path) -> None:
@@ -241,7 +286,7 @@ def test_new_refuses_a_title_with_no_letters_or_digits(
     result = new(runner, entries_dir, "?!…", "--category", "visits")
     assert result.exit_code != 0
     no_traceback(result)
-    assert "file name" in result.output
+    assert "file name" in result.output and "--slug" in result.output
     assert folder_names(entries_dir) == ["site.toml"]
 
 
@@ -330,3 +375,33 @@ def test_bundled_entry_points_at_the_schema(path: Path) -> None:
     target = (SEED_ENTRIES / data["$schema"]).resolve()
     assert target.is_file()
     assert target == COMMITTED_SCHEMA
+
+
+def test_validate_reports_every_problem_of_a_file_in_one_run(
+    runner: CliRunner, entries_dir: Path, make_app: Any
+) -> None:
+    (entries_dir / "amman.json").write_text(
+        json.dumps(
+            {
+                "titel": "Conference in Amman",
+                "summary": "A conference.",
+                "published": "2016-09-16T10:00:00",
+                "categories": ["conference", "visits"],
+            }
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["validate", str(entries_dir)])
+    assert result.exit_code == 1
+    reported = lines(result.stdout)
+    assert "entries/amman.json: titel: unknown field; did you mean 'title'?" in reported
+    offset = "entries/amman.json: published: has no time-zone offset"
+    assert any(r.startswith(offset) for r in reported)
+    assert any(
+        r.startswith("entries/amman.json: categories.0: unknown category 'conference'")
+        for r in reported
+    )
+    # The running app reports the same problems at once too.
+    health = make_app().test_client().get("/healthz").get_json()
+    fields = {p["field"] for p in health["problems"]}
+    assert {"titel", "published", "categories.0"} <= fields

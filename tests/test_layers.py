@@ -20,6 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "reading": {"errors", "models"},
     "store": {"errors", "models", "markup", "reading"},
     "folder": {"errors", "models", "reading", "store"},
+    "editing": {"errors", "models", "reading", "store"},
     "watch": set(),
     "feeds": {"errors", "models", "store", "urls"},
     "pages": {"models", "store", "urls"},
@@ -37,7 +38,10 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "web": {"delivery", "errors", "settings", "site", "urls"},
     "build": {"delivery", "site", "urls"},
-    "cli": {"build", "errors", "reading", "settings", "store", "site", "web", "models", "urls"},
+    "cli": {
+        "build", "editing", "errors", "reading", "settings", "store", "site", "web", "models",
+        "urls",
+    },  # fmt: skip
     "__init__": {"web"},
     "__main__": {"cli"},
 }

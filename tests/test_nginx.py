@@ -165,13 +165,15 @@ def static_site(
     """A built site served by nginx-static.conf; returns nginx's base URL."""
     write_entry("a-visit", title="A visit to Brussels")
     write_entry("a-conference", categories=["conferences"], title="A conference in Rome")
+    write_entry("renamed", title="Renamed by medfeed mv", aliases=["first-name"])
     out = tmp_path / "site"
     result = CliRunner().invoke(
         main, ["build", str(out), "--entries", str(entries_dir)], env={"MEDFEED_BASE_URL": BASE_URL}
     )
     assert result.exit_code == 0, result.output
     conf = (DEPLOY / "nginx-static.conf").read_text(encoding="utf-8")
-    return nginx(replace_once(conf, "root /srv/medfeed/site;", f"root {out};"))
+    # Both places that name the build folder: the root and the redirects map.
+    return nginx(conf.replace("/srv/medfeed/site", str(out)))
 
 
 @pytest.mark.parametrize("path", SMALL_SITE_DOCUMENTS)
@@ -367,3 +369,11 @@ def test_static_nginx_serves_files_kept_beside_the_build(
     reply = fetch(static_site, "/.well-known/security.txt")
     assert reply.status == 200
     assert reply.body == b"Contact: mailto:security@example.org\n"
+
+
+def test_static_nginx_redirects_an_earlier_slug(static_site: str) -> None:
+    for path in ("/entries/first-name/", "/entries/first-name", "/entries/first-name/index.html"):
+        reply = fetch(static_site, path)
+        assert reply.status == 301, path
+        assert reply.headers["location"] == "/entries/renamed/", path
+    assert fetch(static_site, "/entries/renamed/").status == 200

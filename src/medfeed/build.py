@@ -304,6 +304,10 @@ def _delete(root: str, gone: Iterable[str], folders: set[str]) -> int:
     return count
 
 
+def _given(doc: Document) -> Callable[[], Document]:
+    return lambda: doc
+
+
 def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     """Bring ``outdir`` up to date with the snapshot, touching only what medfeed wrote.
 
@@ -320,6 +324,8 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         for c in snapshot.site.categories
     ]
     pages += [(page_path(), snapshot.index_page), (FAVICON_PATH, snapshot.favicon)]
+    # Redirects of renamed entries, for nginx (a map it includes) and other static hosts.
+    pages += [(path, _given(doc)) for path, doc in snapshot.redirect_lists()]
     feeds = [(file_for(path), doc) for path, doc in snapshot.feeds()]
     files = [file_for(entry_path(s)) for s in slugs] + [file_for(p) for p, _ in pages]
     files += [rel for rel, _ in feeds]

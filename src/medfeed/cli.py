@@ -8,20 +8,18 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import click
 
 from medfeed.build import BuildError, build_site, check_outdir
-from medfeed.errors import ConfigError, MedfeedError
+from medfeed.editing import NewEntry, move_entry, new_entry
+from medfeed.errors import ConfigError, EntryError, MedfeedError
 from medfeed.models import entry_json_schema
-from medfeed.reading import file_label, load_site, suggest_slug
 from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url, env_config
 from medfeed.site import Snapshot, public_base_url, utc_now
-from medfeed.store import Catalog, check_new_entry, load_catalog
+from medfeed.store import Catalog, load_catalog
 
-SCHEMA_FILE = "schema/entry.schema.json"
 ENTRIES_OPTION = click.option(
     "--entries",
     "entries",
@@ -31,14 +29,6 @@ ENTRIES_OPTION = click.option(
     show_default=True,
     help="The entries folder (env MEDFEED_ENTRIES).",
 )
-
-
-def shorten_slug(slug: str, limit: int = 80) -> str:
-    """Cut a long slug at a hyphen, so that the file name stays readable and legal."""
-    if len(slug) <= limit:
-        return slug
-    cut = slug[: limit + 1].rsplit("-", 1)[0] if "-" in slug[:limit] else slug[:limit]
-    return cut.strip("-")
 
 
 @contextmanager
@@ -56,7 +46,7 @@ def _batch_memory() -> Iterator[None]:
 
 
 def _fail(error: MedfeedError) -> click.ClickException:
-    if isinstance(error, ConfigError):
+    if isinstance(error, ConfigError | EntryError):
         return click.ClickException("\n".join(str(p) for p in error.problems))
     return click.ClickException(str(error))
 
@@ -111,8 +101,14 @@ def validate(folder: Path | None) -> None:
 )
 @click.option("--published", help="RFC 3339 time with offset. Default: now, local offset.")
 @click.option("--event-date", help="The event's day (2015-10-12) or month (2014-12).")
-@click.option("--summary", help="Plain-text summary. Default: the title.")
-@click.option("--draft", is_flag=True, help="Write it as a draft, not published until changed.")
+@click.option("--summary", help="Plain-text summary (needed with --publish).")
+@click.option("--slug", help="The file name without .json. Default: made from the title.")
+@click.option(
+    "--draft/--publish",
+    default=True,
+    show_default=True,
+    help="Write a draft (seen nowhere until \"draft\" is false), or publish at once.",
+)
 @ENTRIES_OPTION
 def new(
     title: str,
@@ -120,48 +116,56 @@ def new(
     published: str | None,
     event_date: str | None,
     summary: str | None,
+    slug: str | None,
     draft: bool,
     entries: Path,
 ) -> None:
-    """Start a new entry file, named from the title; never overwrites a file.
+    """Start a new entry file, as a draft; never overwrites a file.
 
-    Prints the path of the file it wrote.
+    Prints the path of the file it wrote. The file name comes from the title (in any
+    script) unless --slug names it. To publish the draft, set "draft" to false in the
+    file (or delete that line), or write it with --publish.
 
     Example: medfeed new "Conference in Amman" --category conferences-and-anniversaries
     """
+    request = NewEntry(title, categories, published, event_date, summary, not draft, slug)
     try:
-        site = load_site(entries)
-    except ConfigError as e:
+        path = new_entry(entries, request)
+    except MedfeedError as e:
         raise _fail(e) from e
-    slug = shorten_slug(suggest_slug(title))
-    if not slug:
-        raise click.ClickException(f"cannot make a file name from the title {title!r}")
-    data: dict[str, object] = {}
-    if (entries.parent / SCHEMA_FILE).is_file():
-        data["$schema"] = f"../{SCHEMA_FILE}"
-    data |= {
-        "title": title,
-        "summary": summary or title,
-        "published": published or datetime.now().astimezone().replace(microsecond=0).isoformat(),
-        "categories": list(categories),
-    }
-    if event_date:
-        data["event"] = {"start": event_date}
-    if draft:
-        data["draft"] = True
-    label = file_label(entries, f"{slug}.json")
-    problems = check_new_entry(data, label, site)
-    if problems:
-        raise click.ClickException("\n".join(str(p) for p in problems))
-    path = entries / f"{slug}.json"
-    try:
-        with path.open("x", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    except FileExistsError:
-        raise click.ClickException(f"{path} already exists; not overwritten") from None
-    except OSError as e:
-        raise click.ClickException(f"{path}: cannot write ({e.strerror})") from e
     click.echo(str(path))
+    if draft:
+        click.echo(
+            f'{path}: a draft, published nowhere until you set "draft": false in it '
+            "(or delete that line); medfeed validate checks it first",
+            err=True,
+        )
+
+
+@main.command()
+@click.argument("old")
+@click.argument("new")
+@ENTRIES_OPTION
+def mv(old: str, new: str, entries: Path) -> None:
+    """Rename an entry without breaking links or showing it twice in feed readers.
+
+    OLD and NEW are slugs or file names. The entry keeps its id (written into the file
+    if it was computed from the old name) and lists the old slug in "aliases": its old
+    address redirects to the new one (301) in the app and in static builds.
+
+    Example: medfeed mv vershbow-visits-israel vershbow-visit-to-israel
+    """
+    try:
+        move = move_entry(entries, old, new)
+    except MedfeedError as e:
+        raise _fail(e) from e
+    old_slug, new_slug = move.old.name.removesuffix(".json"), move.new.name.removesuffix(".json")
+    click.echo(f"{move.old} -> {move.new}")
+    kept = "pinned in the file" if move.pinned else "unchanged"
+    click.echo(
+        f"id {move.id} {kept}; /entries/{old_slug}/ now redirects to /entries/{new_slug}/",
+        err=True,
+    )
 
 
 @main.command()

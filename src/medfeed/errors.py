@@ -50,6 +50,10 @@ class EntryError(MedfeedError):
         super().__init__("; ".join(str(p) for p in self.problems))
 
 
+class EditError(MedfeedError):
+    """A change an editor asked for cannot be made (the message says why)."""
+
+
 class NotFound(MedfeedError):
     """A lookup by name found nothing (the web app answers 404)."""
 

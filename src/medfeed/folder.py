@@ -198,7 +198,8 @@ class Folder:
         last_good = old.last_good if old else None
         label = self._label(name)
         try:
-            entry, modified = read_entry(path, self.root)
+            known = {c.slug for c in self.site.categories}
+            entry, modified = read_entry(path, self.root, known)
             late = time_problems(entry, label, self._now())
             if late:
                 raise EntryError(late)
@@ -210,7 +211,6 @@ class Folder:
             else:
                 item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
             # An entry naming an unknown category is not good enough to fall back on.
-            known = {c.slug for c in self.site.categories}
             good = item if set(entry.categories) <= known else last_good
             state = FileState(signature, item, good, ())
         self.files[name] = state

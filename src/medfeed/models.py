@@ -307,6 +307,8 @@ class Entry(_Model):
     link: Link | None = None
     authors: tuple[Author, ...] = ()
     id: Annotated[str, AfterValidator(_xml_safe), AfterValidator(_uri)] | None = None
+    aliases: tuple[Slug, ...] = ()
+    """Earlier slugs of this entry: their pages redirect here for good."""
     draft: StrictBool = False
 
     @field_validator("updated")
@@ -317,13 +319,13 @@ class Entry(_Model):
             raise ValueError(f"should not be before published ({published.isoformat()})")
         return updated
 
-    @field_validator("categories")
+    @field_validator("categories", "aliases")
     @classmethod
-    def _distinct(cls, categories: tuple[str, ...]) -> tuple[str, ...]:
-        seen = [c for i, c in enumerate(categories) if c in categories[:i]]
+    def _distinct(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        seen = [c for i, c in enumerate(values) if c in values[:i]]
         if seen:
             raise ValueError(f"lists {seen[0]!r} twice")
-        return categories
+        return values
 
     @property
     def last_changed(self) -> datetime:

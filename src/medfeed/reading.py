@@ -11,10 +11,11 @@ import re
 import stat
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import get_args
 
+from anyascii import anyascii
 from pydantic import BaseModel, ValidationError
 
 from medfeed.errors import ConfigError, EntryError, Problem
@@ -205,7 +206,7 @@ class _JSONProblem(ValueError):
     pass
 
 
-def parse_entry(raw: bytes, label: str) -> Entry:
+def parse_entry(raw: bytes, label: str, known: Collection[str] | None = None) -> Entry:
     """Validate the bytes of one entry file.
 
     Raises:
@@ -238,11 +239,30 @@ def parse_entry(raw: bytes, label: str) -> Entry:
         kind = type(data).__name__ if data is not None else "null"
         message = f"should hold a JSON object {{...}}, not a JSON {_json_kind(kind)}"
         raise EntryError([Problem(label, "", message)])
-    return validate_entry(data, label)
+    return validate_entry(data, label, known)
 
 
-def validate_entry(data: dict[str, object], label: str) -> Entry:
+def category_problems(categories: object, label: str, known: Collection[str]) -> list[Problem]:
+    """A problem for each category slug the vocabulary does not have."""
+    if not isinstance(categories, list | tuple):
+        return []
+    problems = []
+    for index, category in enumerate(categories):
+        if isinstance(category, str) and category not in known:
+            guess = nearest(category, known)
+            hint = f"did you mean {guess!r}? " if guess else ""
+            message = f"unknown category {category!r}; {hint}known: {', '.join(sorted(known))}"
+            problems.append(Problem(label, f"categories.{index}", message))
+    return problems
+
+
+def validate_entry(
+    data: dict[str, object], label: str, known: Collection[str] | None = None
+) -> Entry:
     """Validate parsed entry data, reporting every problem at once.
+
+    With ``known`` categories, unknown ones are reported along with the other problems of
+    a file that fails, so that no problem waits for the others to be fixed.
 
     Raises:
         EntryError: with every problem found, each naming the file and field.
@@ -253,6 +273,8 @@ def validate_entry(data: dict[str, object], label: str) -> Entry:
             entry = Entry.model_validate(data)
         except ValidationError as e:
             found = problems_from_validation(e, label, Entry)
+            if known is not None:
+                found += category_problems(data.get("categories"), label, known)
             raise EntryError(list(dict.fromkeys([*unsafe, *found]))) from e
     except RecursionError as e:
         raise EntryError([Problem(label, "", "nests too deeply")]) from e
@@ -275,7 +297,9 @@ def read_entry_file(path: Path, root: Path) -> Entry:
     return read_entry(path, root)[0]
 
 
-def read_entry(path: Path, root: Path) -> tuple[Entry, int]:
+def read_entry(
+    path: Path, root: Path, known: Collection[str] | None = None
+) -> tuple[Entry, int]:
     """Read one entry file; also its modification time in nanoseconds.
 
     Raises:
@@ -295,12 +319,16 @@ def read_entry(path: Path, root: Path) -> tuple[Entry, int]:
     except Unreadable as e:
         message = str(e).replace("this file", "an entry")
         raise EntryError([Problem(label, "", message)]) from e
-    return parse_entry(raw, label), modified
+    return parse_entry(raw, label, known), modified
 
 
 def suggest_slug(name: str) -> str:
-    """The slug a file name should have: lower-case ASCII words joined by hyphens."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    """The slug a file name should have: lower-case ASCII words joined by hyphens.
+
+    Text in any script is transliterated (Hebrew, Arabic, Cyrillic, Greek...), so
+    every title that has letters or digits gives a slug.
+    """
+    ascii_name = anyascii(unicodedata.normalize("NFC", name))
     return "-".join(re.findall(r"[a-z0-9]+", ascii_name.lower()))
 
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from medfeed.delivery import HTML_TYPE, PAGE_HEADERS, Document, Headers, make_document
 from medfeed.errors import NotFound, Problem, RenderError, UnknownCategory, UnknownEntry
@@ -35,6 +36,8 @@ FAVICON = (
     b'stroke="#fff" stroke-width="1.6" fill="none"/></svg>\n'
 )
 FEED_ID_DATE = "2000"
+NGINX_REDIRECTS = "/.redirects.map"
+STATIC_REDIRECTS = "/_redirects"
 
 
 def utc_now() -> datetime:
@@ -98,6 +101,10 @@ class Snapshot:
         self.items = catalog.visible(now)
         self.valid_until = catalog.next_release(now)
         self.by_slug = {item.slug: item for item in self.items}
+        self.redirects = {
+            alias: slug for alias, slug in catalog.aliases.items() if slug in self.by_slug
+        }
+        """Earlier slugs of visible entries, and the slug each now has."""
         members: dict[str, list[Item]] = {c.slug: [] for c in self.site.categories}
         for item in self.items:
             for slug in item.entry.categories:
@@ -289,6 +296,26 @@ class Snapshot:
         newest = max(item.modified_ns, self.catalog.site_modified_ns) / 1e9
         updated = min(self.now, _moment(max(newest, item.published_at)))
         return self._page(entry_path(slug), lambda: self.pages.entry(item), updated)
+
+    def redirect_lists(self) -> list[tuple[str, Document]]:
+        """What static hosts read to redirect earlier slugs: nginx's map and ``_redirects``.
+
+        The map's lines are ``from to;`` for ``map $uri $medfeed_moved`` (see
+        deploy/nginx-static.conf); ``_redirects`` is the format of Netlify, Cloudflare
+        Pages and others.
+        """
+        moves = []
+        for alias, slug in sorted(self.redirects.items()):
+            target = entry_path(slug)
+            old = entry_path(alias)
+            moves += [(old, target), (old.rstrip("/"), target), (old + "index.html", target)]
+        nginx = "".join(f"{old} {target};\n" for old, target in moves)
+        static = "".join(f"{old} {target} 301\n" for old, target in moves)
+        text = "text/plain; charset=utf-8"
+        return [
+            (path, self._page(path, partial(str.encode, body), self.changed_at, text))
+            for path, body in ((NGINX_REDIRECTS, nginx), (STATIC_REDIRECTS, static))
+        ]
 
     def favicon(self) -> Document:
         """The site's icon; browsers ask for one and log an error where there is none."""

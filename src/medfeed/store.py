@@ -17,9 +17,9 @@ from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.markup import render_markdown
 from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.reading import (
+    category_problems,
     entry_paths,
     file_label,
-    nearest,
     read_entry,
     read_site,
     validate_entry,
@@ -78,6 +78,11 @@ class Catalog:
     """The newest change anywhere in the folder: its own mtime (files added, removed,
     renamed), site.toml's and every entry file's, published or not."""
 
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        """Earlier slugs and the slug of the entry each now names (collisions left out)."""
+        return resolve_aliases(self.items)[0]
+
     def visible(self, now: datetime) -> tuple[Item, ...]:
         """The items readers see: not drafts, and their publication time has come."""
         moment = now.timestamp()
@@ -123,15 +128,31 @@ def time_problems(entry: Entry, label: str, now: datetime) -> list[Problem]:
     return []
 
 
-def _category_problems(item: Item, known: Collection[str]) -> list[Problem]:
+def resolve_aliases(items: Iterable[Item]) -> tuple[dict[str, str], list[Problem]]:
+    """Map each entry's earlier slugs to its slug; an alias naming an entry, or claimed
+    twice, is a problem and redirects nowhere (the entries themselves stay published)."""
+    items = list(items)
+    slugs = {item.slug: item.source for item in items}
+    owners: dict[str, list[tuple[Item, int]]] = {}
     problems = []
-    for index, category in enumerate(item.entry.categories):
-        if category not in known:
-            guess = nearest(category, known)
-            hint = f"did you mean {guess!r}? " if guess else ""
-            message = f"unknown category {category!r}; {hint}known: {', '.join(sorted(known))}"
-            problems.append(Problem(item.source, f"categories.{index}", message))
-    return problems
+    for item in items:
+        for index, alias in enumerate(item.entry.aliases):
+            if alias in slugs:
+                whose = "this entry's own slug" if alias == item.slug else slugs[alias]
+                message = f"{alias!r} is the slug of {whose}; an alias names an earlier slug"
+                problems.append(Problem(item.source, f"aliases.{index}", message))
+            else:
+                owners.setdefault(alias, []).append((item, index))
+    aliases = {}
+    for alias, claims in owners.items():
+        if len(claims) == 1:
+            aliases[alias] = claims[0][0].slug
+            continue
+        for item, index in claims:
+            others = ", ".join(o.source for o, _ in claims if o is not item)
+            message = f"{alias!r} is also an alias of {others}"
+            problems.append(Problem(item.source, f"aliases.{index}", message))
+    return aliases, problems
 
 
 def _order(item: Item) -> tuple[float, str]:
@@ -159,7 +180,7 @@ def assemble(
         if known.issuperset(item.entry.categories):
             usable.append(item)
             continue
-        problems.extend(_category_problems(item, known))
+        problems.extend(category_problems(item.entry.categories, item.source, known))
         fallback = (last_good or {}).get(item.source)
         if fallback is not None and known.issuperset(fallback.entry.categories):
             usable.append(fallback)
@@ -199,6 +220,7 @@ def assemble(
                 Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
             )
     kept.sort(key=_order, reverse=True)
+    problems.extend(resolve_aliases(kept)[1])
     return tuple(kept), problems
 
 
@@ -223,11 +245,13 @@ def _mtime_ns(path: Path) -> int:
         return 0
 
 
-def _read_files(paths: list[Path], folder: Path, now: datetime) -> list[Reading]:
+def _read_files(
+    paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
+) -> list[Reading]:
     readings: list[Reading] = []
     for path in paths:
         try:
-            entry, modified = read_entry(path, folder)
+            entry, modified = read_entry(path, folder, known)
         except EntryError as e:
             readings.append((path.name, None, e.problems, _mtime_ns(path)))
             continue
@@ -236,11 +260,13 @@ def _read_files(paths: list[Path], folder: Path, now: datetime) -> list[Reading]
     return readings
 
 
-def _read_in_two_processes(paths: list[Path], folder: Path, now: datetime) -> list[Reading]:
+def _read_in_two_processes(
+    paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
+) -> list[Reading]:
     # Validating thousands of files is CPU-bound: a forked child reads every other
     # file and pickles its readings back, which costs a fifth of reading them.
     if not hasattr(os, "fork") or len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        return _read_files(paths, folder, now)
+        return _read_files(paths, folder, now, known)
     theirs_paths = paths[1::2]
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -248,7 +274,8 @@ def _read_in_two_processes(paths: list[Path], folder: Path, now: datetime) -> li
         os.close(read_end)
         status = 0
         try:
-            data = pickle.dumps(_read_files(theirs_paths, folder, now), pickle.HIGHEST_PROTOCOL)
+            readings = _read_files(theirs_paths, folder, now, known)
+            data = pickle.dumps(readings, pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_end, "wb") as out:
                 out.write(data)
         except BaseException:
@@ -256,12 +283,15 @@ def _read_in_two_processes(paths: list[Path], folder: Path, now: datetime) -> li
         finally:
             os._exit(status)
     os.close(write_end)
-    mine = _read_files(paths[0::2], folder, now)
+    mine = _read_files(paths[0::2], folder, now, known)
     with os.fdopen(read_end, "rb") as source:
         data = source.read()
     _, status = os.waitpid(pid, 0)
     # Our own child's bytes, never another party's: safe to unpickle.
-    theirs = pickle.loads(data) if status == 0 and data else _read_files(theirs_paths, folder, now)
+    if status == 0 and data:
+        theirs = pickle.loads(data)
+    else:
+        theirs = _read_files(theirs_paths, folder, now, known)
     merged = [reading for pair in zip(mine, theirs, strict=False) for reading in pair]
     return merged + mine[len(theirs) :]
 
@@ -281,7 +311,9 @@ def load_catalog(folder: Path, now: datetime | None = None) -> Catalog:
     problems: list[Problem] = []
     items = []
     changed = max(site_modified, folder_modified)
-    for name, entry, found, modified in _read_in_two_processes(paths, folder, now or _utc_now()):
+    known = frozenset(c.slug for c in site.categories)
+    readings = _read_in_two_processes(paths, folder, now or _utc_now(), known)
+    for name, entry, found, modified in readings:
         problems.extend(found)
         changed = max(changed, modified)
         if entry is not None:

@@ -26,7 +26,7 @@ from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
 from medfeed.errors import NotFound, RenderError, UnknownCategory
 from medfeed.settings import Settings, env_config
 from medfeed.site import Publisher, Snapshot
-from medfeed.urls import Format, absolute, page_path
+from medfeed.urls import Format, absolute, entry_path, page_path
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -173,7 +173,16 @@ def category_feed(slug: str, fmt: Format) -> Response:
 
 @bp.get("/entries/<slug>/")
 def entry(slug: str) -> Response:
-    return send(current().entry_page(slug))
+    snapshot = current()
+    moved = snapshot.redirects.get(slug)
+    if moved is not None:
+        # An earlier slug of a renamed entry: moved for good, so links and bookmarks
+        # keep working.
+        response = redirect(public_url(entry_path(moved)), code=301)
+        response.cache_control.public = True
+        response.cache_control.max_age = snapshot.site.max_age
+        return response
+    return send(snapshot.entry_page(slug))
 
 
 @bp.get("/healthz")
