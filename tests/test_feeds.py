@@ -6,7 +6,7 @@ import json
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,8 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
-from conftest import BASE_URL, SEED_ENTRIES
+from conftest import BASE_URL, REMOVE, SEED_ENTRIES
+from medfeed import feeds
 from medfeed.errors import UnknownEntry
+from medfeed.feeds import MAX_FEED_BYTES, SUMMARY_CHARS
 from medfeed.settings import Settings
 from medfeed.site import Publisher, Snapshot
 from medfeed.store import load_catalog
@@ -550,3 +552,160 @@ def test_scheduled_entry_appears_when_its_time_comes(
     assert b"Next visit" in publisher.snapshot().index_page().body
     with pytest.raises(UnknownEntry):
         publisher.snapshot().entry_page("hidden")
+
+
+# Size: every document stays under MAX_FEED_BYTES, whatever the entries hold
+
+WORDS = "visit talks security cooperation dialogue minister summit delegation".split()
+
+
+def long_markdown(slug: str, size: int) -> str:
+    """About ``size`` characters of ordinary Markdown that ends with a marker."""
+    paragraph = " ".join(WORDS[i % len(WORDS)] for i in range(150)) + "."
+    count = size // (len(paragraph) + 2)
+    return "\n\n".join([*([paragraph] * count), f"The end of {slug}."])
+
+
+def write_many(write_entry: WriteEntry, count: int, **fields: Any) -> list[str]:
+    """``count`` entries a day apart; returns their slugs, newest first."""
+    slugs = [f"entry-{index:04d}" for index in range(count)]
+    for index, slug in enumerate(slugs):
+        day = datetime(2015, 1, 1, tzinfo=UTC) + timedelta(days=index)
+        values = {key: value(slug) if callable(value) else value for key, value in fields.items()}
+        write_entry(slug, **{"title": f"Title {slug}", "published": day.isoformat(), **values})
+    return slugs[::-1]
+
+
+def feeds_of(entries_dir: Path) -> dict[str, bytes]:
+    """Every feed of the folder as served, without the compressed forms."""
+    shot = Snapshot(load_catalog(entries_dir), BASE_URL, FIXED_NOW, prepare=False)
+    return {path: doc.body for path, doc in shot.feeds()}
+
+
+def slug_of(entry: feedparser.FeedParserDict) -> str:
+    return str(entry.link).rstrip("/").rsplit("/", 1)[1]
+
+
+def summary_text(entry: feedparser.FeedParserDict) -> str:
+    """A summary as a reader shows it: Atom's plain text as is, RSS's HTML as its text."""
+    if entry.summary_detail.type == "text/plain":
+        return str(entry.summary)
+    shown = displayed(entry.summary)
+    assert shown.tags == [], "a summary stays plain text"
+    return shown.text
+
+
+def content_text(entry: feedparser.FeedParserDict) -> str:
+    return "".join(displayed(c.value).text for c in entry.get("content", []))
+
+
+def check_sizes(
+    feeds: dict[str, bytes], newest: str, read: tuple[str, ...] = ("/feed.rss", "/feed.atom")
+) -> dict[str, feedparser.FeedParserDict]:
+    """Every feed fits; those in ``read`` parse and start with the newest entry."""
+    for path, body in feeds.items():
+        assert len(body) <= MAX_FEED_BYTES, (path, len(body))
+        etree.fromstring(body)
+    parsed = {path: parse(feeds[path], sanitize_html=False) for path in read}
+    for path, feed in parsed.items():
+        assert slug_of(feed.entries[0]) == newest, path
+    return parsed
+
+
+@pytest.fixture
+def huge_content(write_entry: WriteEntry) -> list[str]:
+    """Ten entries of ~900 KB Markdown: together ten times what a feed may hold."""
+    return write_many(write_entry, 10, content=lambda slug: long_markdown(slug, 900_000))
+
+
+def test_huge_contents_leave_the_oldest_items_with_their_summary(
+    entries_dir: Path, huge_content: list[str]
+) -> None:
+    paths = ("/feed.rss", "/feed.atom", "/categories/visits/feed.atom")
+    parsed = check_sizes(feeds_of(entries_dir), huge_content[0], read=paths)
+    for path in paths:
+        entries = parsed[path].entries
+        assert [slug_of(e) for e in entries] == huge_content, path
+        full = [content_text(e).endswith(f"The end of {slug_of(e)}.") for e in entries]
+        # Content stays with the newest items: a run of full ones, then none at all.
+        kept = full.index(False)
+        assert kept >= 2, path
+        assert not any(full[kept:]), path
+        for entry in entries[kept:]:
+            assert content_text(entry) == ""
+            assert summary_text(entry) == "Someone visited."
+
+
+def test_the_fitted_feed_is_the_same_every_time(entries_dir: Path, huge_content: list[str]) -> None:
+    assert feeds_of(entries_dir) == feeds_of(entries_dir)
+
+
+@pytest.mark.parametrize("text", ["&<" * 480_000, "<" * 960_000], ids=["amp-lt", "lt"])
+def test_content_that_escapes_beyond_the_limit_falls_back_to_its_summary(
+    write_entry: WriteEntry, entries_dir: Path, text: str
+) -> None:
+    # A few characters of Markdown each become 9 or more bytes of escaped HTML in XML.
+    source = "https://source.example.org/x"
+    slugs = write_many(write_entry, 3, content=text, link=source)
+    parsed = check_sizes(feeds_of(entries_dir), slugs[0])
+    for path in ("/feed.rss", "/feed.atom"):
+        entries = parsed[path].entries
+        assert [slug_of(e) for e in entries] == slugs
+        # The outside source stays: RSS has no other place for it.
+        assert all(content_text(e).strip() == f"Source: {source}" for e in entries)
+        assert all(summary_text(e) == "Someone visited." for e in entries)
+
+
+def test_huge_summaries_are_cut_at_a_word_boundary_oldest_first(
+    write_entry: WriteEntry, entries_dir: Path
+) -> None:
+    words = ('Tom & Jerry <b>said</b> "so" ' * 28_000).strip()  # 900 KB; escapes 1.5-3x
+    slugs = write_many(write_entry, 6, summary=words, content=REMOVE)
+    parsed = check_sizes(feeds_of(entries_dir), slugs[0])
+    for path, feed in parsed.items():
+        assert [slug_of(e) for e in feed.entries] == slugs
+        shown = [summary_text(e) for e in feed.entries]
+        kept = shown.index(next(text for text in shown if text != words))
+        assert kept >= 1, path
+        for summary in shown[kept:]:
+            assert summary.endswith("\u2026")
+            start = summary.removesuffix("\u2026")
+            assert SUMMARY_CHARS - 40 < len(start) < SUMMARY_CHARS
+            assert words.startswith(start)
+            assert words[len(start)] == " ", "cut between words"
+
+
+def test_the_oldest_items_are_left_out_when_nothing_else_is_left_to_cut(
+    write_entry: WriteEntry, entries_dir: Path
+) -> None:
+    site_toml(entries_dir, item_limit=1000)
+    # As much as an item can carry once cut: ~30 KB of escaped text in either format.
+    summary = ("&&&&&&&&& " * 99).strip()
+    authors = [{"name": "&" * 500}] * 10
+    slugs = write_many(
+        write_entry, 200, title="&" * 500, summary=summary, authors=authors, content=REMOVE
+    )
+    parsed = check_sizes(feeds_of(entries_dir), slugs[0])
+    for path, feed in parsed.items():
+        shown = [slug_of(e) for e in feed.entries]
+        assert 60 < len(shown) < len(slugs), path
+        assert shown == slugs[: len(shown)], "the newest are kept, in order"
+        for entry in feed.entries:
+            assert summary_text(entry) == summary
+            assert [a.name for a in entry.authors] == ["&" * 500] * 10
+
+
+def test_a_feed_that_fits_is_rendered_once(
+    entries_dir: Path, write_entry: WriteEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_many(write_entry, 3, content=lambda slug: long_markdown(slug, 200_000))
+    calls: list[int] = []
+    original = feeds._render
+
+    def counted(*args: Any) -> bytes:
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(feeds, "_render", counted)
+    documents = feeds_of(entries_dir)
+    assert len(calls) == len(documents) == len(feed_paths())
