@@ -1,0 +1,237 @@
+"""Render the items that have an event as an iCalendar feed (RFC 5545, RFC 7986).
+
+The lines are written here, not by the icalendar package: icalendar 7.3 escapes TEXT by
+first turning a literal backslash-N into a line break (``C:\\Network`` comes back as two
+lines) and writes NAME unescaped, and the rest of a calendar is a few fixed formats.
+
+Rules that calendar publishers often get wrong, and how they are kept:
+- all-day events are ``VALUE=DATE`` with an exclusive DTEND (the day after the last);
+- a date known only to the month covers that whole month, and the DESCRIPTION says so;
+- no METHOD: this is a subscribed calendar, not an invitation;
+- no clock: DTSTAMP, LAST-MODIFIED and SEQUENCE come from the item (see ``revised_at``);
+- TEXT values escape backslash, semicolon, comma and line breaks, UID included (a tag
+  URI holds a comma); lines end in CRLF and fold at 75 octets between characters.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from medfeed.models import Event, Location
+from medfeed.store import Item
+from medfeed.urls import absolute, entry_path
+
+MEDIA_TYPE = "text/calendar; charset=utf-8"
+PRODID = "-//medfeed//medfeed calendar//EN"
+LINE_OCTETS = 75
+"""RFC 5545 3.1: no line longer than this, not counting its CRLF."""
+MAX_SEQUENCE = 2**31 - 1
+"""SEQUENCE is an RFC 5545 INTEGER: a signed 32-bit number."""
+SEQUENCE_SECONDS = 60
+"""SEQUENCE counts minutes: seconds would overflow 32 bits 68 years after publication."""
+ONE_DAY = timedelta(days=1)
+MONTHS = tuple(
+    "January February March April May June July August September October November December".split()
+)
+"""English month names, fixed: ``calendar.month_name`` follows the process's locale."""
+
+
+@dataclass(frozen=True)
+class CalendarMeta:
+    """What a calendar says about itself; every URL already absolute."""
+
+    name: str
+    description: str
+    base_url: str
+    self_url: str
+    page_url: str
+    language: str
+    refresh_seconds: int
+    """How often clients should fetch it again: the site's cache max-age; 0 gives no hint."""
+    category_titles: Mapping[str, str] = field(default_factory=dict)
+
+
+def escape_text(value: str) -> str:
+    """A TEXT value escaped as RFC 5545 3.3.11 asks; any line break becomes ``\\n``."""
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return value.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+
+
+def fold(line: str) -> str:
+    """One content line folded into CRLF-ended lines of at most 75 octets each.
+
+    A fold never splits a character's UTF-8 bytes, nor a backslash from the character it
+    escapes: some parsers misread an escape that a fold cuts in two.
+    """
+    if len(line) <= LINE_OCTETS and (line.isascii() or len(line.encode()) <= LINE_OCTETS):
+        return line + "\r\n"
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    escaped = False
+    for char in line:
+        octets = 1 if char < "\x80" else len(char.encode())
+        # Continuation lines start with a space, which counts towards their length.
+        if size + octets > LINE_OCTETS:
+            keep = [current.pop()] if escaped else []
+            pieces.append("".join(current))
+            current, size = [" ", *keep], 1 + len(keep)
+        current.append(char)
+        size += octets
+        escaped = char == "\\" and not escaped
+    pieces.append("".join(current))
+    return "\r\n".join(pieces) + "\r\n"
+
+
+def _line(name: str, text: str, /, **params: str) -> str:
+    head = "".join(f";{key.upper()}={value}" for key, value in params.items())
+    return fold(f"{name}{head}:{text}")
+
+
+def _day(value: date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _posix_seconds(moment: datetime) -> int:
+    # timegm drops the microseconds: whole seconds, floored, before 1970 too.
+    return calendar.timegm(moment.utctimetuple())
+
+
+def revised_at(item: Item) -> int:
+    """When the item last changed, in whole POSIX seconds: its DTSTAMP and LAST-MODIFIED.
+
+    The later of the entry's ``updated`` (else ``published``) and the file's mtime: an
+    edit rewrites the file, so the time moves even where the editor left ``updated``
+    alone, and it never falls behind what the entry itself says. No clock is read, so
+    the same item always gives the same time. (A checkout that gives the file a newer
+    mtime moves it too, which only makes clients fetch the event again.)
+    """
+    return max(_posix_seconds(item.entry.last_changed), item.modified_ns // 1_000_000_000)
+
+
+def sequence(item: Item) -> int:
+    """The SEQUENCE: whole minutes from publication to ``revised_at``.
+
+    It grows with every revision that lands in a later minute, without stored state;
+    within a minute clients order revisions by DTSTAMP, as RFC 5546 allows.
+    """
+    minutes = (revised_at(item) - _posix_seconds(item.entry.published)) // SEQUENCE_SECONDS
+    return min(max(minutes, 0), MAX_SEQUENCE)
+
+
+def event_days(event: Event) -> tuple[date, date]:
+    """The first and last day (inclusive) an event may have covered."""
+    last = event.end if event.end is not None else event.start
+    return event.start.first_day, last.last_day
+
+
+def date_label(day: date, precise: bool = True) -> str:
+    """A day in English words, ``12 October 2015``, or only its month: ``October 2015``."""
+    month = f"{MONTHS[day.month - 1]} {day.year}"
+    return f"{day.day} {month}" if precise else month
+
+
+def date_note(event: Event) -> str:
+    """What a calendar should say about dates known only to the month, else ''."""
+    end = event.end if event.end is not None else event.start
+    ends = (event.start,) if end == event.start else (event.start, end)
+    rough = [part.day is None for part in ends]
+    if not any(rough):
+        return ""
+    if len(ends) == 1:
+        when = date_label(event.start.first_day, precise=False)
+        return f"Date known to the month only: {when}; shown as the whole month."
+    first, last = event_days(event)
+    given = " to ".join(date_label(p.first_day, p.day is not None) for p in ends)
+    known = "to the month only" if all(rough) else "only in part"
+    shown = f"{date_label(first)} to {date_label(last)}"
+    return f"Dates known {known}: {given}; shown from {shown}."
+
+
+def place_text(location: Location) -> str:
+    """Place and country, the country once: not "Israel, Israel"."""
+    country = location.country.strip().casefold()
+    if any(part.strip().casefold() == country for part in location.place.split(",")):
+        return location.place
+    return f"{location.place}, {location.country}"
+
+
+def _float(value: float) -> str:
+    # RFC 5545 FLOAT has no exponent: repr() would write 1e-05.
+    return f"{value:.6f}"
+
+
+def _event_lines(item: Item, event: Event, meta: CalendarMeta) -> Iterator[str]:
+    entry, language = item.entry, meta.language
+    first, last = event_days(event)
+    revised = _utc(revised_at(item))
+    yield "BEGIN:VEVENT\r\n"
+    yield _line("UID", escape_text(item.id))
+    # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2).
+    yield _line("DTSTAMP", revised)
+    yield _line("DTSTART", _day(first), value="DATE")
+    yield _line("DTEND", _day(last + ONE_DAY), value="DATE")
+    yield _line("SEQUENCE", str(sequence(item)))
+    yield _line("LAST-MODIFIED", revised)
+    yield _line("SUMMARY", escape_text(entry.title), language=language)
+    note = date_note(event)
+    description = f"{note}\n\n{entry.summary}" if note else entry.summary
+    yield _line("DESCRIPTION", escape_text(description), language=language)
+    location = event.location
+    if location is not None:
+        yield _line("LOCATION", escape_text(place_text(location)), language=language)
+        if location.latitude is not None and location.longitude is not None:
+            yield _line("GEO", f"{_float(location.latitude)};{_float(location.longitude)}")
+    yield _line("URL", absolute(meta.base_url, entry_path(item.slug)))
+    titles = (meta.category_titles.get(slug, slug) for slug in entry.categories)
+    yield _line("CATEGORIES", ",".join(escape_text(title) for title in titles))
+    # News of an event is not an appointment: subscribers are not shown as busy.
+    yield _line("TRANSP", "TRANSPARENT")
+    yield "END:VEVENT\r\n"
+
+
+def _calendar_lines(meta: CalendarMeta) -> Iterator[str]:
+    yield "BEGIN:VCALENDAR\r\n"
+    yield _line("VERSION", "2.0")
+    yield _line("PRODID", escape_text(PRODID))
+    yield _line("CALSCALE", "GREGORIAN")
+    # RFC 7986 names, and the X-WR- forms for the clients that predate it.
+    name, description = escape_text(meta.name), escape_text(meta.description)
+    yield _line("NAME", name, language=meta.language)
+    yield _line("X-WR-CALNAME", name)
+    yield _line("DESCRIPTION", description, language=meta.language)
+    yield _line("X-WR-CALDESC", description)
+    yield _line("URL", meta.page_url)
+    yield _line("SOURCE", meta.self_url, value="URI")
+    if meta.refresh_seconds > 0:
+        # A zero interval would ask clients to poll without pause: no hint instead.
+        every = f"PT{meta.refresh_seconds}S"
+        yield _line("REFRESH-INTERVAL", every, value="DURATION")
+        yield _line("X-PUBLISHED-TTL", every)
+
+
+def _start_then_id(pair: tuple[Item, Event]) -> tuple[date, date, str]:
+    item, event = pair
+    first, last = event_days(event)
+    return first, last, item.id
+
+
+def render_calendar(items: Sequence[Item], meta: CalendarMeta) -> bytes:
+    """Render every item with an event as a VEVENT of one calendar, as UTF-8 bytes.
+
+    Events run by first day, then last day, then id. Deterministic: no clock, no random
+    UIDs. With no events the calendar has no components, which clients accept.
+    """
+    events = [(item, event) for item in items if (event := item.entry.event) is not None]
+    lines = list(_calendar_lines(meta))
+    for item, event in sorted(events, key=_start_then_id):
+        lines.extend(_event_lines(item, event, meta))
+    lines.append("END:VCALENDAR\r\n")
+    return "".join(lines).encode()
