@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from conftest import REMOVE
 from medfeed.models import Event, Location, PartialDate
-from medfeed.pages import event_dates, event_dates_html, event_place
+from medfeed.pages import event_dates_html
+from medfeed.wording import event_dates, event_place
 
 WriteEntry = Callable[..., Path]
 MakeApp = Callable[..., Flask]

@@ -1,0 +1,41 @@
+"""What a feed says about itself, whatever its format (RSS, Atom, JSON Feed, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from medfeed.models import Author
+from medfeed.store import Item
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_FEED_BYTES = 4 * 1024 * 1024
+"""No feed document is larger: feed readers refuse feeds of a few MB."""
+
+
+@dataclass(frozen=True)
+class FeedMeta:
+    """What a feed says about itself; every URL already absolute."""
+
+    id: str
+    title: str
+    description: str
+    base_url: str
+    self_url: str
+    page_url: str
+    language: str
+    author: Author
+    category_titles: Mapping[str, str] = field(default_factory=dict)
+    fallback_updated: datetime = EPOCH
+
+
+def feed_updated(items: Sequence[Item], fallback: datetime = EPOCH) -> datetime:
+    """The feed's updated time: the latest change of any of its items."""
+    if not items:
+        return fallback
+    return max(items, key=_changed_at).entry.last_changed
+
+
+def _changed_at(item: Item) -> float:
+    return item.changed_at
