@@ -1,0 +1,130 @@
+"""The OPML 2.0 subscription list, read back with lxml and with listparser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+
+import listparser
+import pytest
+from lxml import etree
+
+from medfeed.errors import RenderError
+from medfeed.opml import OPML_DOCS, FeedFormat, Outline, render_opml
+
+BASE = "https://news.example.org/"
+MODIFIED = datetime(2016, 9, 16, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+FORMAT_NAMES: dict[FeedFormat, str] = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+EXTENSIONS: dict[FeedFormat, str] = {"rss": "rss", "atom": "atom", "json": "json"}
+
+
+def site_outlines() -> list[Outline]:
+    """What the site passes: every entry and each category, in each format."""
+    pages = [("Test News", BASE), ("Test News: Visits", f"{BASE}categories/visits/")]
+    return [
+        Outline(f"{title} ({FORMAT_NAMES[fmt]})", f"{page}feed.{EXTENSIONS[fmt]}", page, fmt)
+        for title, page in pages
+        for fmt in ("rss", "atom", "json")
+    ]
+
+
+def render(outlines: list[Outline] | None = None, title: str = "Test News") -> bytes:
+    return render_opml(title, MODIFIED, BASE, site_outlines() if outlines is None else outlines)
+
+
+def test_document_is_opml_2_with_the_head_the_spec_names() -> None:
+    root = etree.fromstring(render())
+    assert root.tag == "opml"
+    assert root.get("version") == "2.0"
+    assert [child.tag for child in root] == ["head", "body"]
+    assert root.findtext("head/title") == "Test News"
+    assert root.findtext("head/docs") == OPML_DOCS
+    assert root.findtext("head/ownerId") == BASE
+    modified = root.findtext("head/dateModified")
+    assert modified == "Fri, 16 Sep 2016 08:00:00 GMT"
+    assert parsedate_to_datetime(modified) == MODIFIED
+
+
+def test_every_outline_is_a_flat_rss_subscription_with_absolute_urls() -> None:
+    root = etree.fromstring(render())
+    outlines = root.findall("body/outline")
+    body = root.find("body")
+    assert body is not None
+    assert len(outlines) == 6
+    assert outlines == list(body)  # flat: no folders
+    for outline, expected in zip(outlines, site_outlines(), strict=True):
+        assert outline.get("type") == "rss"
+        assert outline.get("text") == outline.get("title") == expected.title
+        assert outline.get("xmlUrl") == expected.xml_url
+        assert outline.get("htmlUrl") == expected.html_url
+        assert outline.get("xmlUrl", "").startswith(BASE)
+        assert outline.get("version") == ("RSS2" if expected.fmt == "rss" else None)
+        assert len(outline) == 0
+
+
+def test_listparser_reads_every_feed() -> None:
+    parsed = listparser.parse(render())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "opml2"
+    assert parsed.meta.title == "Test News"
+    assert parsed.meta.modified_parsed == MODIFIED.astimezone(UTC)
+    assert [(feed.url, feed.title) for feed in parsed.feeds] == [
+        (outline.xml_url, outline.title) for outline in site_outlines()
+    ]
+    assert all(feed.categories == [] for feed in parsed.feeds)
+
+
+def test_attributes_and_texts_are_escaped() -> None:
+    awkward = "Q&A <live> \"quoted\" 'single' tab\tnew\nline"
+    url = f"{BASE}feed.rss?tag=a&b<c>"
+    body = render([Outline(awkward, url, BASE, "rss")], title="News & <Views>")
+    assert b"News &amp; &lt;Views&gt;" in body
+    assert b"feed.rss?tag=a&amp;b&lt;c&gt;" in body
+    outline = etree.fromstring(body).find("body/outline")
+    assert outline is not None
+    assert outline.get("text") == outline.get("title") == awkward
+    assert outline.get("xmlUrl") == url
+    parsed = listparser.parse(body)
+    assert [(feed.title, feed.url) for feed in parsed.feeds] == [(awkward, url)]
+    assert parsed.meta.title == "News & <Views>"
+
+
+def test_same_input_same_bytes() -> None:
+    assert render() == render()
+    assert render().startswith(b"<?xml version='1.0' encoding='UTF-8'?>\n<opml")
+
+
+def test_order_is_kept_as_given() -> None:
+    reversed_outlines = list(reversed(site_outlines()))
+    urls = [o.get("xmlUrl") for o in etree.fromstring(render(reversed_outlines)).iter("outline")]
+    assert urls == [o.xml_url for o in reversed_outlines]
+
+
+def test_empty_list_is_still_a_document() -> None:
+    parsed = listparser.parse(render([]))
+    assert not parsed.bozo
+    assert parsed.feeds == []
+
+
+@pytest.mark.parametrize(
+    "outline",
+    [
+        Outline("Relative", "/feed.rss", BASE, "rss"),
+        Outline("No scheme", "news.example.org/feed.rss", BASE, "atom"),
+        Outline("Relative page", f"{BASE}feed.rss", "/", "json"),
+        Outline("Other scheme", "ftp://news.example.org/feed.rss", BASE, "rss"),
+    ],
+)
+def test_relative_or_odd_urls_are_refused(outline: Outline) -> None:
+    with pytest.raises(RenderError, match="absolute"):
+        render([outline])
+
+
+def test_naive_date_is_refused() -> None:
+    with pytest.raises(RenderError, match="time zone"):
+        render_opml("Test News", datetime(2016, 9, 16), BASE, site_outlines())
+
+
+def test_text_xml_cannot_carry_is_a_render_error() -> None:
+    with pytest.raises(RenderError):
+        render([Outline("bell\x07", f"{BASE}feed.rss", BASE, "rss")])
