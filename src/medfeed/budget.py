@@ -1,0 +1,103 @@
+"""How much of a feed fits under a byte limit: one cutting policy for every format.
+
+Where everything would be too big, the oldest items lose their content first, then
+over-long summaries and author lists are shortened (oldest first), then the oldest items
+are left out; the newest item is always there. A format supplies its size estimates
+(``Sizes``) and a renderer; ``fit`` plans the cut and renders, retrying with a smaller
+budget if the estimates fell short.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+SUMMARY_CHARS = 1000
+"""A summary shortened to fit is cut at a word boundary before this many characters."""
+SHORT_AUTHORS = 10
+"""An author list shortened to fit keeps this many names."""
+RETRY_MARGIN = 64 * 1024
+"""How much further under the limit a second plan aims when the first came out too big."""
+_LAST_WORD = re.compile(r"\s\S*\Z")
+
+
+@dataclass(frozen=True)
+class Cut:
+    """How much of its items (newest first) one feed document carries."""
+
+    count: int  # the newest this many are in it
+    with_content: int  # the newest this many keep their content, the rest a summary
+    shortened_from: int  # items from this index on have short summaries and author lists
+
+
+class Sizes(Protocol):
+    """A format's estimates of its document's bytes, on the large side; no rendering."""
+
+    @property
+    def feed(self) -> int:
+        """The document without any item."""
+        ...
+
+    def item(self, index: int, short: bool) -> int:
+        """One item without its content; with short summary and authors if ``short``."""
+        ...
+
+    def content(self, index: int) -> int:
+        """What keeping its content adds to one item."""
+        ...
+
+
+def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The text cut at a word boundary before ``limit`` characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]  # one character is left for the ellipsis
+    if not text[limit - 1].isspace():
+        # The cut falls inside a word: go back to the space before it, if there is one.
+        partial = _LAST_WORD.search(cut)
+        if partial is not None and partial.start() > 0:
+            cut = cut[: partial.start()]
+    return cut.rstrip().rstrip(",;:.-") + "\u2026"
+
+
+def plan(sizes: Sizes, count: int, budget: int) -> Cut:
+    """The most of ``count`` items that fits in ``budget`` bytes, by the estimates."""
+    total = sizes.feed + sum(sizes.item(i, False) for i in range(count))
+    # Content first goes from the oldest items: the newest keep it while it fits.
+    with_content = 0
+    while with_content < count:
+        extra = sizes.content(with_content)
+        if total + extra > budget:
+            break
+        total += extra
+        with_content += 1
+    shortened_from = count
+    while total > budget and shortened_from > 0:
+        shortened_from -= 1
+        total -= sizes.item(shortened_from, False) - sizes.item(shortened_from, True)
+    while total > budget and count > 1:
+        count -= 1
+        total -= sizes.item(count, True)
+    return Cut(count, with_content, shortened_from)
+
+
+def fit(render: Callable[[Cut], bytes], sizes: Sizes, count: int, limit: int) -> bytes:
+    """Render the most of ``count`` items that fits in ``limit`` bytes, by the policy.
+
+    A document planned to fit is rendered once; should it still be too big, the plan is
+    made again for less, until it fits or nothing more can be cut.
+    """
+    budget = limit
+    cut = plan(sizes, count, budget)
+    while True:
+        body = render(cut)
+        if len(body) <= limit:
+            return body
+        # The estimate fell short: ask for less by what was missing, and then some.
+        budget -= len(body) - limit + RETRY_MARGIN
+        smaller = plan(sizes, count, budget)
+        if smaller == cut:
+            return body  # the newest item alone, as short as it gets
+        cut = smaller

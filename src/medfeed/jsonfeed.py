@@ -1,0 +1,194 @@
+"""Render items as a JSON Feed 1.1 document: the same items, order and cuts as RSS and Atom.
+
+Where the spec (https://www.jsonfeed.org/version/1.1/) leaves a choice:
+- tags are the categories' titles, not their slugs: JSON Feed tags are plain text that
+  readers show to people, and a feed has no scheme to turn a slug into a page;
+- date_modified is written only where the entry has ``updated``: it says the item was
+  changed after publication, and readers fall back to date_published without it (Atom
+  must always have an updated time; JSON Feed need not claim a change that never was);
+- content_html is never empty: readers show it, not the summary, in their detail view,
+  so an item without content (or whose content did not fit) carries its summary there;
+- an event goes into the ``_medfeed`` extension object, as the entry file writes it. It
+  has no ``about`` URL: no public page documents it yet, and pointing at the site's home
+  page would say that it does. Readers ignore extensions they do not know either way;
+- items carry no ``language``: entries have none of their own, so each is the feed's.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
+from medfeed.errors import RenderError
+from medfeed.meta import MAX_FEED_BYTES, FeedMeta
+from medfeed.models import Author, Event
+from medfeed.store import Item
+from medfeed.urls import absolute, entry_path
+
+VERSION = "https://jsonfeed.org/version/1.1"
+MEDIA_TYPE = "application/feed+json"
+EXTENSION = "_medfeed"
+"""The key of medfeed's extension object in an item; JSON Feed reserves ``_`` names."""
+FAVICON_PATH = "/favicon.svg"
+"""The site's icon, which the web app and the static build both serve."""
+INDENT = 2
+# Items sit two levels down ({"items": [...]}): each of their lines gets this much more.
+ITEM_INDENT = 2 * INDENT
+ITEM_SEPARATOR = len(",\n")
+
+Json = dict[str, Any]
+
+
+def render_json_feed(items: Sequence[Item], meta: FeedMeta) -> bytes:
+    """Render a JSON Feed 1.1 of these items (newest first) as bytes under MAX_FEED_BYTES.
+
+    What does not fit is cut as in the RSS and Atom feeds (see medfeed.budget): content
+    of the oldest first, then long summaries and author lists, then the oldest items.
+    Deterministic: UTF-8, keys in a fixed order, indented, a final newline.
+
+    Raises:
+        RenderError: the input cannot be written as JSON, which validation prevents.
+    """
+    try:
+        sizes = _Sizes(items, meta)
+        return fit(lambda cut: _render(items, meta, cut), sizes, len(items), MAX_FEED_BYTES)
+    except ValueError as e:  # NaN coordinates or an unpaired surrogate: both refused earlier
+        raise RenderError(f"cannot render {meta.self_url}: {e}") from e
+
+
+def _render(items: Sequence[Item], meta: FeedMeta, cut: Cut) -> bytes:
+    document = _feed(meta)
+    document["items"] = [
+        _item(item, meta, index < cut.with_content, index >= cut.shortened_from)
+        for index, item in enumerate(items[: cut.count])
+    ]
+    return _dump(document)
+
+
+def _dump(value: Json) -> bytes:
+    # Keys stay in the order they were added (version first, as the spec asks); text
+    # stays UTF-8 rather than \u escapes; no NaN, which JSON does not have.
+    return (json.dumps(value, ensure_ascii=False, indent=INDENT, allow_nan=False) + "\n").encode()
+
+
+def _feed(meta: FeedMeta) -> Json:
+    """The feed's own fields, in the order written; items come after them.
+
+    New feed-level fields (next_url, hubs) belong here: the size estimate measures
+    whatever this returns, so nothing else needs to know about them.
+    """
+    return {
+        "version": VERSION,
+        "title": meta.title,
+        "home_page_url": meta.page_url,
+        "feed_url": meta.self_url,
+        "description": meta.description,
+        "language": meta.language,
+        "favicon": absolute(meta.base_url, FAVICON_PATH),
+        "authors": [_person(meta.author)],
+    }
+
+
+def _item(item: Item, meta: FeedMeta, with_content: bool, short: bool) -> Json:
+    entry = item.entry
+    fields: Json = {"id": item.id, "url": absolute(meta.base_url, entry_path(item.slug))}
+    if entry.link:
+        fields["external_url"] = str(entry.link)
+    fields["title"] = entry.title
+    fields["content_html"] = _body(item, with_content, short)
+    fields["summary"] = _summary(item, short)
+    fields["date_published"] = entry.published.isoformat()
+    if entry.updated is not None:
+        fields["date_modified"] = entry.updated.isoformat()
+    authors = entry.authors or (meta.author,)
+    fields["authors"] = [_person(a) for a in (authors[:SHORT_AUTHORS] if short else authors)]
+    fields["tags"] = _tags(entry.categories, meta.category_titles)
+    if entry.event is not None:
+        fields[EXTENSION] = {"event": _event(entry.event)}
+    return fields
+
+
+def _summary(item: Item, short: bool) -> str:
+    return shorten(item.entry.summary) if short else item.entry.summary
+
+
+def _body(item: Item, with_content: bool, short: bool) -> str:
+    if with_content and item.content_html:
+        return item.content_html + _source(item)
+    return f"<p>{html.escape(_summary(item, short))}</p>{_source(item)}"
+
+
+def _source(item: Item) -> str:
+    # The paragraph feeds.py appends to RSS and Atom content, so that the formats agree.
+    if not item.entry.link:
+        return ""
+    source = html.escape(str(item.entry.link))
+    return f'\n<p>Source: <a href="{source}">{source}</a></p>'
+
+
+def _person(author: Author) -> Json:
+    # JSON Feed authors have a name, url and avatar: an e-mail address has no place.
+    person: Json = {"name": author.name}
+    if author.uri:
+        person["url"] = str(author.uri)
+    return person
+
+
+def _tags(categories: Sequence[str], titles: Mapping[str, str]) -> list[str]:
+    # dict.fromkeys keeps the first of equal titles: tags must be unique, titles need not.
+    return list(dict.fromkeys(titles.get(slug, slug) for slug in categories))
+
+
+def _event(event: Event) -> Json:
+    fields: Json = {"start": str(event.start)}
+    if event.end is not None:
+        fields["end"] = str(event.end)
+    if event.location is not None:
+        where = event.location
+        place: Json = {"place": where.place, "country": where.country}
+        if where.latitude is not None and where.longitude is not None:
+            place["latitude"] = where.latitude
+            place["longitude"] = where.longitude
+        fields["location"] = place
+    return fields
+
+
+def _string_bytes(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode())
+
+
+class _Sizes:
+    """A document's size from its parts, each serialised alone: exact, give or take the
+    last item's separator, except where an item keeps its content but has its summary
+    shortened (then the retry in budget.fit makes up the difference)."""
+
+    def __init__(self, items: Sequence[Item], meta: FeedMeta) -> None:
+        self.items, self.meta = items, meta
+        # With items, '"items": []' opens to '"items": [\n' ... '\n  ]'.
+        self.feed = len(_dump({**_feed(meta), "items": []})) + 2 + INDENT
+        self._items: dict[tuple[int, bool], int] = {}
+        self._contents: dict[int, int] = {}
+
+    def item(self, index: int, short: bool) -> int:
+        """An item with its summary in place of its content, as the document has it."""
+        key = (index, short)
+        if key not in self._items:
+            fields = _item(self.items[index], self.meta, False, short)
+            text = json.dumps(fields, ensure_ascii=False, indent=INDENT, allow_nan=False)
+            lines = text.count("\n") + 1
+            self._items[key] = len(text.encode()) + ITEM_INDENT * lines + ITEM_SEPARATOR
+        return self._items[key]
+
+    def content(self, index: int) -> int:
+        """What keeping its content adds; renders its Markdown if that was not done yet."""
+        if index not in self._contents:
+            item = self.items[index]
+            extra = 0
+            if item.content_html:
+                extra = _string_bytes(_body(item, True, False))
+                extra -= _string_bytes(_body(item, False, False))
+            self._contents[index] = extra
+        return self._contents[index]
