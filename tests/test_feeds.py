@@ -20,8 +20,9 @@ from lxml import etree
 
 from conftest import BASE_URL, REMOVE, SEED_ENTRIES
 from medfeed import feeds
+from medfeed.budget import SUMMARY_CHARS
 from medfeed.errors import UnknownEntry
-from medfeed.feeds import MAX_FEED_BYTES, SUMMARY_CHARS
+from medfeed.meta import MAX_FEED_BYTES
 from medfeed.settings import Settings
 from medfeed.site import Publisher, Snapshot
 from medfeed.store import load_catalog

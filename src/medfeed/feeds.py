@@ -7,7 +7,9 @@ feedgen's traps, and where each is handled here:
 - no RSS pubDate unless published() is called: it always is;
 - 1.0.0 drops rel and type from Atom entry links: _EntryFixes writes them again;
 - RSS <category> gets the label, not the slug its domain needs: _EntryFixes again;
-- RSS <description> is HTML: a plain-text summary is escaped once more for RSS.
+- RSS <description> is HTML: a plain-text summary is escaped once more for RSS;
+- its geo extension writes georss:featurename, which GeoRSS does not define: georss.py
+  writes the elements instead, and the namespace is declared on the root only where used.
 
 A document never exceeds MAX_FEED_BYTES: its size is estimated from its texts before
 feedgen renders it, and what does not fit is cut, oldest items first.
@@ -16,62 +18,26 @@ feedgen renders it, and what does not fit is cut, oldest items first.
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
 from medfeed.errors import RenderError
-from medfeed.models import Author
+from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point, location_bytes
+from medfeed.meta import MAX_FEED_BYTES, FeedMeta, feed_updated
+from medfeed.models import Author, Location
 from medfeed.store import Item
 from medfeed.urls import CATEGORIES_PATH, MEDIA_TYPES, Format, absolute, entry_path
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_FEED_BYTES = 4 * 1024 * 1024
-"""No feed document is larger: feed readers refuse feeds of a few MB."""
-SUMMARY_CHARS = 1000
-"""A summary shortened to fit is cut at a word boundary before this many characters."""
-SHORT_AUTHORS = 10
-"""An author list shortened to fit keeps this many names."""
 # Generous sizes of the fixed parts of a document: tags, dates, indentation.
 FEED_BYTES = 1024
 ITEM_BYTES = 260
 CATEGORY_BYTES = 60
 AUTHOR_BYTES = 80
-RETRY_MARGIN = 64 * 1024
-_LAST_WORD = re.compile(r"\s\S*\Z")
-
-
-@dataclass(frozen=True)
-class FeedMeta:
-    """What a feed says about itself; every URL already absolute."""
-
-    id: str
-    title: str
-    description: str
-    base_url: str
-    self_url: str
-    page_url: str
-    language: str
-    author: Author
-    category_titles: Mapping[str, str] = field(default_factory=dict)
-    fallback_updated: datetime = EPOCH
-
-
-def feed_updated(items: Sequence[Item], fallback: datetime = EPOCH) -> datetime:
-    """The feed's updated time: the latest change of any of its items."""
-    if not items:
-        return fallback
-    return max(items, key=_changed_at).entry.last_changed
-
-
-def _changed_at(item: Item) -> float:
-    return item.changed_at
 
 
 class _NoFeedExtension(BaseExtension):  # type: ignore[misc]
@@ -79,12 +45,19 @@ class _NoFeedExtension(BaseExtension):  # type: ignore[misc]
         return {}
 
 
+class _GeoFeedExtension(BaseExtension):  # type: ignore[misc]
+    def extend_ns(self) -> dict[str, str]:
+        return {GEORSS_PREFIX: GEORSS_NS}
+
+
 class _EntryFixes(BaseEntryExtension):  # type: ignore[misc]
-    """Writes what feedgen 1.0.0 gets wrong: Atom link rel/type, RSS category values."""
+    """Writes what feedgen 1.0.0 gets wrong: Atom link rel/type, RSS category values,
+    GeoRSS element names."""
 
     def __init__(self) -> None:
         self.links: list[dict[str, str]] = []
         self.category_slugs: list[str] = []
+        self.location: Location | None = None
 
     def extend_atom(self, entry: Any) -> Any:
         # feedgen declares the Atom namespace as a plain xmlns attribute, so its
@@ -93,6 +66,7 @@ class _EntryFixes(BaseEntryExtension):  # type: ignore[misc]
             entry.remove(old)
         for attrs in self.links:
             etree.SubElement(entry, "link", attrs)
+        add_location(entry, self.location)
         return entry
 
     def extend_rss(self, item: Any) -> Any:
@@ -100,6 +74,7 @@ class _EntryFixes(BaseEntryExtension):  # type: ignore[misc]
         # slug, so that domain + value names the category's page.
         for element, slug in zip(item.findall("category"), self.category_slugs, strict=True):
             element.text = slug
+        add_location(item, self.location)
         return item
 
 
@@ -112,15 +87,6 @@ def _person(author: Author) -> dict[str, str]:
     return person
 
 
-@dataclass(frozen=True)
-class _Cut:
-    """How much of its items (newest first) one feed document carries."""
-
-    count: int  # the newest this many are in it
-    with_content: int  # the newest this many keep their content, the rest a summary
-    shortened_from: int  # items from this index on have short summaries and author lists
-
-
 def _xml_bytes(text: str) -> int:
     # What lxml writes for a text node: UTF-8, with &, <, > and \r escaped.
     size = len(text) if text.isascii() else len(text.encode())
@@ -131,19 +97,6 @@ def _xml_bytes(text: str) -> int:
 def _attribute_bytes(text: str) -> int:
     # Attributes also escape quotes (&quot;) and tabs and newlines (&#9;, &#10;).
     return _xml_bytes(text) + 5 * text.count('"') + 4 * (text.count("\n") + text.count("\t"))
-
-
-def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
-    """The text cut at a word boundary before ``limit`` characters, with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]  # one character is left for the ellipsis
-    if not text[limit - 1].isspace():
-        # The cut falls inside a word: go back to the space before it, if there is one.
-        partial = _LAST_WORD.search(cut)
-        if partial is not None and partial.start() > 0:
-            cut = cut[: partial.start()]
-    return cut.rstrip().rstrip(",;:.-") + "\u2026"
 
 
 def _summary(item: Item, fmt: Format, short: bool) -> str:
@@ -198,32 +151,12 @@ class _Sizes:
         size = _xml_bytes("".join(texts)) + _attribute_bytes("".join(labels))
         size += ITEM_BYTES + len(meta.base_url) + len(item.slug) + AUTHOR_BYTES * len(authors)
         size += sum(CATEGORY_BYTES + len(self.scheme) + len(slug) for slug in entry.categories)
+        size += location_bytes(entry.event.location if entry.event else None)
         return size + (len(str(entry.link)) if entry.link else 0)
 
     def content(self, index: int) -> int:
         """What an item's content adds: renders its Markdown if that was not done yet."""
         return _xml_bytes(self.items[index].content_html)
-
-    def plan(self, budget: int) -> _Cut:
-        """The most of the items that fits in ``budget`` bytes, by the estimates."""
-        count = len(self.items)
-        total = self.feed + sum(self.item(i, False) for i in range(count))
-        # Content first goes from the oldest items: the newest keep it while it fits.
-        with_content = 0
-        while with_content < count:
-            extra = self.content(with_content)
-            if total + extra > budget:
-                break
-            total += extra
-            with_content += 1
-        shortened_from = count
-        while total > budget and shortened_from > 0:
-            shortened_from -= 1
-            total -= self.item(shortened_from, False) - self.item(shortened_from, True)
-        while total > budget and count > 1:
-            count -= 1
-            total -= self.item(count, True)
-        return _Cut(count, with_content, shortened_from)
 
 
 def render_feed(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
@@ -236,27 +169,21 @@ def render_feed(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
     Raises:
         RenderError: feedgen refused the input, which validation should prevent.
     """
-    sizes, budget = _Sizes(items, meta, fmt), MAX_FEED_BYTES
+    sizes = _Sizes(items, meta, fmt)
     try:
-        cut = sizes.plan(budget)
-        while True:
-            body = _render(items, meta, fmt, cut)
-            if len(body) <= MAX_FEED_BYTES:
-                return body
-            # The estimate fell short: ask for less by what was missing, and then some.
-            budget -= len(body) - MAX_FEED_BYTES + RETRY_MARGIN
-            smaller = sizes.plan(budget)
-            if smaller == cut:
-                return body  # the newest item alone, as short as it gets
-            cut = smaller
+        return fit(lambda cut: _render(items, meta, fmt, cut), sizes, len(items), MAX_FEED_BYTES)
     except ValueError as e:
         raise RenderError(f"cannot render {meta.self_url}: {e}") from e
 
 
-def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: _Cut) -> bytes:
+def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> bytes:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    fg.register_extension("medfeed_fixes", _NoFeedExtension, _EntryFixes, atom=True, rss=True)
+    shown = items[: cut.count]
+    located = any(has_point(i.entry.event.location) for i in shown if i.entry.event)
+    # The GeoRSS namespace goes on the root, and only into documents that use it.
+    feed_fixes = _GeoFeedExtension if located else _NoFeedExtension
+    fg.register_extension("medfeed_fixes", feed_fixes, _EntryFixes, atom=True, rss=True)
     # The feed's time stays that of every item, shown or not: leaving one out is no change.
     updated = feed_updated(items, meta.fallback_updated)
     fg.id(meta.id)
@@ -272,7 +199,7 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: _Cut) -> by
     fg.updated(updated)
     fg.lastBuildDate(updated)
     scheme = absolute(meta.base_url, CATEGORIES_PATH)
-    for index, item in enumerate(items[: cut.count]):
+    for index, item in enumerate(shown):
         short = index >= cut.shortened_from
         entry = item.entry
         fe = fg.add_entry(order="append")
@@ -286,6 +213,7 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: _Cut) -> by
             links.append({"href": str(entry.link), "rel": "related"})
         fe.medfeed_fixes.links = links
         fe.medfeed_fixes.category_slugs = list(entry.categories)
+        fe.medfeed_fixes.location = entry.event.location if entry.event else None
         fe.summary(_summary(item, fmt, short))
         content = item.content_html if index < cut.with_content else ""
         content += _source(item)
