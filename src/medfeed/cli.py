@@ -14,9 +14,17 @@ import click
 
 from medfeed.build import BuildError, build_site, check_outdir
 from medfeed.editing import NewEntry, move_entry, new_entry
-from medfeed.errors import ConfigError, EntryError, MedfeedError
+from medfeed.errors import ConfigError, EntryError, MedfeedError, Problem
+from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
-from medfeed.settings import DEFAULT_ENTRIES, Settings, check_base_url, env_config
+from medfeed.settings import (
+    DEFAULT_ENTRIES,
+    Settings,
+    env_config,
+    host_problem,
+    local_base_url,
+    port_number,
+)
 from medfeed.site import Snapshot, public_base_url, utc_now
 from medfeed.store import Catalog, load_catalog
 
@@ -244,9 +252,16 @@ def schema() -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@ENTRIES_OPTION
-def serve(host: str, port: int, entries: Path) -> None:
+@click.option("--port", default="8000", show_default=True, help="Port to listen on (1-65535).")
+@click.option(
+    "--entries",
+    type=click.Path(path_type=Path),
+    envvar="MEDFEED_ENTRIES",
+    default=DEFAULT_ENTRIES,
+    show_default=True,
+    help="The entries folder (env MEDFEED_ENTRIES).",
+)
+def serve(host: str, port: str, entries: Path) -> None:
     """Serve the site with the development server, for trying it out.
 
     Links use http://HOST:PORT/ unless MEDFEED_BASE_URL is set.
@@ -257,14 +272,34 @@ def serve(host: str, port: int, entries: Path) -> None:
     # Imported here so that validate and schema do not load Flask.
     from medfeed.web import create_app
 
-    base_url = os.environ.get("MEDFEED_BASE_URL")
-    if not base_url:
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-        shown = f"[{shown}]" if ":" in shown else shown
-        base_url = f"http://{shown}:{port}/"
+    # Every bad setting is reported at once, by the name the operator typed, so the
+    # options are checked here rather than by click, which stops at the first.
+    problems = []
+    trouble = host_problem(host)
+    if trouble:
+        problems.append(Problem("--host", "", trouble))
+    number = port_number(port)
+    if number is None:
+        problems.append(Problem("--port", "", f"{port!r} is not a port number (1-65535)"))
+    source = click.get_current_context().get_parameter_source("entries")
+    from_env = source is click.core.ParameterSource.ENVIRONMENT
+    config = {"ENTRIES_DIR": str(entries)}
+    names = {"ENTRIES_DIR": "MEDFEED_ENTRIES" if from_env else "--entries"}
+    if not os.environ.get("MEDFEED_BASE_URL") and number is not None and not problems:
+        config["BASE_URL"] = local_base_url(host, number)
     try:
-        app = create_app({"ENTRIES_DIR": str(entries), "BASE_URL": check_base_url(base_url)})
+        settings = Settings.load(os.environ, config, names)
+    except ConfigError as e:
+        problems.extend(e.problems)
+    if problems or number is None:
+        raise _fail(ConfigError(problems))
+    configure_logging((LOGGER, "werkzeug"))
+    try:
+        app = create_app(settings=settings)
     except MedfeedError as e:
         raise _fail(e) from e
-    click.echo(f"medfeed: serving {entries} at {base_url}", err=True)
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    click.echo(f"medfeed: serving {entries} at {settings.base_url}", err=True)
+    try:
+        app.run(host=host, port=number, debug=False, use_reloader=False)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{number} ({e.strerror or e})") from e

@@ -24,7 +24,8 @@ from werkzeug.wrappers import Response
 
 from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
 from medfeed.errors import NotFound, RenderError, UnknownCategory
-from medfeed.settings import Settings, env_config
+from medfeed.logs import configure_logging
+from medfeed.settings import Settings
 from medfeed.site import Publisher, Snapshot
 from medfeed.urls import Format, absolute, entry_path, page_path
 
@@ -241,13 +242,21 @@ def http_error(error: HTTPException) -> Response:
     return response
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then from ``config``.
+def create_app(
+    config: Mapping[str, Any] | None = None, *, settings: Settings | None = None
+) -> Flask:
+    """Build the app: settings from the environment, then ``config``; or ``settings`` as given.
 
     Raises:
-        ConfigError: a setting or site.toml is unusable.
+        ConfigError: every unusable setting at once, or site.toml's problems.
     """
-    settings = Settings.from_mapping({**env_config(os.environ), **(config or {})})
+    # Log lines get a time, level and pid wherever the app runs, unless logging was set
+    # up already (by gunicorn's --log-config, medfeed serve or a test runner).
+    configure_logging()
+    if settings is None:
+        settings = Settings.load(os.environ, config)
+    elif config:
+        raise TypeError("create_app takes config or settings, not both")
     app = App(__name__, static_folder=None)
     publisher = Publisher(settings)
     app.extensions[EXTENSION] = publisher
