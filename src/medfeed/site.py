@@ -12,12 +12,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 
 from medfeed.delivery import HTML_TYPE, PAGE_HEADERS, Document, Headers, make_document
 from medfeed.errors import NotFound, Problem, RenderError, UnknownCategory, UnknownEntry
-from medfeed.feeds import EPOCH, FeedMeta, feed_updated, render_feed
+from medfeed.feeds import render_feed
 from medfeed.folder import DELETION_GRACE, Folder
+from medfeed.logs import ProblemLog, problem_log
+from medfeed.meta import EPOCH, FeedMeta, feed_updated
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
@@ -380,7 +382,6 @@ class Publisher:
         self.folder = Folder(settings.entries_dir, deletion_grace=deletion_grace, now=now)
         self.last_check = now()
         self._snapshot = self._make_snapshot(self.last_check, None)
-        self._reported: frozenset[Problem] = frozenset()
         self._report()
         self._watcher: Watcher | None = None
         self._watch_pid: int | None = None
@@ -398,11 +399,13 @@ class Publisher:
         return self._snapshot.base_url
 
     def _report(self) -> None:
-        # One log line per problem when it appears, not once per request or check.
-        current = frozenset(self.catalog.problems)
-        for problem in sorted(current - self._reported):
-            log.warning("%s", problem)
-        self._reported = current
+        # One log line per problem when it appears and one when it is fixed, not once per
+        # request or check, and from one process of those serving the folder.
+        self._problem_log.update(self.catalog.problems)
+
+    @cached_property
+    def _problem_log(self) -> ProblemLog:
+        return problem_log(self.settings.state_folder)
 
     def refresh(self, names: set[str] | None = None) -> bool:
         """Re-check the named files (None: all); make a new snapshot if anything changed."""
