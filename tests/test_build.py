@@ -20,7 +20,9 @@ from conftest import BASE_URL, SMALL_SITE_DOCUMENTS, WriteEntry
 from medfeed.build import MARKER, build_site, file_for
 from medfeed.cli import main
 from medfeed.delivery import Document
-from medfeed.site import Snapshot, utc_now
+from medfeed.documents import Kind
+from medfeed.site import utc_now
+from medfeed.snapshot import Snapshot
 from medfeed.store import load_catalog
 
 State = dict[str, tuple[bytes, int, int]]
@@ -186,7 +188,7 @@ def test_a_rebuild_deletes_only_what_an_earlier_build_wrote(
     out = tmp_path / "site"
     build(runner, entries_dir, out)
     theirs = {
-        "robots.txt": "User-agent: *\n",
+        "humans.txt": "Team: the desk\n",
         ".well-known/security.txt": "Contact: mailto:desk@example.org\n",
         "notes/todo.txt": "keep me",
         "entries/README.txt": "the entry pages",
@@ -322,9 +324,13 @@ def test_a_new_last_modified_alone_only_sets_the_mtime(
     out = tmp_path / "site"
     build(runner, entries_dir, out)
     before = identities(out)
-    snapshot = Snapshot(load_catalog(entries_dir), BASE_URL, utc_now(), prepare=False)
     moment = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
-    snapshot.favicon().last_modified = moment
+
+    class Redated(Snapshot):
+        def last_modified(self, kind: Kind, subject: str | None) -> datetime:
+            return moment if kind.name == "favicon.svg" else super().last_modified(kind, subject)
+
+    snapshot = Redated(load_catalog(entries_dir), BASE_URL, utc_now(), prepare=False)
 
     report = build_site(snapshot, out)
     assert (report.written, report.redated) == (0, 1)
@@ -354,8 +360,10 @@ def test_a_file_changed_by_hand_is_written_again(
 class FailingHomePage(Snapshot):
     """A snapshot whose home page cannot be written, as when the disk fills up."""
 
-    def index_page(self) -> Document:
-        raise OSError(28, "No space left on device")
+    def document_of(self, kind: Kind, subject: str | None) -> Document:
+        if kind.path(subject) == "/":
+            raise OSError(28, "No space left on device")
+        return super().document_of(kind, subject)
 
 
 @pytest.mark.usefixtures("site")

@@ -24,7 +24,8 @@ from medfeed.budget import SUMMARY_CHARS
 from medfeed.errors import UnknownEntry
 from medfeed.meta import MAX_FEED_BYTES
 from medfeed.settings import Settings
-from medfeed.site import Publisher, Snapshot
+from medfeed.site import Publisher
+from medfeed.snapshot import Snapshot
 from medfeed.store import load_catalog
 
 WriteEntry = Callable[..., Path]
@@ -108,6 +109,11 @@ def site_toml(entries_dir: Path, **settings: int) -> None:
 
 def snapshot(entries_dir: Path, base_url: str = BASE_URL) -> Snapshot:
     return Snapshot(load_catalog(entries_dir), base_url, FIXED_NOW)
+
+
+def rss_and_atom(shot: Snapshot) -> dict[str, bytes]:
+    """The RSS and Atom feeds of a snapshot (JSON Feed has tests of its own)."""
+    return {p: doc.body for p, doc in shot.feeds() if p.endswith((".rss", ".atom"))}
 
 
 @pytest.fixture
@@ -294,9 +300,9 @@ def test_rendering_later_gives_the_same_feed(entries_dir: Path) -> None:
     first = snapshot(entries_dir)
     time.sleep(1.1)  # RFC 822 dates have whole seconds
     second = snapshot(entries_dir)
-    bodies = {path: doc.body for path, doc in first.feeds()}
+    bodies = rss_and_atom(first)
     assert sorted(bodies) == sorted(feed_paths())
-    assert bodies == {path: doc.body for path, doc in second.feeds()}
+    assert bodies == rss_and_atom(second)
 
 
 # Self and alternate links
@@ -542,17 +548,17 @@ def test_scheduled_entry_appears_when_its_time_comes(
 
     assert links() == [f"{BASE_URL}entries/a-visit/"]
     with pytest.raises(UnknownEntry):
-        publisher.snapshot().entry_page("next-visit")
+        publisher.snapshot().page("/entries/next-visit/")
 
     clock[0] = datetime(2029, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert links() == [f"{BASE_URL}entries/a-visit/"]
 
     clock[0] = datetime(2030, 1, 1, tzinfo=UTC)
     assert links() == [f"{BASE_URL}entries/next-visit/", f"{BASE_URL}entries/a-visit/"]
-    assert b"Next visit" in publisher.snapshot().entry_page("next-visit").body
-    assert b"Next visit" in publisher.snapshot().index_page().body
+    assert b"Next visit" in publisher.snapshot().page("/entries/next-visit/").body
+    assert b"Next visit" in publisher.snapshot().page("/").body
     with pytest.raises(UnknownEntry):
-        publisher.snapshot().entry_page("hidden")
+        publisher.snapshot().page("/entries/hidden/")
 
 
 # Size: every document stays under MAX_FEED_BYTES, whatever the entries hold
@@ -580,7 +586,7 @@ def write_many(write_entry: WriteEntry, count: int, **fields: Any) -> list[str]:
 def feeds_of(entries_dir: Path) -> dict[str, bytes]:
     """Every feed of the folder as served, without the compressed forms."""
     shot = Snapshot(load_catalog(entries_dir), BASE_URL, FIXED_NOW, prepare=False)
-    return {path: doc.body for path, doc in shot.feeds()}
+    return rss_and_atom(shot)
 
 
 def slug_of(entry: feedparser.FeedParserDict) -> str:

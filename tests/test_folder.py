@@ -14,9 +14,9 @@ from medfeed.folder import Folder
 from medfeed.settings import Settings
 from medfeed.site import Publisher
 from medfeed.store import Catalog, Item
-from medfeed.urls import FORMATS
 
 WriteEntry = Callable[..., Path]
+FORMATS = ("rss", "atom", "json")
 
 A_ID = "tag:example.org,2015-10-12:a-visit"
 OCT_20 = datetime(2015, 10, 20, tzinfo=UTC)

@@ -14,12 +14,11 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from conftest import SEED_ENTRIES, entry_data
-from medfeed.feeds import render_feed
+from medfeed.feeds import Format, render_feed
 from medfeed.georss import coordinate
 from medfeed.meta import FeedMeta
 from medfeed.models import Author, Entry
 from medfeed.store import Item, load_catalog
-from medfeed.urls import Format
 
 GEORSS = "http://www.georss.org/georss"
 G = f"{{{GEORSS}}}"

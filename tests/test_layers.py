@@ -34,25 +34,23 @@ ALLOWED: dict[str, set[str]] = {
     "sitemap": {"errors", "urls"},
     "ical": {"models", "store", "urls"},
     "pages": {"models", "store", "urls", "wording"},
-    "site": {
-        "delivery",
-        "errors",
-        "feeds",
-        "folder",
-        "logs",
-        "meta",
-        "models",
-        "pages",
-        "settings",
-        "store",
+    # Composition: the one table of documents, one content version, the live publisher.
+    "documents": {
+        "feeds", "ical", "jsonfeed", "meta", "models", "opml", "pages", "sitemap", "store",
         "urls",
-        "watch",
     },  # fmt: skip
-    "web": {"delivery", "errors", "logs", "settings", "site", "urls"},
-    "build": {"delivery", "site", "urls"},
+    "snapshot": {
+        "delivery", "documents", "errors", "meta", "models", "pages", "sitemap", "store",
+        "urls",
+    },  # fmt: skip
+    "site": {
+        "errors", "folder", "logs", "settings", "snapshot", "store", "watch",
+    },  # fmt: skip
+    "web": {"delivery", "errors", "logs", "settings", "site", "snapshot", "urls"},
+    "build": {"delivery", "documents", "snapshot", "urls"},
     "cli": {
-        "build", "editing", "errors", "logs", "reading", "settings", "store", "site", "web",
-        "models", "urls",
+        "build", "editing", "errors", "logs", "reading", "settings", "store", "site",
+        "snapshot", "web", "models", "urls",
     },  # fmt: skip
     "__init__": {"web"},
     "__main__": {"cli"},

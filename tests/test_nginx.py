@@ -12,6 +12,7 @@ import gzip
 import http.client
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from flask import Flask
 from conftest import BASE_URL, SMALL_SITE_DOCUMENTS, WriteEntry
 from medfeed.cli import main
 from medfeed.delivery import PAGE_HEADERS
+from medfeed.documents import KINDS
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 NGINX = shutil.which("nginx") or next(
@@ -377,3 +379,19 @@ def test_static_nginx_redirects_an_earlier_slug(static_site: str) -> None:
         assert reply.status == 301, path
         assert reply.headers["location"] == "/entries/renamed/", path
     assert fetch(static_site, "/entries/renamed/").status == 200
+
+
+def test_the_static_configuration_types_every_kind_of_document() -> None:
+    conf = (DEPLOY / "nginx-static.conf").read_text(encoding="utf-8")
+    block = conf[conf.index("types {") : conf.index("}", conf.index("types {"))]
+    types = {ext: media for media, ext in re.findall(r"^\s+([\w/+.-]+)\s+(\w+);$", block, re.M)}
+    [listed] = re.findall(r"^\s*charset_types\s+([^;]+);", conf, re.M)
+    charset = set(listed.split())
+    for kind in KINDS:
+        media = kind.media_type.split(";")[0]
+        extension = kind.extension or "html"
+        if kind.name.startswith(("_", ".")):
+            continue  # files for other static hosts and for nginx itself, never served
+        assert types.get(extension) == media, (kind.name, extension)
+        if "charset" in kind.media_type and media != "text/html":
+            assert media in charset, media

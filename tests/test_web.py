@@ -85,6 +85,8 @@ def feed_pair(page_path: str) -> set[tuple[str | None, str | None]]:
     return {
         ("application/rss+xml", f"{url}feed.rss"),
         ("application/atom+xml", f"{url}feed.atom"),
+        ("application/feed+json", f"{url}feed.json"),
+        ("text/calendar", f"{url}events.ics"),
     }
 
 
@@ -269,8 +271,9 @@ NOT_FOUND = [
     "/categories/nope/",
     "/categories/nope/feed.rss",
     "/entries/nope/",
-    "/feed.json",
     "/feed.xml",
+    "/events.json",
+    "/entries/a-visit/feed.rss",
     "/categories/visits/feed.xml",
     "/categories/UPPER/",
     "/entries/A-VISIT/",
@@ -361,7 +364,9 @@ def test_pages_load_nothing_from_other_hosts(site: FlaskClient, path: str) -> No
         if re.match(r"(?i)^(https?:)?//", url):
             assert url.startswith(BASE_URL) or url == OUTSIDE_LINK, url
         else:
-            assert not re.match(r"(?i)^[a-z][a-z0-9+.-]*:", url) or url.startswith("mailto:"), url
+            # mailto: links, and webcal: for calendar programs (this site's own calendar).
+            local = url.startswith(("mailto:", "webcal://" + BASE_URL.split("://")[1]))
+            assert not re.match(r"(?i)^[a-z][a-z0-9+.-]*:", url) or local, url
     assert not any(tag in ("script", "iframe", "img", "object") for tag, _ in page.tags)
 
 

@@ -12,15 +12,14 @@ import json
 import os
 import pickle
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
 from medfeed.delivery import Document
-from medfeed.site import FAVICON_PATH, Snapshot
-from medfeed.urls import entry_path, page_path
+from medfeed.documents import KINDS
+from medfeed.snapshot import Snapshot
 
 MARKER = ".medfeed-build"
 """The manifest of what medfeed wrote in a folder; a rebuild touches nothing else."""
@@ -237,29 +236,30 @@ def _put(root: str, rel: str, doc: Document, kept: Record | None) -> tuple[Recor
 
 
 def _put_entry_pages(
-    root: str, snapshot: Snapshot, slugs: Iterable[str], kept: Mapping[str, Record]
+    root: str, snapshot: Snapshot, paths: Iterable[str], kept: Mapping[str, Record]
 ) -> list[Result]:
     results = []
-    for slug in slugs:
-        rel = file_for(entry_path(slug))
-        results.append((rel, *_put(root, rel, snapshot.entry_page(slug), kept.get(rel))))
+    for path in paths:
+        rel = file_for(path)
+        results.append((rel, *_put(root, rel, snapshot.page(path), kept.get(rel))))
     return results
 
 
 def _in_two_processes(
-    root: str, snapshot: Snapshot, slugs: list[str], kept: Mapping[str, Record]
+    root: str, snapshot: Snapshot, paths: list[str], kept: Mapping[str, Record]
 ) -> list[Result]:
+    """Write the documents of every entry (their pages), half of them in a child."""
     # Rendering pages is CPU-bound: a forked child takes every other entry and sends
     # back what it wrote. fork() shares the snapshot without pickling it.
-    if not hasattr(os, "fork") or len(slugs) < TWO_PROCESSES_FROM or (os.cpu_count() or 1) < 2:
-        return _put_entry_pages(root, snapshot, slugs, kept)
+    if not hasattr(os, "fork") or len(paths) < TWO_PROCESSES_FROM or (os.cpu_count() or 1) < 2:
+        return _put_entry_pages(root, snapshot, paths, kept)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(read_end)
         status = 0
         try:
-            results = _put_entry_pages(root, snapshot, slugs[1::2], kept)
+            results = _put_entry_pages(root, snapshot, paths[1::2], kept)
             with os.fdopen(write_end, "wb") as out:
                 out.write(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
         except BaseException:
@@ -269,7 +269,7 @@ def _in_two_processes(
     os.close(write_end)
     source = os.fdopen(read_end, "rb")
     try:
-        mine = _put_entry_pages(root, snapshot, slugs[0::2], kept)
+        mine = _put_entry_pages(root, snapshot, paths[0::2], kept)
         data = source.read()
     finally:
         source.close()  # were the parent failing, the child must not block on the pipe
@@ -304,10 +304,6 @@ def _delete(root: str, gone: Iterable[str], folders: set[str]) -> int:
     return count
 
 
-def _given(doc: Document) -> Callable[[], Document]:
-    return lambda: doc
-
-
 def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     """Bring ``outdir`` up to date with the snapshot, touching only what medfeed wrote.
 
@@ -316,19 +312,23 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         OSError: reading or writing failed; what was written is listed for the next build.
     """
     manifest = _read_manifest(outdir) if outdir.is_dir() else None
-    slugs = [item.slug for item in snapshot.items]
-    # Entry pages first, then the pages that link to them, then the feeds: no document
-    # ever links to one not yet written.
-    pages: list[tuple[str, Callable[[], Document]]] = [
-        (page_path(c.slug), partial(snapshot.category_page, c.slug))
-        for c in snapshot.site.categories
+    # Every document of the table. Entries' documents first, then the pages and lists
+    # that link to them, then the feeds: no document ever links to one not yet written.
+    entry_paths = [
+        kind.path(subject)
+        for kind in KINDS
+        if kind.scope == "entry"
+        for subject in snapshot.subjects(kind)
     ]
-    pages += [(page_path(), snapshot.index_page), (FAVICON_PATH, snapshot.favicon)]
-    # Redirects of renamed entries, for nginx (a map it includes) and other static hosts.
-    pages += [(path, _given(doc)) for path, doc in snapshot.redirect_lists()]
-    feeds = [(file_for(path), doc) for path, doc in snapshot.feeds()]
-    files = [file_for(entry_path(s)) for s in slugs] + [file_for(p) for p, _ in pages]
-    files += [rel for rel, _ in feeds]
+    rest = [
+        (kind, subject)
+        for feeds_last in (False, True)
+        for kind in KINDS
+        if kind.scope != "entry" and (kind.shows == "feed") == feeds_last
+        for subject in snapshot.subjects(kind)
+    ]
+    files = [file_for(path) for path in entry_paths]
+    files += [file_for(kind.path(subject)) for kind, subject in rest]
     kept, fresh = _survey(outdir, files, manifest)
     outdir.mkdir(exist_ok=True)
     root = str(outdir)
@@ -338,12 +338,10 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         _write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
-    results = _in_two_processes(root, snapshot, slugs, kept)
-    for path, render in pages:
-        rel = file_for(path)
-        results.append((rel, *_put(root, rel, render(), kept.get(rel))))
-    for rel, doc in feeds:
-        results.append((rel, *_put(root, rel, doc, kept.get(rel))))
+    results = _in_two_processes(root, snapshot, entry_paths, kept)
+    for kind, subject in rest:
+        rel = file_for(kind.path(subject))
+        results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
     now = {rel: record for rel, record, _ in results}
     deleted = _delete(root, [rel for rel in documents if rel not in now], folders)
     if now != documents or folders != made:  # a rebuild that changed nothing changes nothing

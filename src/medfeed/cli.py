@@ -25,7 +25,8 @@ from medfeed.settings import (
     local_base_url,
     port_number,
 )
-from medfeed.site import Snapshot, public_base_url, utc_now
+from medfeed.site import public_base_url, utc_now
+from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog, load_catalog
 
 ENTRIES_OPTION = click.option(

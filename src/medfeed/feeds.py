@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -31,7 +31,10 @@ from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point, lo
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta, feed_updated
 from medfeed.models import Author, Location
 from medfeed.store import Item
-from medfeed.urls import CATEGORIES_PATH, MEDIA_TYPES, Format, absolute, entry_path
+from medfeed.urls import CATEGORIES_PATH, absolute, entry_path
+
+Format = Literal["rss", "atom"]
+MEDIA_TYPES: dict[Format, str] = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
 # Generous sizes of the fixed parts of a document: tags, dates, indentation.
 FEED_BYTES = 1024

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -14,15 +14,7 @@ from markupsafe import Markup
 
 from medfeed.models import Category, Event, SiteConfig
 from medfeed.store import Item
-from medfeed.urls import (
-    FORMAT_NAMES,
-    FORMATS,
-    MEDIA_TYPES,
-    absolute,
-    entry_path,
-    feed_path,
-    page_path,
-)
+from medfeed.urls import absolute, entry_path, page_path
 from medfeed.wording import (
     date_label,
     date_pieces,
@@ -34,12 +26,23 @@ from medfeed.wording import (
 
 @dataclass(frozen=True)
 class FeedLink:
-    """One feed as a page advertises it."""
+    """One feed (or calendar) as a page advertises it."""
 
     title: str
     url: str
     media_type: str
     format_name: str
+
+    @property
+    def webcal(self) -> str | None:
+        """The webcal: address calendar programs subscribe to, for a calendar."""
+        if self.media_type != "text/calendar":
+            return None
+        return "webcal:" + self.url.split(":", 1)[1]
+
+
+FeedLinks = Callable[[str | None], list[FeedLink]]
+"""The feeds a page of a category (None: the whole site) offers."""
 
 
 @dataclass(frozen=True)
@@ -130,13 +133,14 @@ def _environment() -> Environment:
 class PageRenderer:
     """Renders the pages of one site at one base URL."""
 
-    def __init__(self, site: SiteConfig, base_url: str) -> None:
+    def __init__(self, site: SiteConfig, base_url: str, links: FeedLinks) -> None:
         self.site = site
         self.base_url = base_url
+        self.links = links
         # The same on every page: rendered once, not once per page of thousands.
         self.chrome = Chrome(
             header=Markup(self._render_str("_header.html")),
-            footer=Markup(self._render_str("_footer.html")),
+            footer=Markup(self._render_str("_footer.html", all_feeds=links(None))),
         )
 
     def url(self, path: str) -> str:
@@ -144,18 +148,8 @@ class PageRenderer:
         return absolute(self.base_url, path)
 
     def feed_links(self, category: Category | None) -> list[FeedLink]:
-        """The RSS and Atom feeds of a category, or of every entry."""
-        title = self.site.title if category is None else f"{self.site.title}: {category.title}"
-        slug = None if category is None else category.slug
-        return [
-            FeedLink(
-                title=f"{title} ({FORMAT_NAMES[fmt]})",
-                url=self.url(feed_path(slug, fmt)),
-                media_type=MEDIA_TYPES[fmt],
-                format_name=FORMAT_NAMES[fmt],
-            )
-            for fmt in FORMATS
-        ]
+        """The feeds of a category, or of every entry, in every format."""
+        return self.links(None if category is None else category.slug)
 
     def _render_str(self, template: str, **context: Any) -> str:
         return (

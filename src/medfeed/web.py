@@ -23,11 +23,12 @@ from werkzeug.routing import MapAdapter
 from werkzeug.wrappers import Response
 
 from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
-from medfeed.errors import NotFound, RenderError, UnknownCategory
+from medfeed.errors import NotFound, RenderError, UnknownCategory, UnknownEntry
 from medfeed.logs import configure_logging
 from medfeed.settings import Settings
-from medfeed.site import Publisher, Snapshot
-from medfeed.urls import Format, absolute, entry_path, page_path
+from medfeed.site import Publisher
+from medfeed.snapshot import Snapshot
+from medfeed.urls import absolute, entry_path, page_path
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -139,21 +140,21 @@ def merge_leading_slashes() -> Response | None:
     # second URL for the same document; a relative "//x" Location would even leave the
     # site, which is why the redirect is absolute.
     raw = request.environ.get("PATH_INFO", "")
-    if raw.startswith("//") and request.routing_exception is None:
+    if (
+        raw.startswith("//")
+        and request.routing_exception is None
+        and current().document(request.path) is not None
+    ):
         return redirect(public_url(request.path), code=308)
     return None
 
 
 # DocumentServer answers every document it finds; these views define the URL map and
 # answer what it did not find: a specific 404, or a document that appeared in between.
-@bp.get("/")
-def index() -> Response:
-    return send(current().index_page())
-
-
-@bp.get("/feed.<any(rss, atom):fmt>")
-def feed(fmt: Format) -> Response:
-    return send(current().feed(None, fmt))
+@bp.get("/", defaults={"name": ""})
+@bp.get("/<name>")
+def site_document(name: str) -> Response:
+    return send(current().page(request.path))
 
 
 @bp.get("/categories/")
@@ -162,28 +163,25 @@ def categories() -> Response:
     return redirect(public_url(page_path()) + "#subscribe", code=302)
 
 
-@bp.get("/categories/<slug>/")
-def category(slug: str) -> Response:
-    return send(current().category_page(slug))
+@bp.get("/categories/<slug>/", defaults={"name": ""})
+@bp.get("/categories/<slug>/<name>")
+def category_document(slug: str, name: str) -> Response:
+    return send(current().page(request.path))
 
 
-@bp.get("/categories/<slug>/feed.<any(rss, atom):fmt>")
-def category_feed(slug: str, fmt: Format) -> Response:
-    return send(current().feed(slug, fmt))
-
-
-@bp.get("/entries/<slug>/")
-def entry(slug: str) -> Response:
+@bp.get("/entries/<slug>/", defaults={"name": ""})
+@bp.get("/entries/<slug>/<name>")
+def entry_document(slug: str, name: str) -> Response:
     snapshot = current()
     moved = snapshot.redirects.get(slug)
     if moved is not None:
         # An earlier slug of a renamed entry: moved for good, so links and bookmarks
         # keep working.
-        response = redirect(public_url(entry_path(moved)), code=301)
+        response = redirect(public_url(entry_path(moved) + name), code=301)
         response.cache_control.public = True
         response.cache_control.max_age = snapshot.site.max_age
         return response
-    return send(snapshot.entry_page(slug))
+    return send(snapshot.page(request.path))
 
 
 @bp.get("/healthz")
@@ -223,8 +221,10 @@ def _error_page(status: int, title: str, message: str) -> Response:
 
 
 def not_found(error: NotFound) -> Response:
-    what = "category" if isinstance(error, UnknownCategory) else "entry"
-    return _error_page(404, "Not found", f"There is no {what} named “{error}” here.")
+    if isinstance(error, UnknownCategory | UnknownEntry):
+        what = "category" if isinstance(error, UnknownCategory) else "entry"
+        return _error_page(404, "Not found", f"There is no {what} named “{error}” here.")
+    return _error_page(404, "Not found", "There is nothing at this address.")
 
 
 def unrenderable(error: RenderError) -> Response:
