@@ -22,13 +22,13 @@ from medfeed.ical import (
     CalendarMeta,
     escape_text,
     fold,
-    place_text,
     render_calendar,
     revised_at,
     sequence,
 )
 from medfeed.models import Entry, Location, entry_id
 from medfeed.store import Item, load_catalog
+from medfeed.wording import event_place
 
 BASE = "https://site.example.org/"
 META = CalendarMeta(
@@ -478,7 +478,7 @@ def test_any_text_round_trips_through_both_parsers(
     # Every line break is written as \n: CRLF and lone CR come back as LF.
     lines = summary.replace("\r\n", "\n").replace("\r", "\n")
     assert description.endswith(f"\n\n{lines}")
-    assert parsed.event_text("LOCATION") == [place_text(Location(place=place, country=country))]
+    assert parsed.event_text("LOCATION") == [event_place(Location(place=place, country=country))]
 
 
 KHAL = shutil.which("khal")

@@ -181,7 +181,7 @@ def _opml(content: Content, _: str | None) -> bytes:
         html_url = absolute(content.base_url, page_path(category))
         for kind in FEEDS:
             title = f"{_title(content, category)} ({kind.label})"
-            url = absolute(content.base_url, kind.path(category))
+            url = absolute(content.base_url, page_path(category) + kind.name)
             outlines.append(Outline(title, url, html_url, _OPML_FORMATS[kind.name]))
     home = absolute(content.base_url, page_path())
     return render_opml(content.site.title, content.changed_at, home, outlines)

@@ -32,6 +32,7 @@ from medfeed.meta import MAX_FEED_BYTES, FeedMeta, feed_updated
 from medfeed.models import Author, Location
 from medfeed.store import Item
 from medfeed.urls import CATEGORIES_PATH, absolute, entry_path
+from medfeed.wording import item_notes
 
 Format = Literal["rss", "atom"]
 MEDIA_TYPES: dict[Format, str] = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
@@ -113,11 +114,9 @@ def _authors(item: Item, meta: FeedMeta, short: bool) -> tuple[Author, ...]:
     return authors[:SHORT_AUTHORS] if short else authors
 
 
-def _source(item: Item) -> str:
-    if not item.entry.link:
-        return ""
-    source = html.escape(str(item.entry.link))
-    return f'\n<p>Source: <a href="{source}">{source}</a></p>'
+def _notes(item: Item) -> str:
+    # Kept whether or not the content fits: the event and the source are short.
+    return "".join(item_notes(item.entry))
 
 
 class _Sizes:
@@ -143,11 +142,11 @@ class _Sizes:
         return [author.name, *((author.email, author.name) if author.email else ())]
 
     def item(self, index: int, short: bool) -> int:
-        """An item without its content (but with the source link, which always stays)."""
+        """An item without its content (but with its event and source, which always stay)."""
         item, meta = self.items[index], self.meta
         entry = item.entry
         authors = _authors(item, meta, short)
-        texts = [entry.title, item.id, _summary(item, self.fmt, short), _source(item)]
+        texts = [entry.title, item.id, _summary(item, self.fmt, short), _notes(item)]
         texts += [text for author in authors for text in self.person(author)]
         labels = [meta.category_titles.get(slug, slug) for slug in entry.categories]
         # One count over all texts joined costs less than one per text.
@@ -218,8 +217,8 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> byt
         fe.medfeed_fixes.category_slugs = list(entry.categories)
         fe.medfeed_fixes.location = entry.event.location if entry.event else None
         fe.summary(_summary(item, fmt, short))
-        content = item.content_html if index < cut.with_content else ""
-        content += _source(item)
+        before, after = item_notes(entry)
+        content = before + (item.content_html if index < cut.with_content else "") + after
         if content:
             fe.content(content, type="html")
         fe.published(entry.published)

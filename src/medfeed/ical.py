@@ -20,9 +20,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from medfeed.models import Event, Location
+from medfeed.models import Event
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path
+from medfeed.wording import event_place
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
 PRODID = "-//medfeed//medfeed calendar//EN"
@@ -155,14 +156,6 @@ def date_note(event: Event) -> str:
     return f"Dates known {known}: {given}; shown from {shown}."
 
 
-def place_text(location: Location) -> str:
-    """Place and country, the country once: not "Israel, Israel"."""
-    country = location.country.strip().casefold()
-    if any(part.strip().casefold() == country for part in location.place.split(",")):
-        return location.place
-    return f"{location.place}, {location.country}"
-
-
 def _float(value: float) -> str:
     # RFC 5545 FLOAT has no exponent: repr() would write 1e-05.
     return f"{value:.6f}"
@@ -186,7 +179,7 @@ def _event_lines(item: Item, event: Event, meta: CalendarMeta) -> Iterator[str]:
     yield _line("DESCRIPTION", escape_text(description), language=language)
     location = event.location
     if location is not None:
-        yield _line("LOCATION", escape_text(place_text(location)), language=language)
+        yield _line("LOCATION", escape_text(event_place(location)), language=language)
         if location.latitude is not None and location.longitude is not None:
             yield _line("GEO", f"{_float(location.latitude)};{_float(location.longitude)}")
     yield _line("URL", absolute(meta.base_url, entry_path(item.slug)))

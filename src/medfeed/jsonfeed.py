@@ -27,6 +27,7 @@ from medfeed.meta import MAX_FEED_BYTES, FeedMeta
 from medfeed.models import Author, Event
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path
+from medfeed.wording import item_notes
 
 VERSION = "https://jsonfeed.org/version/1.1"
 MEDIA_TYPE = "application/feed+json"
@@ -116,17 +117,11 @@ def _summary(item: Item, short: bool) -> str:
 
 
 def _body(item: Item, with_content: bool, short: bool) -> str:
+    # The same notes as RSS and Atom content, so that the formats agree.
+    before, after = item_notes(item.entry)
     if with_content and item.content_html:
-        return item.content_html + _source(item)
-    return f"<p>{html.escape(_summary(item, short))}</p>{_source(item)}"
-
-
-def _source(item: Item) -> str:
-    # The paragraph feeds.py appends to RSS and Atom content, so that the formats agree.
-    if not item.entry.link:
-        return ""
-    source = html.escape(str(item.entry.link))
-    return f'\n<p>Source: <a href="{source}">{source}</a></p>'
+        return before + item.content_html + after
+    return f"{before}<p>{html.escape(_summary(item, short))}</p>{after}"
 
 
 def _person(author: Author) -> Json:

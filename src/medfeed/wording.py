@@ -4,6 +4,7 @@ calendars. Pure functions of the entry's facts; English, whatever the process's 
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, time
 
 from medfeed.models import Entry, Event, Location, PartialDate
@@ -92,3 +93,15 @@ def event_line(event: Event) -> str:
     """An event in one line of text: ``12–13 October 2015, Jerusalem, Israel``."""
     where = f", {event_place(event.location)}" if event.location else ""
     return f"{event_dates(event)}{where}"
+
+
+def item_notes(entry: Entry) -> tuple[str, str]:
+    """The HTML every feed format puts around an item's content: the event before it (so
+    readers that show only content show the event), the outside source after it."""
+    before = after = ""
+    if entry.event is not None:
+        before = f"<p>Event: {html.escape(event_line(entry.event))}</p>\n"
+    if entry.link:
+        source = html.escape(str(entry.link))
+        after = f'\n<p>Source: <a href="{source}">{source}</a></p>'
+    return before, after
