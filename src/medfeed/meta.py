@@ -28,6 +28,29 @@ class FeedMeta:
     author: Author
     category_titles: Mapping[str, str] = field(default_factory=dict)
     fallback_updated: datetime = EPOCH
+    archive: Archive | None = None
+    """Where this document stands in its feed's chain of archives (RFC 5005), if any."""
+
+
+@dataclass(frozen=True)
+class Archive:
+    """RFC 5005 links of a feed document; every URL absolute, in the same format.
+
+    The current feed has only ``prev_archive`` (its newest archive); an archive document
+    has ``current`` and its neighbours, and says it is one (``fh:archive``).
+    """
+
+    prev_archive: str | None = None
+    """The next older archive document."""
+    next_archive: str | None = None
+    """The next newer archive document (none for the newest)."""
+    current: str | None = None
+    """The current feed, on an archive document; None on the current feed itself."""
+
+    @property
+    def is_archive(self) -> bool:
+        """Whether the document is an archive (not the current feed)."""
+        return self.current is not None
 
 
 def feed_updated(items: Sequence[Item], fallback: datetime = EPOCH) -> datetime:
