@@ -9,7 +9,9 @@ feedgen's traps, and where each is handled here:
 - RSS <category> gets the label, not the slug its domain needs: _EntryFixes again;
 - RSS <description> is HTML: a plain-text summary is escaped once more for RSS;
 - its geo extension writes georss:featurename, which GeoRSS does not define: georss.py
-  writes the elements instead, and the namespace is declared on the root only where used.
+  writes the elements instead, and the namespace is declared on the root only where used;
+- link() takes RFC 5005's archive relations, but RSS gets only the self link from it:
+  _FeedFixes writes the archive links and fh:archive in both formats alike.
 
 A document never exceeds MAX_FEED_BYTES: its size is estimated from its texts before
 feedgen renders it, and what does not fit is cut, oldest items first.
@@ -28,7 +30,7 @@ from lxml import etree
 from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
 from medfeed.errors import RenderError
 from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point, location_bytes
-from medfeed.meta import MAX_FEED_BYTES, FeedMeta, feed_updated
+from medfeed.meta import MAX_FEED_BYTES, Archive, FeedMeta, feed_updated
 from medfeed.models import Author, Location
 from medfeed.store import Item
 from medfeed.urls import CATEGORIES_PATH, absolute, entry_path
@@ -42,16 +44,70 @@ FEED_BYTES = 1024
 ITEM_BYTES = 260
 CATEGORY_BYTES = 60
 AUTHOR_BYTES = 80
+ARCHIVE_LINK_BYTES = 100  # <atom:link href="" rel="prev-archive" type="..."/>
+ARCHIVE_MARK_BYTES = 100  # <fh:archive/> and the xmlns:fh declaration on the root
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+HISTORY_PREFIX = "fh"
 
 
-class _NoFeedExtension(BaseExtension):  # type: ignore[misc]
+def _archive_links(archive: Archive | None) -> list[tuple[str, str]]:
+    """The RFC 5005 (rel, href) links of a feed document, in the order written."""
+    if archive is None:
+        return []
+    links = [
+        ("prev-archive", archive.prev_archive),
+        ("next-archive", archive.next_archive),
+        ("current", archive.current),
+    ]
+    return [(rel, href) for rel, href in links if href is not None]
+
+
+def _check_archive(meta: FeedMeta) -> None:
+    # A reader walks prev-archive until there is none: a link back to the document
+    # itself never ends. The current feed is the newest: no next-archive is newer.
+    archive = meta.archive
+    if archive is None:
+        return
+    if any(href == meta.self_url for _, href in _archive_links(archive)):
+        raise ValueError("an archive link points at the document itself")
+    if archive.next_archive is not None and not archive.is_archive:
+        raise ValueError("the current feed has a next-archive link")
+
+
+class _FeedFixes(BaseExtension):  # type: ignore[misc]
+    """Writes the feed-level parts feedgen cannot: namespaces declared on the root only
+    where used, RFC 5005 archive links and the fh:archive mark."""
+
+    def __init__(self) -> None:
+        self.located = False
+        self.archive: Archive | None = None
+        self.media_type = ""
+
     def extend_ns(self) -> dict[str, str]:
-        return {}
+        namespaces = {GEORSS_PREFIX: GEORSS_NS} if self.located else {}
+        if self.archive is not None and self.archive.is_archive:
+            namespaces[HISTORY_PREFIX] = HISTORY_NS
+        return namespaces
 
+    def extend_atom(self, feed: Any) -> Any:
+        # Atom elements carry no namespace in lxml's view (see _EntryFixes).
+        self._add_archive(feed.findall("link")[-1], "link")
+        return feed
 
-class _GeoFeedExtension(BaseExtension):  # type: ignore[misc]
-    def extend_ns(self) -> dict[str, str]:
-        return {GEORSS_PREFIX: GEORSS_NS}
+    def extend_rss(self, rss: Any) -> Any:
+        # After the self link, the only atom:link feedgen writes in RSS.
+        self._add_archive(rss.find(f"channel/{{{ATOM_NS}}}link"), f"{{{ATOM_NS}}}link")
+        return rss
+
+    def _add_archive(self, after: Any, tag: str) -> None:
+        # Each new element goes after the last, so they are written in this order.
+        for rel, href in _archive_links(self.archive):
+            after.addnext(etree.Element(tag, href=href, rel=rel, type=self.media_type))
+            after = after.getnext()
+        if self.archive is not None and self.archive.is_archive:
+            after.addnext(etree.Element(f"{{{HISTORY_NS}}}archive"))
 
 
 class _EntryFixes(BaseEntryExtension):  # type: ignore[misc]
@@ -133,6 +189,9 @@ class _Sizes:
         self.feed = FEED_BYTES + sum(_attribute_bytes(t) for t in texts)
         self.feed += 2 * _xml_bytes(meta.description) + AUTHOR_BYTES
         self.feed += _xml_bytes("".join(self.person(meta.author)))
+        links = _archive_links(meta.archive)
+        self.feed += sum(ARCHIVE_LINK_BYTES + _attribute_bytes(href) for _, href in links)
+        self.feed += ARCHIVE_MARK_BYTES if meta.archive and meta.archive.is_archive else 0
 
     def person(self, author: Author) -> list[str]:
         """The texts the format writes for one author."""
@@ -169,10 +228,13 @@ def render_feed(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
     items are left out; the newest item is always there. Deterministic.
 
     Raises:
-        RenderError: feedgen refused the input, which validation should prevent.
+        RenderError: feedgen refused the input, which validation should prevent, or
+            ``meta.archive`` links the document to itself or gives the current feed a
+            next-archive link.
     """
     sizes = _Sizes(items, meta, fmt)
     try:
+        _check_archive(meta)
         return fit(lambda cut: _render(items, meta, fmt, cut), sizes, len(items), MAX_FEED_BYTES)
     except ValueError as e:
         raise RenderError(f"cannot render {meta.self_url}: {e}") from e
@@ -183,9 +245,11 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> byt
     fg.load_extension("dc", atom=False, rss=True)
     shown = items[: cut.count]
     located = any(has_point(i.entry.event.location) for i in shown if i.entry.event)
+    fg.register_extension("medfeed_fixes", _FeedFixes, _EntryFixes, atom=True, rss=True)
     # The GeoRSS namespace goes on the root, and only into documents that use it.
-    feed_fixes = _GeoFeedExtension if located else _NoFeedExtension
-    fg.register_extension("medfeed_fixes", feed_fixes, _EntryFixes, atom=True, rss=True)
+    fg.medfeed_fixes.located = located
+    fg.medfeed_fixes.archive = meta.archive
+    fg.medfeed_fixes.media_type = MEDIA_TYPES[fmt]
     # The feed's time stays that of every item, shown or not: leaving one out is no change.
     updated = feed_updated(items, meta.fallback_updated)
     fg.id(meta.id)

@@ -11,7 +11,10 @@ Where the spec (https://www.jsonfeed.org/version/1.1/) leaves a choice:
 - an event goes into the ``_medfeed`` extension object, as the entry file writes it. It
   has no ``about`` URL: no public page documents it yet, and pointing at the site's home
   page would say that it does. Readers ignore extensions they do not know either way;
-- items carry no ``language``: entries have none of their own, so each is the feed's.
+- items carry no ``language``: entries have none of their own, so each is the feed's;
+- JSON Feed has no archives (RFC 5005), only ``next_url`` for the next page: it is the
+  next older archive, so a reader pages from the current feed back in time. An archive
+  document says nothing more: no ``next_url`` to a newer one, no link to the current feed.
 """
 
 from __future__ import annotations
@@ -51,8 +54,12 @@ def render_json_feed(items: Sequence[Item], meta: FeedMeta) -> bytes:
     Deterministic: UTF-8, keys in a fixed order, indented, a final newline.
 
     Raises:
-        RenderError: the input cannot be written as JSON, which validation prevents.
+        RenderError: the input cannot be written as JSON, which validation prevents, or
+            ``meta.archive`` pages the document to itself.
     """
+    if meta.archive is not None and meta.archive.prev_archive == meta.self_url:
+        # The spec forbids it: a reader following next_url would never stop.
+        raise RenderError(f"cannot render {meta.self_url}: next_url would be the feed_url")
     try:
         sizes = _Sizes(items, meta)
         return fit(lambda cut: _render(items, meta, cut), sizes, len(items), MAX_FEED_BYTES)
@@ -81,16 +88,19 @@ def _feed(meta: FeedMeta) -> Json:
     New feed-level fields (next_url, hubs) belong here: the size estimate measures
     whatever this returns, so nothing else needs to know about them.
     """
-    return {
+    fields: Json = {
         "version": VERSION,
         "title": meta.title,
         "home_page_url": meta.page_url,
         "feed_url": meta.self_url,
         "description": meta.description,
-        "language": meta.language,
-        "favicon": absolute(meta.base_url, FAVICON_PATH),
-        "authors": [_person(meta.author)],
     }
+    if meta.archive is not None and meta.archive.prev_archive is not None:
+        fields["next_url"] = meta.archive.prev_archive
+    fields["language"] = meta.language
+    fields["favicon"] = absolute(meta.base_url, FAVICON_PATH)
+    fields["authors"] = [_person(meta.author)]
+    return fields
 
 
 def _item(item: Item, meta: FeedMeta, with_content: bool, short: bool) -> Json:
