@@ -64,6 +64,15 @@ SMALL_SITE_DOCUMENTS = [
     "/entries/a-visit/",
     "/entries/a-conference/",
     "/favicon.svg",
+    "/archive/",
+    "/archive/2015/",
+    "/archive/2015/10/",
+    "/categories/visits/archive/",
+    "/categories/visits/archive/2015/",
+    "/categories/visits/archive/2015/10/",
+    "/categories/conferences/archive/",
+    "/categories/conferences/archive/2015/",
+    "/categories/conferences/archive/2015/10/",
 ]
 """Every document of a site with SITE_TOML's categories and the entries "a-visit" (visits)
 and "a-conference" (conferences)."""

@@ -129,7 +129,10 @@ def test_the_sitemap_lists_every_page_and_robots_names_it(site: str) -> None:
     SITEMAP_XSD.assertValid(document)
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = [loc.text or "" for loc in document.findall("s:url/s:loc", ns)]
-    assert len(locs) == 1 + len(SEED_CATEGORIES) + 9
+    expected = {"", "archive/", *(f"categories/{c}/" for c in SEED_CATEGORIES)}
+    expected |= {f"entries/{p.stem}/" for p in SEED_ENTRIES.glob("*.json")}
+    assert {BASE_URL + path for path in expected} <= set(locs)
+    assert len(locs) == len(set(locs))
     for loc in locs:
         media, _ = get(site, local(loc))
         assert media.startswith("text/html"), loc

@@ -578,7 +578,7 @@ def test_an_unrenderable_page_is_a_503_not_a_500(
     app = make_app()
     pages = app.extensions["medfeed"].snapshot().pages
 
-    def refuse(item: object) -> bytes:
+    def refuse(item: object, **neighbours: object) -> bytes:
         raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
 
     monkeypatch.setattr(pages, "entry", refuse)

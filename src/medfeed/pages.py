@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from html.parser import HTMLParser
 from typing import Any
 
@@ -16,6 +16,7 @@ from medfeed.models import Category, Event, SiteConfig
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path, page_path
 from medfeed.wording import (
+    MONTHS,
     date_label,
     date_pieces,
     event_place,
@@ -42,6 +43,20 @@ class FeedLink:
 
 
 FeedLinks = Callable[[str | None], list[FeedLink]]
+Month = tuple[int, int]
+
+
+def archive_path(category: str | None, year: int | None = None, month: int | None = None) -> str:
+    """The archive page of a category (None: the site), of a year, or of a month."""
+    folder = "/archive/" if category is None else f"/categories/{category}/archive/"
+    if year is None:
+        return folder
+    return f"{folder}{year:04d}/" if month is None else f"{folder}{year:04d}/{month:02d}/"
+
+
+def month_name(month: int) -> str:
+    """The English name of a month, 1 to 12."""
+    return MONTHS[month - 1]
 """The feeds a page of a category (None: the whole site) offers."""
 
 
@@ -121,6 +136,7 @@ def _environment() -> Environment:
     )
     env.filters["day"] = format_day
     env.filters["date_label"] = date_label
+    env.filters["month_year"] = lambda moment: f"{MONTHS[moment.month - 1]} {moment.year}"
     env.globals.update(
         event_dates_html=event_dates_html,
         event_place=event_place,
@@ -160,6 +176,7 @@ class PageRenderer:
                 url=self.url,
                 page_path=page_path,
                 entry_path=entry_path,
+                archive_path=archive_path,
                 **context,
             )
         )
@@ -196,16 +213,58 @@ class PageRenderer:
             **self._common(),
         )
 
-    def entry(self, item: Item) -> bytes:
-        """One entry's page."""
+    def entry(self, item: Item, *, older: Item | None = None, newer: Item | None = None) -> bytes:
+        """One entry's page, with the entries published just before and after it."""
         categories = [c for c in self.site.categories if c.slug in item.entry.categories]
+        published = item.entry.published
         return self._render(
             "entry.html",
             item=item,
             entry=item.entry,
             item_categories=categories,
+            older=older,
+            newer=newer,
+            month_path=archive_path(None, published.year, published.month),
             feeds=self.feed_links(None),
             canonical=self.url(entry_path(item.slug)),
+        )
+
+    def archive(self, category: Category | None, periods: Sequence[tuple[Month, int]]) -> bytes:
+        """The archive's index: every year and month with entries, and how many."""
+        slug = category.slug if category else None
+        years: dict[int, list[tuple[int, int]]] = {}
+        for (year, month), count in periods:
+            years.setdefault(year, []).append((month, count))
+        return self._render(
+            "archive.html",
+            category=category,
+            years=list(years.items()),
+            total=sum(count for _, count in periods),
+            scope_path=partial(archive_path, slug),
+            month_name=month_name,
+            feeds=self.feed_links(category),
+            canonical=self.url(archive_path(slug)),
+        )
+
+    def period(
+        self, category: Category | None, year: int, month: int | None, items: Sequence[Item]
+    ) -> bytes:
+        """Every entry of one year or month of the site or a category."""
+        slug = category.slug if category else None
+        label = str(year) if month is None else f"{month_name(month)} {year}"
+        months = sorted({i.entry.published.month for i in items}, reverse=True)
+        return self._render(
+            "period.html",
+            category=category,
+            label=label,
+            year=year,
+            month=month,
+            items=items,
+            months=months if month is None else [],
+            scope_path=partial(archive_path, slug),
+            month_name=month_name,
+            feeds=self.feed_links(category),
+            canonical=self.url(archive_path(slug, year, month)),
         )
 
     def error(self, status: int, title: str, message: str) -> bytes:

@@ -17,8 +17,11 @@ from medfeed.documents import (
     SITEMAP,
     Content,
     Kind,
+    Month,
     feed_links,
     locate,
+    split,
+    subject_of,
 )
 from medfeed.errors import NotFound, Problem, RenderError, UnknownCategory, UnknownEntry
 from medfeed.meta import EPOCH, feed_updated
@@ -31,6 +34,8 @@ from medfeed.urls import absolute, entry_path
 log = logging.getLogger("medfeed")
 NGINX_REDIRECTS = "/.redirects.map"
 STATIC_REDIRECTS = "/_redirects"
+ARCHIVE_MAX_AGE = 7 * 24 * 3600
+"""Cache-Control max-age of an archive document that no longer changes as entries arrive."""
 Key = tuple[object, ...]
 """What a document shows, compared by identity: equal keys, equal bytes."""
 
@@ -110,6 +115,9 @@ class Snapshot(Content):
         self.pages = PageRenderer(self.site, base_url, lambda c: feed_links(self, c))
         self._documents: dict[str, tuple[Key, Document]] = {}
         self._sitemaps: dict[str, bytes] | None = None
+        self._by_month: dict[str | None, dict[Month, tuple[Item, ...]]] = {}
+        self._archives: dict[str | None, dict[Month, tuple[Item, ...]]] = {}
+        self._positions: dict[str, int] | None = None
         if previous is not None and (
             previous.base_url,
             previous.site,
@@ -182,14 +190,78 @@ class Snapshot(Content):
             return "".join(f"{old} {target};\n" for old, target in moves).encode()
         return "".join(f"{old} {target} 301\n" for old, target in moves).encode()
 
+    # --- the archive ----------------------------------------------------------------------
+
+    def _months(self, category: str | None) -> dict[Month, tuple[Item, ...]]:
+        """Every visible item of the scope by month of publication, newest first."""
+        found = self._by_month.get(category)
+        if found is None:
+            months: dict[Month, list[Item]] = {}
+            for item in self.items_of(category):
+                published = item.entry.published
+                months.setdefault((published.year, published.month), []).append(item)
+            found = {month: tuple(items) for month, items in months.items()}
+            self._by_month[category] = found
+        return found
+
+    def _archive(self, category: str | None) -> dict[Month, tuple[Item, ...]]:
+        found = self._archives.get(category)
+        if found is None:
+            # Items that left the current feed, by month: each in exactly one document.
+            window = set(map(id, self.items_of(category)[: self.site.item_limit]))
+            found = {}
+            for month, items in self._months(category).items():
+                older = tuple(i for i in items if id(i) not in window)
+                if older:
+                    found[month] = older
+            self._archives[category] = found
+        return found
+
+    def archive_months(self, category: str | None) -> tuple[Month, ...]:
+        """Months, newest first, holding items of the scope that left its current feed."""
+        return tuple(self._archive(category))
+
+    def archived(self, category: str | None, month: Month) -> tuple[Item, ...]:
+        """Those items of one month, newest first."""
+        return self._archive(category).get(month, ())
+
+    def period(self, category: str | None, year: int, month: int | None) -> tuple[Item, ...]:
+        """Every visible item of the scope published in that year or month, newest first."""
+        months = self._months(category)
+        if month is not None:
+            return months.get((year, month), ())
+        return tuple(i for (y, _), items in months.items() if y == year for i in items)
+
+    def neighbours(self, slug: str) -> tuple[Item | None, Item | None]:
+        """The entries published just before and just after this one (site-wide)."""
+        if self._positions is None:
+            self._positions = {item.slug: index for index, item in enumerate(self.items)}
+        index = self._positions[slug]
+        older = self.items[index + 1] if index + 1 < len(self.items) else None
+        return older, (self.items[index - 1] if index > 0 else None)
+
+    def periods(self, category: str | None) -> list[tuple[Month, int]]:
+        """Every month with visible items of the scope, newest first, with its count."""
+        return [(month, len(items)) for month, items in self._months(category).items()]
+
     # --- the documents ------------------------------------------------------------------
 
     def subjects(self, kind: Kind) -> list[str | None]:
-        """What documents of this kind exist about: categories, entries, sitemap parts."""
-        if kind.scope == "category":
-            return [c.slug for c in self.site.categories]
-        if kind.scope == "entry":
+        """What documents of this kind exist about: categories, entries, periods, parts."""
+        scope = kind.scope
+        categories: list[str | None] = [c.slug for c in self.site.categories]
+        scopes = categories if scope.startswith("category") else [None]
+        if scope in ("category", "category-archive"):
+            return categories
+        if scope == "entry":
             return [item.slug for item in self.items]
+        if scope.endswith("month"):
+            if kind.shows == "archive":
+                return [subject_of(c, *m) for c in scopes for m in self._archive(c)]
+            return [subject_of(c, *m) for c in scopes for m in self._months(c)]
+        if scope.endswith("year"):
+            years = ((c, y) for c in scopes for y in dict.fromkeys(y for y, _ in self._months(c)))
+            return [subject_of(c, y) for c, y in years]
         if "{}" in kind.name:
             self.sitemap(SITEMAP.path())
             assert self._sitemaps is not None
@@ -197,10 +269,16 @@ class Snapshot(Content):
         return [None]
 
     def _exists(self, kind: Kind, subject: str | None) -> bool:
-        if kind.scope == "category":
-            return subject in self.by_category
         if kind.scope == "entry":
             return subject in self.by_slug
+        category, year, month = split(kind.scope, subject)
+        if kind.scope.startswith("category") and category not in self.by_category:
+            return False
+        if year is not None and month is not None:
+            months = self._archive(category) if kind.shows == "archive" else self._months(category)
+            return (year, month) in months
+        if year is not None:
+            return any(y == year for y, _ in self._months(category))
         if "{}" in kind.name:
             return subject in self.subjects(kind)
         return True
@@ -208,28 +286,52 @@ class Snapshot(Content):
     def _key(self, kind: Kind, subject: str | None) -> Key:
         if kind.shows == "feed":
             shown = self.items_of(subject)[: self.site.item_limit]
+            newest = self.archive_months(subject)[:1]
             # An empty feed's updated time is the whole site's, so it must follow that.
-            return (*shown, self.updated) if not shown else shown
+            return (*shown, self.updated, *newest) if not shown else (*shown, *newest)
         if kind.shows == "list":
             items = self.items_of(subject)
-            return (len(items), *items[: self.site.item_limit])
+            return (len(items), *items[: self.site.item_limit], bool(self.archive_months(subject)))
         if kind.shows == "calendar":
             return tuple(i for i in self.items_of(subject) if i.entry.event)
         if kind.shows == "entry":
-            return (self.by_slug[subject or ""],)
+            # Its page links to the entries published just before and after it.
+            older, newer = self.neighbours(subject or "")
+            return (self.by_slug[subject or ""], older, newer)
+        if kind.shows == "archive":
+            category, year, month = split(kind.scope, subject)
+            assert year is not None and month is not None
+            months = self.archive_months(category)
+            at = months.index((year, month))
+            return (*self.archived(category, (year, month)), *months[max(0, at - 1) : at + 2])
+        if kind.shows == "period":
+            category, year, month = split(kind.scope, subject)
+            assert year is not None
+            return self.period(category, year, month)
         if kind.shows == "fixed":
             return ()
         return (self,)  # the whole site: made again for every content version
+
+    def _max_age(self, kind: Kind, subject: str | None) -> int:
+        if kind.shows == "archive":
+            category, year, month = split(kind.scope, subject)
+            # A closed archive changes only when an entry in it is edited or deleted;
+            # the newest may still grow as entries leave the current feed.
+            if self.archive_months(category)[0] != (year, month):
+                return max(self.site.max_age, ARCHIVE_MAX_AGE)
+        return self.site.max_age
 
     def last_modified(self, kind: Kind, subject: str | None) -> datetime:
         """When the document's bytes last changed, as the folder shows it."""
         if kind.shows == "fixed":
             return EPOCH
-        if kind.shows == "entry":
-            # An entry's page shows that entry and the site's settings, nothing else.
-            item = self.by_slug[subject or ""]
-            newest = max(item.modified_ns, self.catalog.site_modified_ns) / 1e9
-            return min(self.now, _moment(max(newest, item.published_at)))
+        if kind.shows in ("entry", "archive", "period"):
+            # What it shows and the site's settings, nothing else: adding an entry
+            # elsewhere leaves an archive's validators as they were.
+            items = [i for i in self._key(kind, subject) if isinstance(i, Item)]
+            newest = max([self.catalog.site_modified_ns] + [i.modified_ns for i in items]) / 1e9
+            released = max((i.published_at for i in items), default=0)
+            return min(self.now, _moment(max(newest, released)))
         return self.changed_at
 
     def document_of(self, kind: Kind, subject: str | None) -> Document:
@@ -248,7 +350,8 @@ class Snapshot(Content):
             return doc
         body = self._render(kind, subject, path)
         doc = make_document(
-            body, kind.media_type, updated, self.site.max_age, PAGE_HEADERS if kind.page else ()
+            body, kind.media_type, updated, self._max_age(kind, subject),
+            PAGE_HEADERS if kind.page else (),
         )
         if not self.ledger.date_validates(path, doc.etag, updated):
             doc = doc.redated(updated, date_validates=False)
@@ -260,8 +363,8 @@ class Snapshot(Content):
     def _render(self, kind: Kind, subject: str | None, path: str) -> bytes:
         try:
             return kind.render(self, subject)
-        except (RenderError, ValueError) as e:
-            if kind.shows not in ("feed", "calendar"):
+        except Exception as e:  # noqa: BLE001 - a reader gets an error page, never a 500
+            if kind.shows not in ("feed", "calendar", "archive"):
                 # The last line of defence: validation should make this impossible.
                 log.error("%s: cannot be rendered (%s)", path, e)
                 raise RenderError(f"{path} cannot be rendered") from e

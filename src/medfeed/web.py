@@ -12,6 +12,7 @@ public base URL.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -134,27 +135,36 @@ def send(doc: Document) -> Response:
 
 
 @bp.before_app_request
-def merge_leading_slashes() -> Response | None:
-    """Redirect ``//feed.rss`` to ``/feed.rss``, as werkzeug does with inner doubled slashes."""
+def merge_slashes() -> Response | None:
+    """Redirect ``//feed.rss`` or ``/categories//x/`` to the one address of the document."""
     # werkzeug strips leading slashes before matching, so without this such a path is a
     # second URL for the same document; a relative "//x" Location would even leave the
     # site, which is why the redirect is absolute.
     raw = request.environ.get("PATH_INFO", "")
-    if (
-        raw.startswith("//")
-        and request.routing_exception is None
-        and current().document(request.path) is not None
-    ):
-        return redirect(public_url(request.path), code=308)
-    return None
+    if "//" not in raw or request.routing_exception is not None:
+        return None
+    # Doubled slashes anywhere: werkzeug merges them for its own rules, but a catch-all
+    # rule would take "/categories//x/" as it is.
+    merged = re.sub("/{2,}", "/", request.path)
+    if current().document(merged) is None:
+        return None
+    return redirect(public_url(merged), code=308)
 
 
 # DocumentServer answers every document it finds; these views define the URL map and
 # answer what it did not find: a specific 404, or a document that appeared in between.
+def send_path(path: str) -> Response:
+    """Answer with the document at a path, or send a folder's address to its final slash."""
+    snapshot = current()
+    if not path.endswith("/") and snapshot.document(path + "/") is not None:
+        return redirect(public_url(path + "/"), code=308)
+    return send(snapshot.page(path))
+
+
 @bp.get("/", defaults={"name": ""})
 @bp.get("/<name>")
 def site_document(name: str) -> Response:
-    return send(current().page(request.path))
+    return send_path(request.path)
 
 
 @bp.get("/categories/")
@@ -166,7 +176,7 @@ def categories() -> Response:
 @bp.get("/categories/<slug>/", defaults={"name": ""})
 @bp.get("/categories/<slug>/<name>")
 def category_document(slug: str, name: str) -> Response:
-    return send(current().page(request.path))
+    return send_path(request.path)
 
 
 @bp.get("/entries/<slug>/", defaults={"name": ""})
@@ -182,6 +192,12 @@ def entry_document(slug: str, name: str) -> Response:
         response.cache_control.max_age = snapshot.site.max_age
         return response
     return send(snapshot.page(request.path))
+
+
+@bp.get("/<path:rest>")
+def other_document(rest: str) -> Response:
+    # The archive's folders, and any other folder of the table.
+    return send_path(request.path)
 
 
 @bp.get("/healthz")
