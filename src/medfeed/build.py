@@ -248,7 +248,7 @@ def _put_entry_pages(
 def _in_two_processes(
     root: str, snapshot: Snapshot, paths: list[str], kept: Mapping[str, Record]
 ) -> list[Result]:
-    """Write the documents of every entry (their pages), half of them in a child."""
+    """Write these documents (entry pages, archives), half of them in a child process."""
     # Rendering pages is CPU-bound: a forked child takes every other entry and sends
     # back what it wrote. fork() shares the snapshot without pickling it.
     if not hasattr(os, "fork") or len(paths) < TWO_PROCESSES_FROM or (os.cpu_count() or 1) < 2:
@@ -314,20 +314,29 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     manifest = _read_manifest(outdir) if outdir.is_dir() else None
     # Every document of the table. Entries' documents first, then the pages and lists
     # that link to them, then the feeds: no document ever links to one not yet written.
+    # The first two groups are many and independent: each is split between two processes.
     entry_paths = [
         kind.path(subject)
         for kind in KINDS
         if kind.scope == "entry"
         for subject in snapshot.subjects(kind)
     ]
+    period_paths = [
+        kind.path(subject)
+        for kind in KINDS
+        if kind.shows in ("archive", "period")
+        for subject in snapshot.subjects(kind)
+    ]
     rest = [
         (kind, subject)
         for feeds_last in (False, True)
         for kind in KINDS
-        if kind.scope != "entry" and (kind.shows == "feed") == feeds_last
+        if kind.scope != "entry"
+        and kind.shows not in ("archive", "period")
+        and (kind.shows == "feed") == feeds_last
         for subject in snapshot.subjects(kind)
     ]
-    files = [file_for(path) for path in entry_paths]
+    files = [file_for(path) for path in entry_paths + period_paths]
     files += [file_for(kind.path(subject)) for kind, subject in rest]
     kept, fresh = _survey(outdir, files, manifest)
     outdir.mkdir(exist_ok=True)
@@ -339,6 +348,7 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         _write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
     results = _in_two_processes(root, snapshot, entry_paths, kept)
+    results += _in_two_processes(root, snapshot, period_paths, kept)
     for kind, subject in rest:
         rel = file_for(kind.path(subject))
         results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
