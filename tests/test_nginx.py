@@ -395,3 +395,29 @@ def test_the_static_configuration_types_every_kind_of_document() -> None:
         assert types.get(extension) == media, (kind.name, extension)
         if "charset" in kind.media_type and media != "text/html":
             assert media in charset, media
+
+
+def test_static_nginx_serves_the_archive_chain(
+    write_entry: WriteEntry, entries_dir: Path, tmp_path: Path, nginx: StartNginx
+) -> None:
+    site = entries_dir / "site.toml"
+    site.write_text("item_limit = 2\n" + site.read_text("utf-8"), "utf-8")
+    for n in range(7):
+        write_entry(f"entry-{n}", title=f"Entry {n}", published=f"2015-{n + 1:02d}-05T00:00:00Z")
+    out = tmp_path / "site"
+    result = CliRunner().invoke(
+        main, ["build", str(out), "--entries", str(entries_dir)], env={"MEDFEED_BASE_URL": BASE_URL}
+    )
+    assert result.exit_code == 0, result.output
+    conf = (DEPLOY / "nginx-static.conf").read_text(encoding="utf-8")
+    base = nginx(conf.replace("/srv/medfeed/site", str(out)))
+    ids: list[str] = []
+    url = f"{BASE_URL}feed.atom"
+    while url:
+        reply = fetch(base, "/" + url.removeprefix(BASE_URL))
+        assert reply.status == 200, url
+        assert reply.headers["content-type"] == "application/atom+xml; charset=utf-8"
+        ids += re.findall(r"<id>(tag:[^<]*entry-\d)</id>", reply.body.decode())
+        found = re.search(r'href="([^"]+)" rel="prev-archive"', reply.body.decode())
+        url = found[1] if found else ""
+    assert ids == [f"tag:example.org,2015-{n + 1:02d}-05:entry-{n}" for n in reversed(range(7))]
