@@ -15,14 +15,8 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from conftest import WriteEntry
-from medfeed.delivery import (
-    answer,
-    choose_encoding,
-    http_date,
-    make_document,
-    parse_http_date,
-    with_vary,
-)
+from medfeed.delivery import answer, http_date, make_document, with_vary
+from medfeed.negotiation import choose_encoding, parse_http_date
 
 FEEDS = ["/feed.atom", "/feed.rss", "/categories/visits/feed.atom", "/"]
 DOCUMENTS = [*FEEDS, "/categories/visits/", "/entries/a-visit/"]

@@ -28,9 +28,10 @@ from conftest import BASE_URL, REMOVE, SEED_ENTRIES, SITE_TOML
 from medfeed import jsonfeed
 from medfeed.budget import SHORT_AUTHORS, SUMMARY_CHARS
 from medfeed.feeds import render_feed
+from medfeed.fields import xml_unsafe
 from medfeed.jsonfeed import EXTENSION, VERSION, render_json_feed
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
-from medfeed.models import Entry, SiteConfig, entry_id, xml_unsafe
+from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.store import Item, load_catalog
 from medfeed.urls import absolute, page_path
 

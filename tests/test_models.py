@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from conftest import REMOVE, entry_data
-from medfeed.models import Entry, Event, PartialDate, SiteConfig, entry_id
+from medfeed.fields import PartialDate
+from medfeed.models import Entry, Event, SiteConfig, entry_id
 
 SLUG_REGEX = r"[a-z0-9]+(-[a-z0-9]+)*"
 

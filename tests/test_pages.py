@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import REMOVE
-from medfeed.models import Event, Location, PartialDate
+from medfeed.fields import PartialDate
+from medfeed.models import Event, Location
 from medfeed.pages import event_dates_html
 from medfeed.wording import event_dates, event_place
 

@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from medfeed.errors import EditError, EntryError
-from medfeed.models import SLUG_RE, entry_id
+from medfeed.fields import SLUG_RE
+from medfeed.models import entry_id
 from medfeed.reading import (
     SITE_FILE,
     file_label,

@@ -19,7 +19,8 @@ from anyascii import anyascii
 from pydantic import BaseModel, ValidationError
 
 from medfeed.errors import ConfigError, EntryError, Problem
-from medfeed.models import SLUG_RE, Entry, SiteConfig, unsafe_texts
+from medfeed.fields import SLUG_RE, unsafe_texts
+from medfeed.models import Entry, SiteConfig
 
 SITE_FILE = "site.toml"
 MAX_FILE_BYTES = 1 << 20

@@ -7,7 +7,8 @@ from __future__ import annotations
 import html
 from datetime import datetime, time
 
-from medfeed.models import Entry, Event, Location, PartialDate
+from medfeed.fields import PartialDate
+from medfeed.models import Entry, Event, Location
 
 MONTHS = tuple(
     "January February March April May June July August September October November December".split()
