@@ -17,10 +17,11 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from conftest import BASE_URL, SMALL_SITE_DOCUMENTS, WriteEntry
-from medfeed.build import MARKER, build_site, file_for
+from medfeed.build import build_site, file_for
 from medfeed.cli import main
 from medfeed.delivery import Document
 from medfeed.documents import Kind
+from medfeed.outdir import MARKER
 from medfeed.site import utc_now
 from medfeed.snapshot import Snapshot
 from medfeed.store import load_catalog

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import click
 
-from medfeed.build import BuildError, build_site, check_outdir
+from medfeed.build import build_site
 from medfeed.editing import NewEntry, move_entry, new_entry
 from medfeed.errors import ConfigError, EntryError, MedfeedError, Problem
 from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
+from medfeed.outdir import BuildError, check_outdir
 from medfeed.settings import (
     DEFAULT_ENTRIES,
     Settings,

@@ -10,61 +10,22 @@ that published entries use, keeps the last valid site settings in force.
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from medfeed.errors import ConfigError, EntryError, Problem
+from medfeed.errors import EntryError, Problem
+from medfeed.filestate import FileState, StatError, read_signature
 from medfeed.models import SiteConfig, entry_id
-from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry, read_site
+from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry
+from medfeed.sitefile import SiteFile
 from medfeed.store import Catalog, Item, assemble, build_item, time_problems
-
-Signature = tuple[int, int, int, int]
-"""What stat says of a file: (mtime_ns, ctime_ns, size, inode)."""
 
 DELETION_GRACE = 1.0
 """Seconds a vanished file stays published, in case it is being saved by delete-and-write."""
-
-
-class _CannotStat(Exception):
-    """The file may be there, but stat() was refused (permissions, I/O)."""
-
-
-def _signature(path: Path) -> Signature | None:
-    """The file's signature, or None if it is gone.
-
-    Raises:
-        _CannotStat: the file may exist but cannot be looked at.
-    """
-    try:
-        # Follow links, so that an edited link target is noticed.
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        try:
-            st = os.lstat(path)  # a dangling link is there; reading it will say why
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as e:
-            raise _CannotStat(e.strerror or str(e)) from e
-    except OSError as e:
-        if e.errno != errno.ELOOP:
-            raise _CannotStat(e.strerror or str(e)) from e
-        st = os.lstat(path)  # a link loop is there; reading it will say why
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
-
-
-@dataclass(frozen=True)
-class FileState:
-    """What was last read from one entry file."""
-
-    signature: Signature | None
-    item: Item | None
-    last_good: Item | None
-    problems: tuple[Problem, ...]
 
 
 def _utc_now() -> datetime:
@@ -89,11 +50,8 @@ class Folder:
         self.deletion_grace = deletion_grace
         self._clock = clock
         self._now = now
-        self.site: SiteConfig
-        self.site, self._site_modified = read_site(root)
-        self.site_problems: tuple[Problem, ...] = ()
+        self._site_file = SiteFile(root)
         self.folder_problems: tuple[Problem, ...] = ()
-        self._site_signature = self._site_stat()
         self._folder_modified = 0
         self.files: dict[str, FileState] = {}
         self._vanished: dict[str, float] = {}
@@ -105,60 +63,24 @@ class Folder:
     def _label(self, name: str) -> str:
         return file_label(self.root, name)
 
-    def _site_stat(self) -> Signature | None:
-        try:
-            return _signature(self.root / SITE_FILE)
-        except _CannotStat:
-            return None
-
     # --- site.toml ----------------------------------------------------------------------
 
+    @property
+    def site(self) -> SiteConfig:
+        """The site settings in force: the last valid ones while site.toml has problems."""
+        return self._site_file.site
+
+    @property
+    def site_problems(self) -> tuple[Problem, ...]:
+        """Why the site.toml on disk is not in force; empty when it is."""
+        return self._site_file.problems
+
     def _read_site(self) -> bool:
-        signature = self._site_stat()
-        if signature == self._site_signature and signature is not None and not self.site_problems:
-            return False
-        self._site_signature = signature
-        try:
-            site, modified = read_site(self.root)
-        except ConfigError as e:
-            return self._set_site_problems(e.problems)
-        missing = self._categories_in_use(site)
-        if missing:
-            return self._set_site_problems(missing)
-        changed = site != self.site or bool(self.site_problems)
-        if site.authority != self.site.authority:
-            self._reidentify(site)
-        self.site, self._site_modified, self.site_problems = site, modified, ()
+        authority = self.site.authority
+        changed = self._site_file.reload(self._published, self.files)
+        if self.site.authority != authority:
+            self._reidentify(self.site)
         return changed
-
-    def _set_site_problems(self, problems: tuple[Problem, ...]) -> bool:
-        changed = problems != self.site_problems
-        self.site_problems = problems
-        return changed
-
-    def _categories_in_use(self, site: SiteConfig) -> tuple[Problem, ...]:
-        # Dropping a category readers' items are filed under (a typo, a tidy-up done in
-        # the wrong order) would unpublish every one of them from every feed.
-        known = {c.slug for c in site.categories}
-        gone = {c.slug for c in self.site.categories} - known
-        users: dict[str, list[str]] = {}
-        for source, published in self._published.items():
-            name = source.rsplit("/", 1)[-1]
-            state = self.files.get(name)
-            if state and state.item and known.issuperset(state.item.entry.categories):
-                continue  # its current version fits the new vocabulary
-            for slug in gone.intersection(published.entry.categories):
-                users.setdefault(slug, []).append(name)
-        problems = []
-        for slug, sources in sorted(users.items()):
-            shown = ", ".join(sorted(sources)[:3]) + (", …" if len(sources) > 3 else "")
-            message = (
-                f"the category {slug!r} is gone, but {len(sources)} published "
-                f"entr{'y uses' if len(sources) == 1 else 'ies use'} it ({shown}); "
-                "the previous settings stay in force until it is back or no entry uses it"
-            )
-            problems.append(Problem(self._label(SITE_FILE), "categories", message))
-        return tuple(problems)
 
     def _reidentify(self, site: SiteConfig) -> None:
         # Computed ids embed the authority; every item needs its new id.
@@ -178,8 +100,8 @@ class Folder:
         path = self.root / name
         old = self.files.get(name)
         try:
-            signature = _signature(path)
-        except _CannotStat as e:
+            signature = read_signature(path)
+        except StatError as e:
             # What readers have stays; the file is read again once it can be.
             problem = Problem(self._label(name), "", f"cannot be read ({e})")
             kept = old or FileState(None, None, None, ())
@@ -233,8 +155,8 @@ class Folder:
                 continue
             del self._vanished[name]
             try:
-                gone = _signature(self.root / name) is None
-            except _CannotStat:
+                gone = read_signature(self.root / name) is None
+            except StatError:
                 gone = False
             changed |= self._forget(name) if gone else self._read_file(name)
         return changed
@@ -297,7 +219,7 @@ class Folder:
             self._folder_modified = self.root.stat().st_mtime_ns
         except OSError:
             pass  # keep the last time seen: the folder is reported as unreadable
-        newest = max(self._folder_modified, self._site_modified)
+        newest = max(self._folder_modified, self._site_file.modified_ns)
         # The versions in use, valid or not published (a draft leaves every feed): a
         # broken file changes nothing readers see until it is fixed.
         for state in self.files.values():
@@ -348,7 +270,7 @@ class Folder:
             self.site,
             published,
             tuple(sorted({*problems, *cross})),
-            site_modified_ns=self._site_modified,
+            site_modified_ns=self._site_file.modified_ns,
             changed_ns=self._changed_ns(),
         )
 

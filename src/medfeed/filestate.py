@@ -1,0 +1,56 @@
+"""What the live folder knows of one entry file between two reads of it.
+
+A file's stat signature tells whether it changed, is gone, or cannot be looked at, so
+that only changed files are read again; a ``FileState`` holds what was last read from
+the file: the version in use, the last valid one to fall back on, and its problems.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from medfeed.errors import Problem
+from medfeed.store import Item
+
+Signature = tuple[int, int, int, int]
+"""What stat says of a file: (mtime_ns, ctime_ns, size, inode)."""
+
+
+class StatError(Exception):
+    """The file may be there, but stat() was refused (permissions, I/O)."""
+
+
+def read_signature(path: Path) -> Signature | None:
+    """The file's signature, or None if it is gone.
+
+    Raises:
+        StatError: the file may exist but cannot be looked at.
+    """
+    try:
+        # Follow links, so that an edited link target is noticed.
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        try:
+            st = os.lstat(path)  # a dangling link is there; reading it will say why
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise StatError(e.strerror or str(e)) from e
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise StatError(e.strerror or str(e)) from e
+        st = os.lstat(path)  # a link loop is there; reading it will say why
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What was last read from one entry file."""
+
+    signature: Signature | None
+    item: Item | None
+    last_good: Item | None
+    problems: tuple[Problem, ...]
