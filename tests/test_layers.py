@@ -12,20 +12,24 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "medfeed"
 # Which medfeed modules each module may import; anything else is a reversed layer.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "delivery": set(),
+    "negotiation": set(),
+    "delivery": {"negotiation"},
     "urls": set(),
     "coordination": set(),
     "logs": {"coordination", "errors"},
     "settings": {"errors"},
-    "models": set(),
+    "fields": set(),
+    "models": {"fields"},
     "markup": set(),
-    "reading": {"errors", "models"},
+    "reading": {"errors", "fields", "models"},
     "store": {"errors", "models", "markup", "reading"},
-    "folder": {"errors", "models", "reading", "store"},
-    "editing": {"errors", "models", "reading", "store"},
+    "filestate": {"errors", "store"},
+    "sitefile": {"errors", "filestate", "models", "reading", "store"},
+    "folder": {"errors", "filestate", "models", "reading", "sitefile", "store"},
+    "editing": {"errors", "fields", "models", "reading", "store"},
     "watch": set(),
     "meta": {"models", "store"},
-    "wording": {"models"},
+    "wording": {"fields", "models"},
     "georss": {"models"},
     "feeds": {"budget", "errors", "georss", "meta", "models", "store", "urls", "wording"},
     "budget": set(),
@@ -35,22 +39,28 @@ ALLOWED: dict[str, set[str]] = {
     "ical": {"models", "store", "urls", "wording"},
     "pages": {"models", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
-    "documents": {
-        "feeds", "ical", "jsonfeed", "meta", "models", "opml", "pages", "sitemap", "store",
-        "urls",
+    "renderers": {
+        "feeds", "ical", "jsonfeed", "meta", "models", "pages", "sitemap", "store", "urls",
+    },  # fmt: skip
+    "documents": {"opml", "pages", "renderers", "urls"},
+    "history": {"store"},
+    "ledger": set(),
+    "version": {
+        "documents", "errors", "history", "meta", "models", "pages", "renderers", "sitemap",
+        "store", "urls",
     },  # fmt: skip
     "snapshot": {
-        "delivery", "documents", "errors", "meta", "models", "pages", "sitemap", "store",
-        "urls",
+        "delivery", "documents", "errors", "ledger", "renderers", "store", "version",
     },  # fmt: skip
     "site": {
-        "errors", "folder", "logs", "settings", "snapshot", "store", "watch",
+        "errors", "folder", "ledger", "logs", "settings", "snapshot", "store", "watch",
     },  # fmt: skip
     "web": {"delivery", "errors", "logs", "settings", "site", "snapshot", "urls"},
-    "build": {"delivery", "documents", "snapshot", "urls"},
+    "outdir": set(),
+    "build": {"delivery", "documents", "outdir", "snapshot", "urls"},
     "cli": {
-        "build", "editing", "errors", "logs", "reading", "settings", "store", "site",
-        "snapshot", "web", "models", "urls",
+        "build", "editing", "errors", "logs", "outdir", "reading", "settings", "store",
+        "site", "snapshot", "web", "models", "urls",
     },  # fmt: skip
     "__init__": {"web"},
     "__main__": {"cli"},

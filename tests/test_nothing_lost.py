@@ -77,16 +77,16 @@ class FakeClock:
 @pytest.fixture
 def fussy_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
     """A feed renderer that refuses one title, standing in for a bug validation missed."""
-    import medfeed.documents
+    import medfeed.renderers
 
-    real = medfeed.documents.render_feed
+    real = medfeed.renderers.render_feed
 
     def render(items, meta, fmt):  # type: ignore[no-untyped-def]
         if any(item.entry.title == "Unrenderable" for item in items):
             raise RenderError("refused") from ValueError("All strings must be XML compatible")
         return real(items, meta, fmt)
 
-    monkeypatch.setattr(medfeed.documents, "render_feed", render)
+    monkeypatch.setattr(medfeed.renderers, "render_feed", render)
 
 
 @pytest.mark.usefixtures("fussy_renderer")

@@ -16,9 +16,10 @@ from functools import cached_property
 
 from medfeed.errors import Problem
 from medfeed.folder import DELETION_GRACE, Folder
+from medfeed.ledger import DateLedger
 from medfeed.logs import ProblemLog, problem_log
 from medfeed.settings import Settings
-from medfeed.snapshot import DateLedger, Snapshot
+from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog
 from medfeed.watch import Watcher
 
