@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from conftest import SITE_TOML, entry_data
 from medfeed.cli import main
+from medfeed.loading import load_catalog
 from medfeed.reading import MAX_FILE_BYTES
-from medfeed.store import load_catalog
 
 MakeApp = Callable[..., Flask]
 Serve = Callable[[Flask], str]

@@ -21,10 +21,10 @@ from medfeed.build import build_site, file_for
 from medfeed.cli import main
 from medfeed.delivery import Document
 from medfeed.documents import Kind
+from medfeed.loading import load_catalog
 from medfeed.outdir import MARKER
 from medfeed.site import utc_now
 from medfeed.snapshot import Snapshot
-from medfeed.store import load_catalog
 
 State = dict[str, tuple[bytes, int, int]]
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from conftest import REMOVE, SEED_ENTRIES, WriteEntry
 from medfeed.cli import main
-from medfeed.store import load_catalog
+from medfeed.loading import load_catalog
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED_SCHEMA = REPO / "schema" / "entry.schema.json"

@@ -22,11 +22,11 @@ from conftest import BASE_URL, REMOVE, SEED_ENTRIES
 from medfeed import feeds
 from medfeed.budget import SUMMARY_CHARS
 from medfeed.errors import UnknownEntry
+from medfeed.loading import load_catalog
 from medfeed.meta import MAX_FEED_BYTES
 from medfeed.settings import Settings
 from medfeed.site import Publisher
 from medfeed.snapshot import Snapshot
-from medfeed.store import load_catalog
 
 WriteEntry = Callable[..., Path]
 

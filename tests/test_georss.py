@@ -16,9 +16,10 @@ from lxml import etree
 from conftest import SEED_ENTRIES, entry_data
 from medfeed.feeds import Format, render_feed
 from medfeed.georss import coordinate
+from medfeed.loading import load_catalog
 from medfeed.meta import FeedMeta
 from medfeed.models import Author, Entry
-from medfeed.store import Item, load_catalog
+from medfeed.store import Item
 
 GEORSS = "http://www.georss.org/georss"
 G = f"{{{GEORSS}}}"

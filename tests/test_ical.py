@@ -26,8 +26,9 @@ from medfeed.ical import (
     revised_at,
     sequence,
 )
+from medfeed.loading import load_catalog
 from medfeed.models import Entry, Location, entry_id
-from medfeed.store import Item, load_catalog
+from medfeed.store import Item
 from medfeed.wording import event_place
 
 BASE = "https://site.example.org/"

@@ -30,9 +30,10 @@ from medfeed.budget import SHORT_AUTHORS, SUMMARY_CHARS
 from medfeed.feeds import render_feed
 from medfeed.fields import xml_unsafe
 from medfeed.jsonfeed import EXTENSION, VERSION, render_json_feed
+from medfeed.loading import load_catalog
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
 from medfeed.models import Entry, SiteConfig, entry_id
-from medfeed.store import Item, load_catalog
+from medfeed.store import Item
 from medfeed.urls import absolute, page_path
 
 WriteEntry = Callable[..., Path]

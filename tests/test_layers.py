@@ -21,8 +21,10 @@ ALLOWED: dict[str, set[str]] = {
     "fields": set(),
     "models": {"fields"},
     "markup": set(),
-    "reading": {"errors", "fields", "models"},
+    "safefile": set(),
+    "reading": {"safefile", "errors", "fields", "models"},
     "store": {"errors", "models", "markup", "reading"},
+    "loading": {"errors", "models", "reading", "store"},
     "filestate": {"errors", "store"},
     "sitefile": {"errors", "filestate", "models", "reading", "store"},
     "folder": {"errors", "filestate", "models", "reading", "sitefile", "store"},
@@ -59,7 +61,7 @@ ALLOWED: dict[str, set[str]] = {
     "outdir": set(),
     "build": {"delivery", "documents", "outdir", "snapshot", "urls"},
     "cli": {
-        "build", "editing", "errors", "logs", "outdir", "reading", "settings", "store",
+        "build", "editing", "errors", "loading", "logs", "outdir", "reading", "settings", "store",
         "site", "snapshot", "web", "models", "urls",
     },  # fmt: skip
     "__init__": {"web"},

@@ -13,7 +13,7 @@ from flask import Flask
 
 from conftest import BASE_URL, entry_data
 from medfeed.cli import main
-from medfeed.store import load_catalog
+from medfeed.loading import load_catalog
 
 WriteEntry = Callable[..., Path]
 MakeApp = Callable[..., Flask]

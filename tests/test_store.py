@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import REMOVE, SITE_TOML, WriteEntry, entry_data
 from medfeed.errors import ConfigError, EntryError, Problem
+from medfeed.loading import load_catalog
 from medfeed.models import Entry
 from medfeed.reading import (
     MAX_FILE_BYTES,
@@ -24,7 +25,7 @@ from medfeed.reading import (
     read_entry_file,
     suggest_slug,
 )
-from medfeed.store import Catalog, load_catalog
+from medfeed.store import Catalog
 
 SEED_ENTRIES = Path(__file__).resolve().parents[1] / "entries"
 

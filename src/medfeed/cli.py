@@ -15,6 +15,7 @@ import click
 from medfeed.build import build_site
 from medfeed.editing import NewEntry, move_entry, new_entry
 from medfeed.errors import ConfigError, EntryError, MedfeedError, Problem
+from medfeed.loading import load_catalog
 from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
 from medfeed.outdir import BuildError, check_outdir
@@ -28,7 +29,7 @@ from medfeed.settings import (
 )
 from medfeed.site import public_base_url, utc_now
 from medfeed.snapshot import Snapshot
-from medfeed.store import Catalog, load_catalog
+from medfeed.store import Catalog
 
 ENTRIES_OPTION = click.option(
     "--entries",

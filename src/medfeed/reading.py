@@ -8,7 +8,6 @@ import difflib
 import json
 import os
 import re
-import stat
 import tomllib
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.fields import SLUG_RE, unsafe_texts
 from medfeed.models import Entry, SiteConfig
+from medfeed.safefile import Unreadable, read_regular_file
 
 SITE_FILE = "site.toml"
 MAX_FILE_BYTES = 1 << 20
@@ -109,7 +109,7 @@ def read_site(folder: Path) -> tuple[SiteConfig, int]:
     """
     label = file_label(folder, SITE_FILE)
     try:
-        raw, modified = read_regular_file(folder / SITE_FILE, folder)
+        raw, modified = read_regular_file(folder / SITE_FILE, folder, MAX_FILE_BYTES)
     except FileNotFoundError:
         if not folder.is_dir():
             problem = Problem(str(folder), "", "the entries folder does not exist")
@@ -132,62 +132,6 @@ def read_site(folder: Path) -> tuple[SiteConfig, int]:
     if unsafe:
         raise ConfigError(unsafe)
     return site, modified
-
-
-class Unreadable(OSError):
-    """A file that exists but cannot be used as text: its message says why."""
-
-
-OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def read_regular_file(path: Path, root: Path, limit: int = MAX_FILE_BYTES) -> tuple[bytes, int]:
-    """The bytes of a regular file in ``root`` and its mtime in nanoseconds.
-
-    Links are followed only within the folder; FIFOs, devices and folders are refused
-    without being opened for long or read (a FIFO would block, /dev/zero never ends);
-    at most ``limit`` bytes are read.
-
-    Raises:
-        FileNotFoundError: there is no such file (a dangling link counts as a problem).
-        Unreadable: the file is there but cannot be used, with the reason.
-    """
-    try:
-        mode = path.lstat().st_mode
-        if stat.S_ISLNK(mode):
-            # strict: a loop or a dangling link is an error here, not a path to guess at.
-            target = os.path.realpath(path, strict=True)
-            inside = os.path.realpath(root, strict=True)
-            if os.path.commonpath([target, inside]) != inside:
-                raise Unreadable("is a link to outside the folder; not followed")
-            mode = os.stat(target).st_mode
-        if stat.S_ISDIR(mode):
-            raise Unreadable("is a folder, not a file")
-        if not stat.S_ISREG(mode):
-            raise Unreadable("is not a regular file (a FIFO, socket or device); not read")
-        fd = os.open(path, OPEN_FLAGS)
-    except Unreadable:
-        raise
-    except FileNotFoundError:
-        if path.is_symlink():
-            raise Unreadable("is a link to a file that does not exist") from None
-        raise
-    except OSError as e:
-        raise Unreadable(f"cannot be read ({e.strerror or e})") from e
-    try:
-        with os.fdopen(fd, "rb") as f:
-            # Checked again on what was opened: the name may have changed hands since.
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise Unreadable("is not a regular file (a FIFO, socket or device); not read")
-            raw = f.read(limit + 1) if info.st_size <= limit else b""
-    except Unreadable:
-        raise
-    except OSError as e:
-        raise Unreadable(f"cannot be read ({e.strerror or e})") from e
-    if info.st_size > limit or len(raw) > limit:
-        raise Unreadable(f"is larger than the {limit // 1024} KiB limit for this file")
-    return raw, info.st_mtime_ns
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -314,7 +258,7 @@ def read_entry(
         message = f"file name should be lower-case words joined by hyphens{hint}"
         raise EntryError([Problem(label, "", message)])
     try:
-        raw, modified = read_regular_file(path, root)
+        raw, modified = read_regular_file(path, root, MAX_FILE_BYTES)
     except FileNotFoundError as e:
         raise EntryError([Problem(label, "", "cannot be read (No such file or directory)")]) from e
     except Unreadable as e:

@@ -5,28 +5,18 @@ a broken site.toml, which stops start-up.
 
 from __future__ import annotations
 
-import os
-import pickle
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
-from pathlib import Path
 
-from medfeed.errors import ConfigError, EntryError, Problem
+from medfeed.errors import EntryError, Problem
 from medfeed.markup import render_markdown
 from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.reading import (
     category_problems,
-    entry_paths,
-    file_label,
-    read_entry,
-    read_site,
     validate_entry,
 )
-
-PARALLEL_FROM = 2000
-"""A folder of at least this many files is read by two processes."""
 
 
 @dataclass(frozen=True)
@@ -232,102 +222,3 @@ def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> li
         return list(e.problems)
     item = build_item(label.rsplit("/", 1)[-1].removesuffix(".json"), label, entry, site)
     return assemble(site, [item])[1]
-
-
-Reading = tuple[str, Entry | None, tuple[Problem, ...], int]
-"""One file read: its name, its entry or its problems, and its mtime in nanoseconds."""
-
-
-def _mtime_ns(path: Path) -> int:
-    try:
-        return path.lstat().st_mtime_ns
-    except OSError:
-        return 0
-
-
-def _read_files(
-    paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
-) -> list[Reading]:
-    readings: list[Reading] = []
-    for path in paths:
-        try:
-            entry, modified = read_entry(path, folder, known)
-        except EntryError as e:
-            readings.append((path.name, None, e.problems, _mtime_ns(path)))
-            continue
-        late = time_problems(entry, file_label(folder, path.name), now)
-        readings.append((path.name, None if late else entry, tuple(late), modified))
-    return readings
-
-
-def _read_in_two_processes(
-    paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
-) -> list[Reading]:
-    # Validating thousands of files is CPU-bound: a forked child reads every other
-    # file and pickles its readings back, which costs a fifth of reading them.
-    if not hasattr(os, "fork") or len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        return _read_files(paths, folder, now, known)
-    theirs_paths = paths[1::2]
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
-        status = 0
-        try:
-            readings = _read_files(theirs_paths, folder, now, known)
-            data = pickle.dumps(readings, pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-        except BaseException:
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    mine = _read_files(paths[0::2], folder, now, known)
-    with os.fdopen(read_end, "rb") as source:
-        data = source.read()
-    _, status = os.waitpid(pid, 0)
-    # Our own child's bytes, never another party's: safe to unpickle.
-    if status == 0 and data:
-        theirs = pickle.loads(data)
-    else:
-        theirs = _read_files(theirs_paths, folder, now, known)
-    merged = [reading for pair in zip(mine, theirs, strict=False) for reading in pair]
-    return merged + mine[len(theirs) :]
-
-
-def load_catalog(folder: Path, now: datetime | None = None) -> Catalog:
-    """Read a whole entries folder (large ones with two processes).
-
-    Raises:
-        ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
-    """
-    site, site_modified = read_site(folder)
-    try:
-        paths = list(entry_paths(folder))
-        folder_modified = folder.stat().st_mtime_ns
-    except OSError as e:
-        raise ConfigError(f"{folder}: cannot list the entries folder ({e.strerror})") from e
-    problems: list[Problem] = []
-    items = []
-    changed = max(site_modified, folder_modified)
-    known = frozenset(c.slug for c in site.categories)
-    readings = _read_in_two_processes(paths, folder, now or _utc_now(), known)
-    for name, entry, found, modified in readings:
-        problems.extend(found)
-        changed = max(changed, modified)
-        if entry is not None:
-            slug = name.removesuffix(".json")
-            items.append(build_item(slug, file_label(folder, name), entry, site, modified))
-    published, cross = assemble(site, items)
-    return Catalog(
-        site=site,
-        items=published,
-        problems=tuple(sorted(problems + cross)),
-        site_modified_ns=site_modified,
-        changed_ns=changed,
-    )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
