@@ -24,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "safefile": set(),
     "reading": {"safefile", "errors", "fields", "models"},
     "store": {"errors", "models", "markup", "reading"},
-    "loading": {"errors", "models", "reading", "store"},
+    "parallel": set(),
+    "loading": {"errors", "models", "parallel", "reading", "store"},
     "filestate": {"errors", "store"},
     "sitefile": {"errors", "filestate", "models", "reading", "store"},
     "folder": {"errors", "filestate", "models", "reading", "sitefile", "store"},
@@ -59,7 +60,7 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "web": {"delivery", "errors", "logs", "settings", "site", "snapshot", "urls"},
     "outdir": set(),
-    "build": {"delivery", "documents", "outdir", "snapshot", "urls"},
+    "build": {"parallel", "delivery", "documents", "outdir", "snapshot", "urls"},
     "cli": {
         "build", "editing", "errors", "loading", "logs", "outdir", "reading", "settings", "store",
         "site", "snapshot", "web", "models", "urls",

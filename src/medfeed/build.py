@@ -9,8 +9,7 @@ Last-Modified, and files medfeed did not write are never changed.
 from __future__ import annotations
 
 import os
-import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from medfeed.outdir import (
     survey,
     write_manifest,
 )
+from medfeed.parallel import in_two_processes
 from medfeed.snapshot import Snapshot
 
 TWO_PROCESSES_FROM = 200
@@ -88,35 +88,13 @@ def _in_two_processes(
     root: str, snapshot: Snapshot, paths: list[str], kept: Mapping[str, Record]
 ) -> list[Result]:
     """Write these documents (entry pages, archives), half of them in a child process."""
-    # Rendering pages is CPU-bound: a forked child takes every other entry and sends
-    # back what it wrote. fork() shares the snapshot without pickling it.
-    if not hasattr(os, "fork") or len(paths) < TWO_PROCESSES_FROM or (os.cpu_count() or 1) < 2:
-        return _put_entry_pages(root, snapshot, paths, kept)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
-        status = 0
-        try:
-            results = _put_entry_pages(root, snapshot, paths[1::2], kept)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
-        except BaseException:
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    source = os.fdopen(read_end, "rb")
-    try:
-        mine = _put_entry_pages(root, snapshot, paths[0::2], kept)
-        data = source.read()
-    finally:
-        source.close()  # were the parent failing, the child must not block on the pipe
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise OSError(f"writing entry pages failed in a child process (status {status})")
-    # Our own child's bytes, never another party's: safe to unpickle.
-    theirs: list[Result] = pickle.loads(data)
+
+    def write(some: Sequence[str]) -> list[Result]:
+        return _put_entry_pages(root, snapshot, some, kept)
+
+    mine, theirs = in_two_processes(paths, write, minimum=TWO_PROCESSES_FROM)
+    if theirs is None:
+        raise OSError("writing documents failed in a child process")
     return mine + theirs
 
 

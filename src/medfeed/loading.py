@@ -4,13 +4,13 @@ the running app keeps a live ``folder`` instead). Large folders are read by two 
 
 from __future__ import annotations
 
-import os
-import pickle
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.models import Entry
+from medfeed.parallel import in_two_processes
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
 from medfeed.store import Catalog, assemble, build_item, time_problems
 
@@ -47,35 +47,14 @@ def _read_files(
 def _read_in_two_processes(
     paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
 ) -> list[Reading]:
-    # Validating thousands of files is CPU-bound: a forked child reads every other
-    # file and pickles its readings back, which costs a fifth of reading them.
-    if not hasattr(os, "fork") or len(paths) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        return _read_files(paths, folder, now, known)
-    theirs_paths = paths[1::2]
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
-        status = 0
-        try:
-            readings = _read_files(theirs_paths, folder, now, known)
-            data = pickle.dumps(readings, pickle.HIGHEST_PROTOCOL)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-        except BaseException:
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    mine = _read_files(paths[0::2], folder, now, known)
-    with os.fdopen(read_end, "rb") as source:
-        data = source.read()
-    _, status = os.waitpid(pid, 0)
-    # Our own child's bytes, never another party's: safe to unpickle.
-    if status == 0 and data:
-        theirs = pickle.loads(data)
-    else:
-        theirs = _read_files(theirs_paths, folder, now, known)
+    # Validating thousands of files is CPU-bound: a child reads every other file and
+    # pickles its readings back, which costs a fifth of reading them.
+    def read(some: Sequence[Path]) -> list[Reading]:
+        return _read_files(list(some), folder, now, known)
+
+    mine, theirs = in_two_processes(paths, read, minimum=PARALLEL_FROM)
+    if theirs is None:
+        theirs = read(paths[1::2])
     merged = [reading for pair in zip(mine, theirs, strict=False) for reading in pair]
     return merged + mine[len(theirs) :]
 
