@@ -588,3 +588,24 @@ def test_an_unrenderable_page_is_a_503_not_a_500(
     assert reply.headers["Retry-After"] == "60"
     assert b"Traceback" not in reply.data
     assert client.get("/feed.atom").status_code == 200
+
+
+def test_a_watcher_behind_the_saves_does_not_publish_a_deletion(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    # The watcher sees "gone" at each deletion but misses the copy written between them:
+    # only a file that stays gone for the whole grace is deleted.
+    write_entry("a-visit")
+    clock = FakeClock()
+    folder = Folder(entries_dir, clock=clock)
+    folder.catalog()
+    path = entries_dir / "a-visit.json"
+    path.unlink()
+    folder.update({"a-visit.json"})
+    for _ in range(5):
+        clock.now += 0.6  # a new copy was written and deleted again in between, unseen
+        folder.update({"a-visit.json"})
+        assert [i.slug for i in folder.catalog().items] == ["a-visit"]
+    clock.now += 1.1
+    assert folder.settle() is True
+    assert folder.catalog().items == ()

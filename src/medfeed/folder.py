@@ -112,7 +112,9 @@ class Folder:
                 return False
             if self.deletion_grace <= 0:
                 return self._forget(name)
-            self._vanished.setdefault(name, self._clock() + self.deletion_grace)
+            # From the latest sign of it: a watcher that is behind may see the file gone
+            # twice with a new copy in between it never saw, which is no deletion.
+            self._vanished[name] = self._clock() + self.deletion_grace
             return False
         self._vanished.pop(name, None)
         if old is not None and old.signature == signature:
