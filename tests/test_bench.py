@@ -34,3 +34,18 @@ def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
     for section in ("a. Feed throughput", "b. Static", "c. Start-up", "d. Build", "f. granian"):
         assert section in report
     assert "wrk saw errors" not in report
+
+
+def test_the_archive_benchmark_runs_and_reports() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "archives.py"), "--count", "150", "--runs", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("archive documents and pages: ") for line in lines), lines
+    assert any(line.startswith("archive / rest: ") for line in lines), lines
