@@ -6,9 +6,8 @@ import json
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from flask.testing import FlaskClient
 from lxml import etree
 
 from conftest import BASE_URL, REMOVE, SEED_ENTRIES
+from helpers import displayed, long_markdown, write_many
 from medfeed import feeds
 from medfeed.budget import SUMMARY_CHARS
 from medfeed.errors import UnknownEntry
@@ -74,26 +74,6 @@ def entry_links(parsed: feedparser.FeedParserDict) -> list[str]:
     return [entry.link for entry in parsed.entries]
 
 
-class _Text(HTMLParser):
-    """What a reader displays of an HTML fragment: its text and which tags it has."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text = ""
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.text += data
-
-
-def displayed(fragment: str) -> _Text:
-    reader = _Text()
-    reader.feed(fragment)
-    reader.close()
-    return reader
 
 
 def site_toml(entries_dir: Path, **settings: int) -> None:
@@ -563,24 +543,6 @@ def test_scheduled_entry_appears_when_its_time_comes(
 
 # Size: every document stays under MAX_FEED_BYTES, whatever the entries hold
 
-WORDS = "visit talks security cooperation dialogue minister summit delegation".split()
-
-
-def long_markdown(slug: str, size: int) -> str:
-    """About ``size`` characters of ordinary Markdown that ends with a marker."""
-    paragraph = " ".join(WORDS[i % len(WORDS)] for i in range(150)) + "."
-    count = size // (len(paragraph) + 2)
-    return "\n\n".join([*([paragraph] * count), f"The end of {slug}."])
-
-
-def write_many(write_entry: WriteEntry, count: int, **fields: Any) -> list[str]:
-    """``count`` entries a day apart; returns their slugs, newest first."""
-    slugs = [f"entry-{index:04d}" for index in range(count)]
-    for index, slug in enumerate(slugs):
-        day = datetime(2015, 1, 1, tzinfo=UTC) + timedelta(days=index)
-        values = {key: value(slug) if callable(value) else value for key, value in fields.items()}
-        write_entry(slug, **{"title": f"Title {slug}", "published": day.isoformat(), **values})
-    return slugs[::-1]
 
 
 def feeds_of(entries_dir: Path) -> dict[str, bytes]:

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 from conftest import BASE_URL, REMOVE, SEED_ENTRIES, SITE_TOML
+from helpers import displayed, long_markdown, write_many
 from medfeed import jsonfeed
 from medfeed.budget import SHORT_AUTHORS, SUMMARY_CHARS
 from medfeed.feeds import render_feed
@@ -428,48 +428,10 @@ def test_hostile_text_survives_as_text(write_entry: WriteEntry, entries_dir: Pat
     assert shown.tags == ["p"]
 
 
-class _Text(HTMLParser):
-    """What a reader displays of an HTML fragment: its text and which tags it has."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.text = ""
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.text += data
-
-
-def displayed(fragment: str) -> _Text:
-    reader = _Text()
-    reader.feed(fragment)
-    reader.close()
-    return reader
 
 
 # Size: never over MAX_FEED_BYTES, cut by the same policy as RSS and Atom
 
-WORDS = "visit talks security cooperation dialogue minister summit delegation".split()
-
-
-def long_markdown(slug: str, size: int) -> str:
-    """About ``size`` characters of ordinary Markdown that ends with a marker."""
-    paragraph = " ".join(WORDS[i % len(WORDS)] for i in range(150)) + "."
-    count = size // (len(paragraph) + 2)
-    return "\n\n".join([*([paragraph] * count), f"The end of {slug}."])
-
-
-def write_many(write_entry: WriteEntry, count: int, **fields: Any) -> list[str]:
-    """``count`` entries a day apart; returns their slugs, newest first."""
-    slugs = [f"entry-{index:04d}" for index in range(count)]
-    for index, slug in enumerate(slugs):
-        day = datetime(2015, 1, 1, tzinfo=UTC) + timedelta(days=index)
-        values = {key: value(slug) if callable(value) else value for key, value in fields.items()}
-        write_entry(slug, **{"title": f"Title {slug}", "published": day.isoformat(), **values})
-    return slugs[::-1]
 
 
 def slug_of(item: dict[str, Any]) -> str:
