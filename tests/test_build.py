@@ -25,6 +25,7 @@ from medfeed.loading import load_catalog
 from medfeed.outdir import MARKER
 from medfeed.site import utc_now
 from medfeed.snapshot import Snapshot
+from medfeed.version import Key
 
 State = dict[str, tuple[bytes, int, int]]
 
@@ -332,8 +333,12 @@ def test_a_new_last_modified_alone_only_sets_the_mtime(
     moment = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
 
     class Redated(Snapshot):
-        def last_modified(self, kind: Kind, subject: str | None) -> datetime:
-            return moment if kind.name == "favicon.svg" else super().last_modified(kind, subject)
+        def last_modified(
+            self, kind: Kind, subject: str | None, key: Key | None = None
+        ) -> datetime:
+            if kind.name == "favicon.svg":
+                return moment
+            return super().last_modified(kind, subject, key)
 
     snapshot = Redated(load_catalog(entries_dir), BASE_URL, utc_now(), prepare=False)
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+import pytest
 
 from conftest import BASE_URL, SITE_TOML
 from medfeed.folder import Folder
@@ -536,3 +537,20 @@ def test_chained_id_claims_leave_every_file_with_its_own_id(
         "entries/a-visit.json",
         "entries/b-visit.json",
     }
+
+
+def test_a_document_asked_for_again_is_one_lookup(
+    entries_dir: Path, write_entry: WriteEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_entry("a-visit")
+    snapshot = publisher(entries_dir).snapshot()
+    paths = ["/feed.atom", "/", "/entries/a-visit/", "/archive/2015/10/"]
+    first = {path: snapshot.document(path) for path in paths}
+
+    def no_more_work(*args: object) -> object:
+        raise AssertionError("a request for a known document recomputed it")
+
+    monkeypatch.setattr(snapshot, "_key", no_more_work)
+    monkeypatch.setattr(snapshot, "last_modified", no_more_work)
+    for path in paths:
+        assert first[path] is not None and snapshot.document(path) is first[path]

@@ -39,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "jsonfeed": {"budget", "errors", "meta", "models", "store", "urls", "wording"},
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
-    "ical": {"models", "store", "urls", "wording"},
+    "ical": {"fields", "models", "store", "urls", "wording"},
     "pages": {"models", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {

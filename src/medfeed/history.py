@@ -22,6 +22,7 @@ class History:
         self._by_month: dict[str | None, dict[Month, tuple[Item, ...]]] = {}
         self._archives: dict[str | None, dict[Month, tuple[Item, ...]]] = {}
         self._positions: dict[str, int] | None = None
+        self._years: dict[tuple[str | None, int], tuple[Item, ...]] = {}
 
     def items_of(self, category: str | None) -> tuple[Item, ...]:
         """The visible items of a category (None: all), newest first."""
@@ -65,7 +66,11 @@ class History:
         months = self._months(category)
         if month is not None:
             return months.get((year, month), ())
-        return tuple(i for (y, _), items in months.items() if y == year for i in items)
+        found = self._years.get((category, year))
+        if found is None:
+            found = tuple(i for (y, _), items in months.items() if y == year for i in items)
+            self._years[(category, year)] = found
+        return found
 
     def neighbours(self, slug: str) -> tuple[Item | None, Item | None]:
         """The entries published just before and just after this one (site-wide)."""

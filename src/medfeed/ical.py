@@ -20,9 +20,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from medfeed.fields import PartialDate
 from medfeed.models import Event
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path
+from medfeed.wording import date_label as wording_label
 from medfeed.wording import event_place
 
 MEDIA_TYPE = "text/calendar; charset=utf-8"
@@ -34,10 +36,6 @@ MAX_SEQUENCE = 2**31 - 1
 SEQUENCE_SECONDS = 60
 """SEQUENCE counts minutes: seconds would overflow 32 bits 68 years after publication."""
 ONE_DAY = timedelta(days=1)
-MONTHS = tuple(
-    "January February March April May June July August September October November December".split()
-)
-"""English month names, fixed: ``calendar.month_name`` follows the process's locale."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +133,7 @@ def event_days(event: Event) -> tuple[date, date]:
 
 def date_label(day: date, precise: bool = True) -> str:
     """A day in English words, ``12 October 2015``, or only its month: ``October 2015``."""
-    month = f"{MONTHS[day.month - 1]} {day.year}"
-    return f"{day.day} {month}" if precise else month
+    return wording_label(PartialDate(day.year, day.month, day.day if precise else None))
 
 
 def date_note(event: Event) -> str:

@@ -51,6 +51,9 @@ class Snapshot(ContentVersion):
         # The app compresses each document as it renders it; a static build need not.
         self.prepare = prepare
         self._documents: dict[str, tuple[Key, Document]] = {}
+        """Documents by path with what they show, kept from snapshot to snapshot."""
+        self._ready: dict[str, Document] = {}
+        """This snapshot's served documents by path, once made or checked."""
         if previous is not None and (
             previous.base_url,
             previous.site,
@@ -71,8 +74,11 @@ class Snapshot(ContentVersion):
     def document_of(self, kind: Kind, subject: str | None) -> Document:
         """The document of this kind about ``subject``, rendered on first use."""
         path = kind.path(subject)
+        ready = self._ready.get(path)
+        if ready is not None:
+            return ready
         key = self._key(kind, subject)
-        updated = self.last_modified(kind, subject)
+        updated = self.last_modified(kind, subject, key)
         kept = self._documents.get(path)
         if kept is not None and _same(kept[0], key):
             doc = kept[1]
@@ -81,6 +87,8 @@ class Snapshot(ContentVersion):
                 validates = self.ledger.date_validates(path, doc.etag, updated)
                 doc = doc.redated(updated, date_validates=validates)
                 self._documents[path] = (key, doc)
+            if kind.served:
+                self._ready[path] = doc
             return doc
         body = self._render(kind, subject, path)
         doc = make_document(
@@ -92,6 +100,8 @@ class Snapshot(ContentVersion):
         doc = doc.prepare() if self.prepare else doc
         # Two threads may render the same document at once; both get the same bytes.
         self._documents[path] = (key, doc)
+        if kind.served:  # what only a static build writes is never answered for
+            self._ready[path] = doc
         return doc
 
     def _render(self, kind: Kind, subject: str | None, path: str) -> bytes:
@@ -119,6 +129,9 @@ class Snapshot(ContentVersion):
 
     def document(self, path: str) -> Document | None:
         """The document at a site path, rendered on first use; None if there is none."""
+        ready = self._ready.get(path)
+        if ready is not None:
+            return ready  # the request path of a document asked for before: one lookup
         found = locate(path)
         if found is None or not found[0].served or not self._exists(*found):
             return None

@@ -181,6 +181,7 @@ class ContentVersion:
         return True
 
     def _key(self, kind: Kind, subject: str | None) -> Key:
+        """What a document shows: equal keys (item by item, by identity), equal bytes."""
         if kind.shows == "feed":
             shown = self.items_of(subject)[: self.site.item_limit]
             newest = self.archive_months(subject)[:1]
@@ -218,14 +219,16 @@ class ContentVersion:
                 return max(self.site.max_age, ARCHIVE_MAX_AGE)
         return self.site.max_age
 
-    def last_modified(self, kind: Kind, subject: str | None) -> datetime:
-        """When the document's bytes last changed, as the folder shows it."""
+    def last_modified(self, kind: Kind, subject: str | None, key: Key | None = None) -> datetime:
+        """When the document's bytes last changed, as the folder shows it (``key``: what
+        it shows, where the caller has it already)."""
         if kind.shows == "fixed":
             return EPOCH
         if kind.shows in ("entry", "archive", "period"):
             # What it shows and the site's settings, nothing else: adding an entry
             # elsewhere leaves an archive's validators as they were.
-            items = [i for i in self._key(kind, subject) if isinstance(i, Item)]
+            shown = self._key(kind, subject) if key is None else key
+            items = [i for i in shown if isinstance(i, Item)]
             newest = max([self.catalog.site_modified_ns] + [i.modified_ns for i in items]) / 1e9
             released = max((i.published_at for i in items), default=0)
             return min(self.now, _moment(max(newest, released)))
