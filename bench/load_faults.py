@@ -82,6 +82,9 @@ class Tracked:
     data: dict[str, Any]
     written: float
     """When its first valid version was written (time.monotonic); -inf for a seed."""
+    since: float = float("-inf")
+    """From when every worker can have read it: its writing, or for a seed, the moment
+    the server first answered (a worker still loading reads the folder as it is then)."""
     seen: float | None = None
     """When a client first got an all-entries feed with it."""
     corrupt: str | None = None
@@ -90,7 +93,7 @@ class Tracked:
     deleted: float | None = None
 
     def settled(self, now: float) -> bool:
-        return self.deleted is None and now - self.written >= SETTLE
+        return self.deleted is None and now - self.since >= SETTLE
 
 
 class Registry:
@@ -99,10 +102,18 @@ class Registry:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: dict[str, Tracked] = {}
+        self.started = time.monotonic()
 
     def add(self, entry: Tracked) -> None:
         with self.lock:
             self.entries[entry.id] = entry
+
+    def serving(self) -> None:
+        """The server answers from now: the entries already there settle from now on."""
+        with self.lock:
+            now = time.monotonic()
+            for entry in self.entries.values():
+                entry.since = max(entry.since, now)
 
     def deleting(self, entry: Tracked) -> None:
         """Mark an entry deleted from now: feeds fetched from now on may lack it."""
@@ -115,7 +126,7 @@ class Registry:
             return {
                 e.id
                 for e in self.entries.values()
-                if e.written + SETTLE <= started and (e.deleted is None or e.deleted > ended)
+                if e.since + SETTLE <= started and (e.deleted is None or e.deleted > ended)
             }
 
     def gone(self, started: float) -> set[str]:
@@ -213,6 +224,13 @@ class Writer:
         self.chains = chains
         self.serial = 0
         self.done: Counter[str] = Counter()
+        self.journal: list[str] = []
+        """Every change, timed from the start, for tracing a failure to its cause."""
+        self._started = registry.started
+
+    def note(self, entry: Tracked, change: str) -> None:
+        moment = time.monotonic() - self._started
+        self.journal.append(f"{moment:8.3f} {entry.slug} {change}")
 
     def path(self, entry: Tracked) -> Path:
         return self.folder / f"{entry.slug}.json"
@@ -222,7 +240,8 @@ class Writer:
             return [e for e in self.registry.entries.values() if e.deleted is None]
 
     def seed(self, count: int) -> None:
-        """Entries that are there before the server starts: published from the start."""
+        """Entries that are there before the server starts: every worker publishes them
+        once it has loaded (see Registry.serving)."""
         for _ in range(count):
             self.add(seed=True)
         self.done.clear()
@@ -231,9 +250,11 @@ class Writer:
         self.serial += 1
         data = entry_data(self.serial, self.rng)
         slug = data["id"].rsplit(":", 1)[1]
-        entry = Tracked(slug, data["id"], data, float("-inf") if seed else time.monotonic())
+        written = float("-inf") if seed else time.monotonic()
+        entry = Tracked(slug, data["id"], data, written, since=written)
         write_file(self.path(entry), json.dumps(data, indent=2), atomic=self.rng.random() < 0.5)
         self.registry.add(entry)
+        self.note(entry, "add")
         self.done["add"] += 1
 
     def edit(self, entry: Tracked) -> None:
@@ -247,8 +268,10 @@ class Writer:
         if entry.corrupt is not None:
             entry.corrupt = entry.claims = None
             self.done["fix"] += 1
+            self.note(entry, "fix")
         else:
             self.done["edit"] += 1
+            self.note(entry, "edit")
 
     def corrupt(
         self, entry: Tracked, others: list[Tracked], claimed: set[str], kind: str | None = None
@@ -266,11 +289,13 @@ class Writer:
         entry.corrupt = kind
         write_file(self.path(entry), corruption(kind, entry.data, entry.claims), atomic=False)
         self.done[f"corrupt:{kind}"] += 1
+        self.note(entry, f"corrupt:{kind} {entry.claims or ''}".rstrip())
 
     def delete(self, entry: Tracked) -> None:
         self.registry.deleting(entry)
         self.path(entry).unlink()
         self.done["delete"] += 1
+        self.note(entry, "delete")
 
     def step(self) -> None:
         """One change, chosen at random within the population bounds."""
@@ -435,7 +460,8 @@ class Client:
             self.registry.sighted(held, ended)
         for missing in sorted(self.registry.required(started, ended) - held):
             self.counts.lost += 1
-            self.counts.example(f"{path} ({status}) lacks the published {missing}")
+            at = ended - self.registry.started
+            self.counts.example(f"{path} ({status}) lacks the published {missing} at {at:.3f} s")
         for stale in sorted(self.registry.gone(started) & held):
             self.counts.stale += 1
             self.counts.example(f"{path} ({status}) still has the deleted {stale}")
@@ -538,6 +564,7 @@ def run_load(
     errors: list[str] = []
     with running("gunicorn", gunicorn_argv("wsgi:app", port), port, log,
                  medfeed_env(folder, port)) as server:  # fmt: skip
+        registry.serving()
         base = server.url("").rstrip("/")
         readers = [Client(base, registry, random.Random(rng.random()), gzip=i % 2 == 1)
                    for i in range(clients)]  # fmt: skip
@@ -552,6 +579,7 @@ def run_load(
         for thread in reader_threads:
             thread.join(15)
         exit_status, killed = server.stop(timeout=10)
+    (work / "writer.log").write_text("\n".join(writer.journal) + "\n", encoding="utf-8")
     counts = Counts()
     for reader in readers:
         counts.merge(reader.counts)

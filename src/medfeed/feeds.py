@@ -10,8 +10,9 @@ feedgen's traps, and where each is handled here:
 - RSS <description> is HTML: a plain-text summary is escaped once more for RSS;
 - its geo extension writes georss:featurename, which GeoRSS does not define: georss.py
   writes the elements instead, and the namespace is declared on the root only where used;
-- link() takes RFC 5005's archive relations, but RSS gets only the self link from it:
-  _FeedFixes writes the archive links and fh:archive in both formats alike.
+- link() takes RFC 5005's archive relations and WebSub's rel="hub", but RSS gets only
+  the self link from it: _FeedFixes writes hub and archive links and fh:archive in both
+  formats alike.
 
 A document never exceeds MAX_FEED_BYTES: its size is estimated from its texts before
 feedgen renders it, and what does not fit is cut, oldest items first.
@@ -83,6 +84,7 @@ class _FeedFixes(BaseExtension):  # type: ignore[misc]
     def __init__(self) -> None:
         self.located = False
         self.archive: Archive | None = None
+        self.hubs: tuple[str, ...] = ()
         self.media_type = ""
 
     def extend_ns(self) -> dict[str, str]:
@@ -103,6 +105,9 @@ class _FeedFixes(BaseExtension):  # type: ignore[misc]
 
     def _add_archive(self, after: Any, tag: str) -> None:
         # Each new element goes after the last, so they are written in this order.
+        for hub in self.hubs:
+            after.addnext(etree.Element(tag, href=hub, rel="hub"))
+            after = after.getnext()
         for rel, href in _archive_links(self.archive):
             after.addnext(etree.Element(tag, href=href, rel=rel, type=self.media_type))
             after = after.getnext()
@@ -192,6 +197,7 @@ class _Sizes:
         links = _archive_links(meta.archive)
         self.feed += sum(ARCHIVE_LINK_BYTES + _attribute_bytes(href) for _, href in links)
         self.feed += ARCHIVE_MARK_BYTES if meta.archive and meta.archive.is_archive else 0
+        self.feed += sum(ARCHIVE_LINK_BYTES + _attribute_bytes(hub) for hub in meta.hubs)
 
     def person(self, author: Author) -> list[str]:
         """The texts the format writes for one author."""
@@ -249,6 +255,7 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> byt
     # The GeoRSS namespace goes on the root, and only into documents that use it.
     fg.medfeed_fixes.located = located
     fg.medfeed_fixes.archive = meta.archive
+    fg.medfeed_fixes.hubs = meta.hubs
     fg.medfeed_fixes.media_type = MEDIA_TYPES[fmt]
     # The feed's time stays that of every item, shown or not: leaving one out is no change.
     updated = feed_updated(items, meta.fallback_updated)

@@ -171,6 +171,16 @@ Timestamp = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "examples": [TIME_EXAMPLE]}),
 ]
 Link = Annotated[HttpUrl, AfterValidator(_http_only)]
+
+
+def _no_fragment(value: HttpUrl) -> HttpUrl:
+    if value.fragment is not None:
+        raise ValueError("should be a hub's URL without a #fragment")
+    return value
+
+
+HubUrl = Annotated[HttpUrl, AfterValidator(_http_only), AfterValidator(_no_fragment)]
+"""A WebSub hub's endpoint: absolute http or https, no credentials or fragment."""
 Email = Annotated[str, AfterValidator(_xml_safe), AfterValidator(_email)]
 
 

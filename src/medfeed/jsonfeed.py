@@ -100,6 +100,8 @@ def _feed(meta: FeedMeta) -> Json:
     fields["language"] = meta.language
     fields["favicon"] = absolute(meta.base_url, FAVICON_PATH)
     fields["authors"] = [_person(meta.author)]
+    if meta.hubs:
+        fields["hubs"] = [{"type": "WebSub", "url": hub} for hub in meta.hubs]
     return fields
 
 

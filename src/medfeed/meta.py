@@ -30,6 +30,8 @@ class FeedMeta:
     fallback_updated: datetime = EPOCH
     archive: Archive | None = None
     """Where this document stands in its feed's chain of archives (RFC 5005), if any."""
+    hubs: tuple[str, ...] = ()
+    """WebSub hubs the document advertises (rel="hub")."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from medfeed.fields import (
     Email,
     EntryId,
     EventDate,
+    HubUrl,
     Language,
     Latitude,
     Line,
@@ -156,6 +157,17 @@ class SiteConfig(_Model):
     item_limit: StrictInt = Field(default=50, ge=1, le=10_000)
     max_age: StrictInt = Field(default=300, ge=0, le=31_536_000)
     categories: tuple[Category, ...] = Field(min_length=1)
+    hubs: tuple[HubUrl, ...] = Field(default=(), max_length=10)
+    """WebSub hubs that feeds advertise and that are told of changes; none by default."""
+
+    @field_validator("hubs")
+    @classmethod
+    def _distinct_hubs(cls, hubs: tuple[HubUrl, ...]) -> tuple[HubUrl, ...]:
+        urls = [str(h) for h in hubs]
+        twice = [u for i, u in enumerate(urls) if u in urls[:i]]
+        if twice:
+            raise ValueError(f"names {twice[0]!r} twice")
+        return hubs
 
     @field_validator("categories")
     @classmethod

@@ -122,6 +122,7 @@ def feed_meta(
         # An empty feed's updated time is the whole site's newest change of an entry.
         fallback_updated=content.updated,
         archive=archive_links(content, category, name, month),
+        hubs=tuple(str(hub) for hub in site.hubs),
     )
 
 
