@@ -276,8 +276,16 @@ CASES = [
                 ("authors.0.email", "\ufffe", {"authors": [author(email="a@b\ufffe.org")]}),
                 ("authors.0.name", "\uffff", {"authors": [author(name="A\uffff")]}),
                 ("id", "\x1f", {"id": "tag:example.org,2015:\x1fx"}),
-                ("event.location.place", "\x0c", {"event": {"start": "2015-10-12",
-                 "location": {"place": "X\x0c", "country": "Y"}}}),
+                (
+                    "event.location.place",
+                    "\x0c",
+                    {
+                        "event": {
+                            "start": "2015-10-12",
+                            "location": {"place": "X\x0c", "country": "Y"},
+                        }
+                    },
+                ),
                 ("$schema", "\x02", {"$schema": "../schema\x02.json"}),
                 ("tittle", "\x03", {"tittle": "misspelt\x03"}),
             ]

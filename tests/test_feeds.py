@@ -74,8 +74,6 @@ def entry_links(parsed: feedparser.FeedParserDict) -> list[str]:
     return [entry.link for entry in parsed.entries]
 
 
-
-
 def site_toml(entries_dir: Path, **settings: int) -> None:
     """Add top-level settings to the test site.toml."""
     path = entries_dir / "site.toml"
@@ -542,7 +540,6 @@ def test_scheduled_entry_appears_when_its_time_comes(
 
 
 # Size: every document stays under MAX_FEED_BYTES, whatever the entries hold
-
 
 
 def feeds_of(entries_dir: Path) -> dict[str, bytes]:

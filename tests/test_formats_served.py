@@ -113,7 +113,8 @@ def test_the_opml_list_subscribes_to_every_feed(site: str) -> None:
         BASE_URL + folder.lstrip("/") + kind.name
         for folder in SCOPES
         for kind in KINDS
-        if kind.label and kind.scope == ("site" if folder == "/" else "category")
+        if kind.label
+        and kind.scope == ("site" if folder == "/" else "category")
         and kind.name.startswith("feed.")
     )
     assert urls == expected

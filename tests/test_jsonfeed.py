@@ -428,10 +428,7 @@ def test_hostile_text_survives_as_text(write_entry: WriteEntry, entries_dir: Pat
     assert shown.tags == ["p"]
 
 
-
-
 # Size: never over MAX_FEED_BYTES, cut by the same policy as RSS and Atom
-
 
 
 def slug_of(item: dict[str, Any]) -> str:

@@ -64,9 +64,7 @@ def test_a_missing_entries_folder_is_named_as_such(tmp_path: Path) -> None:
     assert "site.toml" not in done.stderr
 
 
-def test_a_broken_site_file_stops_gunicorn_with_one_line(
-    entries_dir: Path, tmp_path: Path
-) -> None:
+def test_a_broken_site_file_stops_gunicorn_with_one_line(entries_dir: Path, tmp_path: Path) -> None:
     (entries_dir / "site.toml").write_text("title = \n", encoding="utf-8")
     done, _ = run_gunicorn(tmp_path, MEDFEED_ENTRIES=str(entries_dir))
     assert done.returncode == 3

@@ -118,7 +118,7 @@ def validate(folder: Path | None) -> None:
     "--draft/--publish",
     default=True,
     show_default=True,
-    help="Write a draft (seen nowhere until \"draft\" is false), or publish at once.",
+    help='Write a draft (seen nowhere until "draft" is false), or publish at once.',
 )
 @ENTRIES_OPTION
 def new(

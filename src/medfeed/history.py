@@ -83,4 +83,3 @@ class History:
     def periods(self, category: str | None) -> list[tuple[Month, int]]:
         """Every month with visible items of the scope, newest first, with its count."""
         return [(month, len(items)) for month, items in self._months(category).items()]
-

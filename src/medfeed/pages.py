@@ -57,6 +57,8 @@ def archive_path(category: str | None, year: int | None = None, month: int | Non
 def month_name(month: int) -> str:
     """The English name of a month, 1 to 12."""
     return MONTHS[month - 1]
+
+
 """The feeds a page of a category (None: the whole site) offers."""
 
 

@@ -242,9 +242,7 @@ def read_entry_file(path: Path, root: Path) -> Entry:
     return read_entry(path, root)[0]
 
 
-def read_entry(
-    path: Path, root: Path, known: Collection[str] | None = None
-) -> tuple[Entry, int]:
+def read_entry(path: Path, root: Path, known: Collection[str] | None = None) -> tuple[Entry, int]:
     """Read one entry file; also its modification time in nanoseconds.
 
     Raises:

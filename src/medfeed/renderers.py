@@ -207,5 +207,3 @@ def sitemap(content: Content, part: str | None) -> bytes:
 
 def redirects(name: str) -> Renderer:
     return lambda content, _: content.redirect_list("/" + name)
-
-

@@ -92,7 +92,10 @@ class Snapshot(ContentVersion):
             return doc
         body = self._render(kind, subject, path)
         doc = make_document(
-            body, kind.media_type, updated, self._max_age(kind, subject),
+            body,
+            kind.media_type,
+            updated,
+            self._max_age(kind, subject),
             PAGE_HEADERS if kind.page else (),
         )
         if not self.ledger.date_validates(path, doc.etag, updated):
@@ -212,6 +215,4 @@ class _Without:
         return getattr(self._snapshot, name)
 
     def items_of(self, category: str | None) -> tuple[Item, ...]:
-        return tuple(
-            i for i in self._snapshot.items_of(category) if i.source not in self._sources
-        )
+        return tuple(i for i in self._snapshot.items_of(category) if i.source not in self._sources)

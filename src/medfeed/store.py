@@ -95,9 +95,7 @@ FUTURE_UPDATE_LIMIT = timedelta(days=1)
 """How far ``updated`` may lie ahead of the clock (time-zone slips) before it is an error."""
 
 
-def build_item(
-    slug: str, label: str, entry: Entry, site: SiteConfig, modified_ns: int = 0
-) -> Item:
+def build_item(slug: str, label: str, entry: Entry, site: SiteConfig, modified_ns: int = 0) -> Item:
     """Attach the computed id to a valid entry."""
     computed = entry.id or entry_id(site.authority, entry.published, slug)
     return Item(slug, label, entry, computed, modified_ns)

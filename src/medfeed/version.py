@@ -233,4 +233,3 @@ class ContentVersion:
             released = max((i.published_at for i in items), default=0)
             return min(self.now, _moment(max(newest, released)))
         return self.changed_at
-

@@ -21,7 +21,6 @@ Piece = tuple[str, PartialDate | None]
 """Text a page shows, and the date it stands for (None for connecting words)."""
 
 
-
 def date_label(when: PartialDate) -> str:
     """A date as a page shows it: ``12 October 2015``, or ``October 2015`` for a month."""
     month = f"{MONTHS[when.month - 1]} {when.year}"
