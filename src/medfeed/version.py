@@ -180,6 +180,11 @@ class ContentVersion:
             return subject in self.subjects(kind)
         return True
 
+    def key(self, kind: Kind, subject: str | None) -> Key:
+        """What the document of this kind about ``subject`` shows: equal keys (item by
+        item, by identity), equal bytes. The pinger compares them across versions."""
+        return self._key(kind, subject)
+
     def _key(self, kind: Kind, subject: str | None) -> Key:
         """What a document shows: equal keys (item by item, by identity), equal bytes."""
         if kind.shows == "feed":
