@@ -666,12 +666,12 @@ def test_a_feed_that_fits_is_rendered_once(
 ) -> None:
     write_many(write_entry, 3, content=lambda slug: long_markdown(slug, 200_000))
     calls: list[int] = []
-    original = feeds._render
+    original = feeds._shell  # feedgen's rendering of the document
 
     def counted(*args: Any) -> bytes:
         calls.append(1)
         return original(*args)
 
-    monkeypatch.setattr(feeds, "_render", counted)
+    monkeypatch.setattr(feeds, "_shell", counted)
     documents = feeds_of(entries_dir)
     assert len(calls) == len(documents) == len(feed_paths())

@@ -436,15 +436,15 @@ def slug_of(item: dict[str, Any]) -> str:
 
 
 def counted_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the documents rendered from now on."""
+    """Count the documents put together from now on."""
     calls: list[int] = []
-    original = jsonfeed._render
+    original = jsonfeed._splice
 
     def counted(*args: Any) -> bytes:
         calls.append(1)
         return original(*args)
 
-    monkeypatch.setattr(jsonfeed, "_render", counted)
+    monkeypatch.setattr(jsonfeed, "_splice", counted)
     return calls
 
 

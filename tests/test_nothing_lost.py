@@ -81,10 +81,10 @@ def fussy_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = medfeed.renderers.render_feed
 
-    def render(items, meta, fmt):  # type: ignore[no-untyped-def]
+    def render(items, meta, fmt, *rest):  # type: ignore[no-untyped-def]
         if any(item.entry.title == "Unrenderable" for item in items):
             raise RenderError("refused") from ValueError("All strings must be XML compatible")
-        return real(items, meta, fmt)
+        return real(items, meta, fmt, *rest)
 
     monkeypatch.setattr(medfeed.renderers, "render_feed", render)
 

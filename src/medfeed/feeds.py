@@ -16,21 +16,27 @@ feedgen's traps, and where each is handled here:
 
 A document never exceeds MAX_FEED_BYTES: its size is estimated from its texts before
 feedgen renders it, and what does not fit is cut, oldest items first.
+
+feedgen renders each document's own parts; its items are written by feeditems.py (the
+same bytes, much faster, each item once per content version: see ItemTexts) and spliced
+in. ``render_with_feedgen`` renders the items with feedgen too: the reference the tests
+hold the written items to.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Literal
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
+from medfeed.budget import Cut, fit
 from medfeed.errors import RenderError
+from medfeed.feeditems import WRITERS, item_authors, summary_text
 from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point, location_bytes
+from medfeed.itemtexts import ItemTexts
 from medfeed.meta import MAX_FEED_BYTES, Archive, FeedMeta, feed_updated
 from medfeed.models import Author, Location
 from medfeed.store import Item
@@ -164,17 +170,6 @@ def _attribute_bytes(text: str) -> int:
     return _xml_bytes(text) + 5 * text.count('"') + 4 * (text.count("\n") + text.count("\t"))
 
 
-def _summary(item: Item, fmt: Format, short: bool) -> str:
-    text = shorten(item.entry.summary) if short else item.entry.summary
-    # RSS readers take <description> as HTML, so the plain text is escaped for it.
-    return html.escape(text) if fmt == "rss" else text
-
-
-def _authors(item: Item, meta: FeedMeta, short: bool) -> tuple[Author, ...]:
-    authors = item.entry.authors or (meta.author,)
-    return authors[:SHORT_AUTHORS] if short else authors
-
-
 def _notes(item: Item) -> str:
     # Kept whether or not the content fits: the event and the source are short.
     return "".join(item_notes(item.entry))
@@ -210,8 +205,8 @@ class _Sizes:
         """An item without its content (but with its event and source, which always stay)."""
         item, meta = self.items[index], self.meta
         entry = item.entry
-        authors = _authors(item, meta, short)
-        texts = [entry.title, item.id, _summary(item, self.fmt, short), _notes(item)]
+        authors = item_authors(item, meta, short)
+        texts = [entry.title, item.id, summary_text(item, self.fmt, short), _notes(item)]
         texts += [text for author in authors for text in self.person(author)]
         labels = [meta.category_titles.get(slug, slug) for slug in entry.categories]
         # One count over all texts joined costs less than one per text.
@@ -226,7 +221,9 @@ class _Sizes:
         return _xml_bytes(self.items[index].content_html)
 
 
-def render_feed(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
+def render_feed(
+    items: Sequence[Item], meta: FeedMeta, fmt: Format, texts: ItemTexts | None = None
+) -> bytes:
     """Render a feed of these items (newest first) as bytes under MAX_FEED_BYTES.
 
     Where everything would be too big, the oldest items lose their content first, then
@@ -238,18 +235,79 @@ def render_feed(items: Sequence[Item], meta: FeedMeta, fmt: Format) -> bytes:
             ``meta.archive`` links the document to itself or gives the current feed a
             next-archive link.
     """
-    sizes = _Sizes(items, meta, fmt)
+    written = ItemTexts() if texts is None else texts
     try:
         _check_archive(meta)
-        return fit(lambda cut: _render(items, meta, fmt, cut), sizes, len(items), MAX_FEED_BYTES)
+        # Nearly always everything fits: then the items written in full are the document.
+        count = len(items)
+        shell = _shell(items, meta, fmt, items)
+        parts = _items(items, meta, fmt, Cut(count, count, count), written)
+        if len(shell) + sum(len(part) for part in parts) <= MAX_FEED_BYTES:
+            return _splice(shell, parts, fmt)
+        sizes = _Sizes(items, meta, fmt)
+        return fit(
+            lambda cut: _render(items, meta, fmt, cut, written), sizes, count, MAX_FEED_BYTES
+        )
     except ValueError as e:
         raise RenderError(f"cannot render {meta.self_url}: {e}") from e
 
 
-def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> bytes:
+def _context(meta: FeedMeta) -> Hashable:
+    """What an item's text depends on besides the item."""
+    return (meta.base_url, tuple(meta.category_titles.items()), meta.author)
+
+
+def _render(
+    items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut, texts: ItemTexts
+) -> bytes:
+    shown = items[: cut.count]
+    return _splice(_shell(items, meta, fmt, shown), _items(shown, meta, fmt, cut, texts), fmt)
+
+
+def _items(
+    shown: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut, texts: ItemTexts
+) -> list[bytes]:
+    """The items of a document as text, each written once per content version."""
+    write = WRITERS[fmt]
+    context = _context(meta)
+    parts = []
+    for index, item in enumerate(shown):
+        with_content, short = index < cut.with_content, index >= cut.shortened_from
+
+        def written(
+            item: Item = item, with_content: bool = with_content, short: bool = short
+        ) -> bytes:
+            return write(item, meta, with_content, short).encode()
+
+        parts.append(texts.text(context, item, fmt, with_content, short, written))
+    return parts
+
+
+def _end(fmt: Format) -> bytes:
+    # Items are the last children of <channel> and of <feed>.
+    return b"  </channel>\n</rss>\n" if fmt == "rss" else b"</feed>\n"
+
+
+def _shell(items: Sequence[Item], meta: FeedMeta, fmt: Format, shown: Sequence[Item]) -> bytes:
+    """The document without its items, as feedgen writes it."""
+    fg = _generator(items, meta, fmt, shown)
+    body = bytes(fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True))
+    if not body.endswith(_end(fmt)):
+        raise ValueError("feedgen wrote the document's end in an unexpected way")
+    return body
+
+
+def _splice(shell: bytes, parts: list[bytes], fmt: Format) -> bytes:
+    end = _end(fmt)
+    return shell[: -len(end)] + b"".join(parts) + end
+
+
+def _generator(
+    items: Sequence[Item], meta: FeedMeta, fmt: Format, shown: Sequence[Item]
+) -> FeedGenerator:
+    """feedgen set up with the document's own parts, and no items yet."""
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    shown = items[: cut.count]
     located = any(has_point(i.entry.event.location) for i in shown if i.entry.event)
     fg.register_extension("medfeed_fixes", _FeedFixes, _EntryFixes, atom=True, rss=True)
     # The GeoRSS namespace goes on the root, and only into documents that use it.
@@ -271,6 +329,13 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> byt
     fg.docs("https://www.rssboard.org/rss-specification")
     fg.updated(updated)
     fg.lastBuildDate(updated)
+    return fg
+
+
+def render_with_feedgen(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> bytes:
+    """The document with feedgen writing its items too: what ``_render`` must equal."""
+    shown = items[: cut.count]
+    fg = _generator(items, meta, fmt, shown)
     scheme = absolute(meta.base_url, CATEGORIES_PATH)
     for index, item in enumerate(shown):
         short = index >= cut.shortened_from
@@ -287,7 +352,7 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> byt
         fe.medfeed_fixes.links = links
         fe.medfeed_fixes.category_slugs = list(entry.categories)
         fe.medfeed_fixes.location = entry.event.location if entry.event else None
-        fe.summary(_summary(item, fmt, short))
+        fe.summary(summary_text(item, fmt, short))
         before, after = item_notes(entry)
         content = before + (item.content_html if index < cut.with_content else "") + after
         if content:
@@ -297,7 +362,7 @@ def _render(items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut) -> byt
         for slug in entry.categories:
             label = meta.category_titles.get(slug, slug)
             fe.category(term=slug, label=label, scheme=scheme)
-        for author in _authors(item, meta, short):
+        for author in item_authors(item, meta, short):
             fe.author(_person(author))
             fe.dc.dc_creator(author.name)
     if fmt == "rss":

@@ -15,17 +15,22 @@ Where the spec (https://www.jsonfeed.org/version/1.1/) leaves a choice:
 - JSON Feed has no archives (RFC 5005), only ``next_url`` for the next page: it is the
   next older archive, so a reader pages from the current feed back in time. An archive
   document says nothing more: no ``next_url`` to a newer one, no link to the current feed.
+
+Each item is serialised once per content version (see ItemTexts) and spliced into every
+document that shows it: the bytes are those of json.dumps of the whole document, which
+``render_whole`` still writes for the tests to compare.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
 from medfeed.errors import RenderError
+from medfeed.itemtexts import ItemTexts
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
 from medfeed.models import Author, Event
 from medfeed.store import Item
@@ -46,7 +51,9 @@ ITEM_SEPARATOR = len(",\n")
 Json = dict[str, Any]
 
 
-def render_json_feed(items: Sequence[Item], meta: FeedMeta) -> bytes:
+def render_json_feed(
+    items: Sequence[Item], meta: FeedMeta, texts: ItemTexts | None = None
+) -> bytes:
     """Render a JSON Feed 1.1 of these items (newest first) as bytes under MAX_FEED_BYTES.
 
     What does not fit is cut as in the RSS and Atom feeds (see medfeed.budget): content
@@ -60,14 +67,65 @@ def render_json_feed(items: Sequence[Item], meta: FeedMeta) -> bytes:
     if meta.archive is not None and meta.archive.prev_archive == meta.self_url:
         # The spec forbids it: a reader following next_url would never stop.
         raise RenderError(f"cannot render {meta.self_url}: next_url would be the feed_url")
+    written = _Written(meta, ItemTexts() if texts is None else texts)
     try:
-        sizes = _Sizes(items, meta)
-        return fit(lambda cut: _render(items, meta, cut), sizes, len(items), MAX_FEED_BYTES)
+        # Nearly always everything fits: then the items written in full are the document.
+        head = _dump({**_feed(meta), "items": []})
+        parts = [written.item(item, True, False) for item in items]
+        if len(head) + sum(len(part) + ITEM_SEPARATOR for part in parts) + 8 <= MAX_FEED_BYTES:
+            return _splice(head, parts)
+        sizes = _Sizes(items, meta, written)
+        return fit(
+            lambda cut: _render(items, meta, cut, written), sizes, len(items), MAX_FEED_BYTES
+        )
     except ValueError as e:  # NaN coordinates or an unpaired surrogate: both refused earlier
         raise RenderError(f"cannot render {meta.self_url}: {e}") from e
 
 
-def _render(items: Sequence[Item], meta: FeedMeta, cut: Cut) -> bytes:
+class _Written:
+    """Items serialised as they stand in a document's ``items`` list, each once."""
+
+    def __init__(self, meta: FeedMeta, texts: ItemTexts) -> None:
+        self.meta, self.texts = meta, texts
+        self.context: Hashable = (
+            meta.base_url,
+            tuple(meta.category_titles.items()),
+            meta.author,
+        )
+
+    def item(self, item: Item, with_content: bool, short: bool) -> bytes:
+        def write() -> bytes:
+            text = json.dumps(
+                _item(item, self.meta, with_content, short),
+                ensure_ascii=False,
+                indent=INDENT,
+                allow_nan=False,
+            )
+            # Strings in JSON hold no raw newline: every line break is the layout's.
+            return (" " * ITEM_INDENT + text.replace("\n", "\n" + " " * ITEM_INDENT)).encode()
+
+        return self.texts.text(self.context, item, "json", with_content, short, write)
+
+
+def _render(items: Sequence[Item], meta: FeedMeta, cut: Cut, written: _Written) -> bytes:
+    shown = items[: cut.count]
+    parts = [
+        written.item(item, index < cut.with_content, index >= cut.shortened_from)
+        for index, item in enumerate(shown)
+    ]
+    return _splice(_dump({**_feed(meta), "items": []}), parts)
+
+
+def _splice(head: bytes, parts: list[bytes]) -> bytes:
+    """The document with these items: json.dumps writes "[]" for none, else "[\\n" ... "\\n  ]"."""
+    if not parts:
+        return head
+    start, end = head.rsplit(b"[]", 1)
+    return start + b"[\n" + b",\n".join(parts) + b"\n" + b" " * INDENT + b"]" + end
+
+
+def render_whole(items: Sequence[Item], meta: FeedMeta, cut: Cut) -> bytes:
+    """The document serialised in one json.dumps: what ``_render`` must equal."""
     document = _feed(meta)
     document["items"] = [
         _item(item, meta, index < cut.with_content, index >= cut.shortened_from)
@@ -172,8 +230,11 @@ class _Sizes:
     last item's separator, except where an item keeps its content but has its summary
     shortened (then the retry in budget.fit makes up the difference)."""
 
-    def __init__(self, items: Sequence[Item], meta: FeedMeta) -> None:
+    def __init__(
+        self, items: Sequence[Item], meta: FeedMeta, written: _Written | None = None
+    ) -> None:
         self.items, self.meta = items, meta
+        self.written = _Written(meta, ItemTexts()) if written is None else written
         # With items, '"items": []' opens to '"items": [\n' ... '\n  ]'.
         self.feed = len(_dump({**_feed(meta), "items": []})) + 2 + INDENT
         self._items: dict[tuple[int, bool], int] = {}
@@ -183,10 +244,14 @@ class _Sizes:
         """An item with its summary in place of its content, as the document has it."""
         key = (index, short)
         if key not in self._items:
-            fields = _item(self.items[index], self.meta, False, short)
-            text = json.dumps(fields, ensure_ascii=False, indent=INDENT, allow_nan=False)
-            lines = text.count("\n") + 1
-            self._items[key] = len(text.encode()) + ITEM_INDENT * lines + ITEM_SEPARATOR
+            if short:
+                text = self.written.item(self.items[index], False, True)
+                self._items[key] = len(text) + ITEM_SEPARATOR
+            else:
+                # Written with its content, as most items are rendered: written once.
+                text = self.written.item(self.items[index], True, False)
+                extra = self.content(index)
+                self._items[key] = len(text) - extra + ITEM_SEPARATOR
         return self._items[key]
 
     def content(self, index: int) -> int:

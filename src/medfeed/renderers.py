@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from medfeed.feeds import render_feed
 from medfeed.ical import CalendarMeta, render_calendar
+from medfeed.itemtexts import ItemTexts
 from medfeed.jsonfeed import render_json_feed
 from medfeed.meta import Archive, FeedMeta
 from medfeed.models import SiteConfig
@@ -37,6 +38,8 @@ class Content(Protocol):
     base_url: str
     items: tuple[Item, ...]
     pages: PageRenderer
+    item_texts: ItemTexts
+    """Items written for feeds, shared by every document of this version that shows them."""
     changed_at: datetime
     """When any file of the folder last changed (the Last-Modified of lists)."""
     updated: datetime
@@ -144,8 +147,8 @@ def feed(fmt: Literal["rss", "atom", "json"]) -> Renderer:
         category, month, shown = _feed_items(content, subject)
         meta = feed_meta(content, category, f"feed.{fmt}", month)
         if fmt == "json":
-            return render_json_feed(shown, meta)
-        return render_feed(shown, meta, fmt)
+            return render_json_feed(shown, meta, content.item_texts)
+        return render_feed(shown, meta, fmt, content.item_texts)
 
     return render
 

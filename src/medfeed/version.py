@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from medfeed.documents import KINDS, SITEMAP, Kind, feed_links
 from medfeed.errors import UnknownCategory, UnknownEntry
 from medfeed.history import History
+from medfeed.itemtexts import ItemTexts
 from medfeed.meta import EPOCH, feed_updated
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
@@ -57,6 +58,7 @@ class ContentVersion:
         newest = max(catalog.changed_ns / 1e9, max((i.published_at for i in self.items), default=0))
         self.changed_at = min(now, _moment(newest))
         self.pages = PageRenderer(self.site, base_url, lambda c: feed_links(self, c))
+        self.item_texts = ItemTexts()
         self.history = History(self.items, self.by_category, self.site.item_limit)
         self._sitemaps: dict[str, bytes] | None = None
 

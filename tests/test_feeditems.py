@@ -1,0 +1,226 @@
+"""Items written as text (feeditems.py, jsonfeed's spliced items) are byte for byte what
+feedgen and one json.dumps of the whole document write, for any valid entries, any cut,
+any feed document (current or archive, with hubs or not); and an item shown in several
+documents of one content version is written once.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import BASE_URL, SITE_TOML
+from medfeed import feeds, jsonfeed
+from medfeed.budget import Cut
+from medfeed.feeditems import attribute, rfc2822, text
+from medfeed.fields import xml_unsafe
+from medfeed.itemtexts import ItemTexts
+from medfeed.meta import Archive, FeedMeta
+from medfeed.models import Entry, SiteConfig, entry_id
+from medfeed.store import Item
+from medfeed.urls import absolute
+
+CATEGORY_TITLES = {"visits": 'Visits & "talks" <here>', "conferences": "Conférences\tand\nmore"}
+
+
+def _xml_text(*, lines: bool, max_size: int) -> st.SearchStrategy[str]:
+    # Every character XML carries, with the ones escaping touches made likely.
+    alphabet = (
+        st.characters(exclude_categories=("Cs", "Cc"))
+        | st.sampled_from("\t\n\r&<>\"'")
+        | st.sampled_from(["é", "ש", "😀", "\u2028"])
+    )
+    value = st.text(alphabet, min_size=1, max_size=max_size)
+    value = value.filter(lambda t: xml_unsafe(t) is None and t.strip() != "")
+    return value if lines else value.filter(lambda t: "\n" not in t and "\r" not in t)
+
+
+OFFSETS = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
+TIMES = st.builds(
+    lambda moment, zone: moment.replace(tzinfo=zone),
+    st.datetimes(datetime(1901, 1, 1), datetime(9998, 12, 30)),
+    OFFSETS,
+)
+PLACES = st.builds(
+    lambda place, coordinates: {"place": place, "country": "Belgium", **coordinates},
+    _xml_text(lines=False, max_size=20),
+    st.sampled_from(
+        [
+            {},
+            {"latitude": 50.8503, "longitude": 4.3517},
+            {"latitude": -0.0000001, "longitude": 179.99999999},
+        ]
+    ),  # fmt: skip
+)
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> dict[str, Any]:
+    """Entry data that validation accepts, every optional field maybe there."""
+    published = draw(TIMES)
+    data: dict[str, Any] = {
+        "title": draw(_xml_text(lines=False, max_size=40)),
+        "summary": draw(_xml_text(lines=True, max_size=1100)),
+        "published": published.isoformat(),
+        "categories": draw(st.lists(st.sampled_from(["visits", "conferences"]),
+                                    min_size=1, max_size=2, unique=True)),
+    }  # fmt: skip
+    if draw(st.booleans()):
+        data["content"] = draw(_xml_text(lines=True, max_size=80))
+    if draw(st.booleans()):
+        later = published + draw(st.timedeltas(timedelta(0), timedelta(days=30)))
+        data["updated"] = later.astimezone(draw(OFFSETS)).isoformat()
+    if draw(st.booleans()):
+        data["link"] = draw(st.sampled_from(["https://source.example.org/x",
+                                             "http://example.com/a?b=c&d=<e>\"f"]))  # fmt: skip
+    authors = []
+    for name in draw(st.lists(_xml_text(lines=False, max_size=20), max_size=12)):
+        author: dict[str, str] = {"name": name}
+        if draw(st.booleans()):
+            author["email"] = "desk@example.org"
+        if draw(st.booleans()):
+            author["uri"] = "https://example.org/people?a=1&b=2"
+        authors.append(author)
+    data["authors"] = authors
+    if draw(st.booleans()):
+        data["event"] = {"start": "2015-10-12", "end": "2015-10-13"}
+        if draw(st.booleans()):
+            data["event"]["location"] = draw(PLACES)
+    return data
+
+
+def _site() -> SiteConfig:
+    site = SiteConfig.model_validate(tomllib.loads(SITE_TOML))
+    categories = [c.model_copy(update={"title": CATEGORY_TITLES[c.slug]}) for c in site.categories]
+    return site.model_copy(update={"categories": tuple(categories)})
+
+
+def _items(data: list[dict[str, Any]]) -> list[Item]:
+    made = []
+    for index, fields in enumerate(data):
+        entry = Entry.model_validate(fields)
+        slug = f"entry-{index}"
+        made.append(
+            Item(slug, f"{slug}.json", entry, entry_id("example.org", entry.published, slug))
+        )
+    return sorted(made, key=lambda item: item.order, reverse=True)
+
+
+def _meta(site: SiteConfig, fmt: str, archive: Archive | None, hubs: tuple[str, ...]) -> FeedMeta:
+    return FeedMeta(
+        id=f"tag:{site.authority},2000:feed",
+        title=site.title,
+        description=site.description,
+        base_url=BASE_URL,
+        self_url=absolute(BASE_URL, f"2016/06/feed.{fmt}" if archive else f"feed.{fmt}"),
+        page_url=absolute(BASE_URL, ""),
+        language=site.language,
+        author=site.author,
+        category_titles={c.slug: c.title for c in site.categories},
+        archive=archive,
+        hubs=hubs,
+    )
+
+
+ARCHIVES = st.sampled_from([
+    None,
+    Archive(prev_archive=absolute(BASE_URL, "2016/05/feed")),
+    Archive(prev_archive=absolute(BASE_URL, "2016/05/feed"),
+            next_archive=absolute(BASE_URL, "2016/07/feed"), current=absolute(BASE_URL, "feed")),
+])  # fmt: skip
+HUBS = st.sampled_from([(), ("https://hub.example.org/",), ("https://a.example/h", "http://b/")])
+
+
+@st.composite
+def cuts(draw: st.DrawFn, count: int) -> Cut:
+    shown = draw(st.integers(min(count, 1), count))
+    return Cut(shown, draw(st.integers(0, shown)), draw(st.integers(0, shown)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(entries(), max_size=4), ARCHIVES, HUBS, st.data())
+def test_written_items_are_what_feedgen_writes(
+    data: list[dict[str, Any]], archive: Archive | None, hubs: tuple[str, ...], draw: st.DataObject
+) -> None:
+    items = _items(data)
+    cut = draw.draw(cuts(len(items)))
+    site = _site()
+    for fmt in ("rss", "atom"):
+        meta = _meta(site, fmt, archive, hubs)
+        written = feeds._render(items, meta, fmt, cut, ItemTexts())
+        assert written == feeds.render_with_feedgen(items, meta, fmt, cut)
+    meta = _meta(site, "json", archive, hubs)
+    written = jsonfeed._render(items, meta, cut, jsonfeed._Written(meta, ItemTexts()))
+    assert written == jsonfeed.render_whole(items, meta, cut)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(entries(), min_size=1, max_size=3))
+def test_whole_documents_within_the_size_limit_match_too(data: list[dict[str, Any]]) -> None:
+    # Through render_feed, with its size plan: the same document either way.
+    items = _items(data)
+    site = _site()
+    for fmt in ("rss", "atom"):
+        meta = _meta(site, fmt, None, ())
+        whole = feeds.render_with_feedgen(items, meta, fmt, Cut(len(items), len(items), len(items)))
+        assert feeds.render_feed(items, meta, fmt) == whole
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2016, 9, 16, tzinfo=UTC),
+        datetime(1901, 1, 1, 23, 59, 59, tzinfo=timezone(timedelta(hours=-11, minutes=-30))),
+        datetime(9998, 12, 30, 0, 0, 1, 999_999, tzinfo=timezone(timedelta(hours=5, minutes=45))),
+    ],
+)
+def test_rss_dates_are_strftime_in_the_c_locale(moment: datetime) -> None:
+    assert rfc2822(moment) == moment.strftime("%a, %d %b %Y %H:%M:%S %z")
+
+
+def test_escaping_is_libxml2s() -> None:
+    from lxml import etree
+
+    value = "a & b < c > d \" e ' f \t g \n h \r i é"
+    element = etree.Element("x", y=value)
+    element.text = value
+    assert (
+        etree.tostring(element, encoding="unicode")
+        == f'<x y="{attribute(value)}">{text(value)}</x>'
+    )
+
+
+def test_an_item_in_several_documents_is_written_once() -> None:
+    items = _items([{"title": f"T{i}", "summary": "S", "published": f"2016-06-0{i}T10:00:00+02:00",
+                     "categories": ["visits"]} for i in range(1, 4)])  # fmt: skip
+    site = _site()
+    texts = ItemTexts()
+    site_meta = _meta(site, "atom", None, ())
+    first = feeds.render_feed(items, site_meta, "atom", texts)
+    assert len(texts) == 3
+    category_meta = FeedMeta(**{**site_meta.__dict__, "title": "Visits"})
+    feeds.render_feed(items[:2], category_meta, "atom", texts)
+    assert len(texts) == 3  # the category's items were written for the site's feed
+    assert feeds.render_feed(items, site_meta, "atom", texts) == first
+    # Another base URL is another context: nothing written for the first is reused.
+    elsewhere = FeedMeta(**{**site_meta.__dict__, "base_url": "https://elsewhere.example.net/"})
+    moved = feeds.render_feed(items, elsewhere, "atom", texts)
+    assert len(texts) == 6
+    assert b"https://elsewhere.example.net/entries/" in moved
+    assert BASE_URL.encode() + b"entries/" not in moved
+
+
+def test_an_edited_item_is_written_again() -> None:
+    (item,) = _items([{"title": "Old", "summary": "S", "published": "2016-06-01T10:00:00+02:00",
+                       "categories": ["visits"]}])  # fmt: skip
+    edited = Item(item.slug, item.source, item.entry.model_copy(update={"title": "New"}), item.id)
+    texts = ItemTexts()
+    meta = _meta(_site(), "json", None, ())
+    assert b'"Old"' in jsonfeed.render_json_feed([item], meta, texts)
+    again = jsonfeed.render_json_feed([edited], meta, texts)
+    assert b'"New"' in again and b'"Old"' not in again
