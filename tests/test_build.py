@@ -94,8 +94,8 @@ def test_every_document_is_the_apps_bytes(
         for p in out.rglob("*")
         if p.is_file() and p.suffix != ".gz" and p.name != MARKER
     }
-    # Every document of the app, and the redirect lists static hosts read.
-    assert written == {*SMALL_SITE_DOCUMENTS, "/_redirects", "/.redirects.map"}
+    # Every document of the app, and what static hosts read: redirects, Link headers.
+    assert written == {*SMALL_SITE_DOCUMENTS, "/_redirects", "/.redirects.map", "/.links.map"}
     for path in SMALL_SITE_DOCUMENTS:
         served = client.get(path).data
         on_disk = (out / file_for(path)).read_bytes()

@@ -67,7 +67,8 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "urls",
     },  # fmt: skip
-    "documents": {"opml", "pages", "renderers", "urls"},
+    "links": set(),
+    "documents": {"links", "opml", "pages", "renderers", "urls"},
     "history": {"store"},
     "ledger": set(),
     "version": {
@@ -102,7 +103,35 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "watch",
     },  # fmt: skip
-    "web": {"delivery", "errors", "logs", "settings", "site", "snapshot", "urls"},
+    # WebSub: topics and the record of what hubs were told; its files; one ping; the
+    # background pinger of the app.
+    "websub": {"delivery", "documents", "links", "snapshot", "store", "urls"},
+    "pingstate": {"coordination", "websub"},
+    "pings": set(),
+    "pinger": {"coordination", "logs", "pings", "pingstate", "site", "snapshot", "websub"},
+    "pingcli": {
+        "coordination",
+        "errors",
+        "loading",
+        "pings",
+        "pingstate",
+        "settings",
+        "site",
+        "snapshot",
+        "websub",
+    },  # fmt: skip
+    "web": {
+        "delivery",
+        "errors",
+        "logs",
+        "pinger",
+        "pingstate",
+        "settings",
+        "site",
+        "snapshot",
+        "urls",
+        "websub",
+    },  # fmt: skip
     "outdir": set(),
     "build": {"parallel", "delivery", "documents", "outdir", "snapshot", "urls"},
     "cli": {
@@ -112,6 +141,7 @@ ALLOWED: dict[str, set[str]] = {
         "loading",
         "logs",
         "outdir",
+        "pingcli",
         "reading",
         "settings",
         "store",

@@ -45,6 +45,8 @@ class BuildReport:
     redated: int
     unchanged: int
     deleted: int
+    written_files: frozenset[str] = frozenset()
+    """The files written (new or changed bytes), relative to the output folder."""
 
 
 def file_for(path: str) -> str:
@@ -152,5 +154,9 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         write_manifest(root, now, folders)
     outcomes = [outcome for _, _, outcome in results]
     return BuildReport(
-        outcomes.count(WRITTEN), outcomes.count(REDATED), outcomes.count(UNCHANGED), deleted
+        outcomes.count(WRITTEN),
+        outcomes.count(REDATED),
+        outcomes.count(UNCHANGED),
+        deleted,
+        frozenset(rel for rel, _, outcome in results if outcome == WRITTEN),
     )

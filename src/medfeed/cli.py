@@ -19,6 +19,7 @@ from medfeed.loading import load_catalog
 from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
 from medfeed.outdir import BuildError, check_outdir
+from medfeed.pingcli import ping, ping_build
 from medfeed.settings import (
     DEFAULT_ENTRIES,
     Settings,
@@ -187,16 +188,23 @@ def mv(old: str, new: str, entries: Path) -> None:
     is_flag=True,
     help="Build the valid entries and leave out every file with a problem.",
 )
-def build(outdir: str, entries: Path, allow_problems: bool) -> None:
+@click.option(
+    "--ping",
+    "ping_hubs",
+    is_flag=True,
+    help="Then tell site.toml's WebSub hubs of the feeds the build changed.",
+)
+def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> None:
     """Write every feed and page as static files, with .gz siblings.
 
     The files are byte-identical to what the app serves; nginx or any static host can
     serve OUTDIR. Links use the base URL (site.toml or MEDFEED_BASE_URL). Any problem in
     the entries stops the build with nothing changed. A rebuild writes only what changed,
     gives each file its document's Last-Modified as mtime, deletes only files an earlier
-    build wrote, and never touches other files.
+    build wrote, and never touches other files. With --ping, each hub is then told of
+    the feeds the build wrote, once they are in place (see medfeed ping).
 
-    Example: medfeed build site/
+    Example: medfeed build site/ --ping
     """
     try:
         target = check_outdir(outdir, entries)
@@ -215,8 +223,9 @@ def build(outdir: str, entries: Path, allow_problems: bool) -> None:
         gc.freeze()
         _report_problems(catalog, allow_problems)
         base_url = public_base_url(settings, catalog)
+        snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False)
         try:
-            done = build_site(Snapshot(catalog, base_url, utc_now(), prepare=False), target)
+            done = build_site(snapshot, target)
         except (BuildError, OSError) as e:
             raise click.ClickException(f"{outdir}: {e}") from e
     click.echo(
@@ -224,6 +233,12 @@ def build(outdir: str, entries: Path, allow_problems: bool) -> None:
         f"{done.unchanged} unchanged, {done.deleted} deleted",
         err=True,
     )
+    if ping_hubs:
+        written = {"/" + rel.removesuffix("index.html") for rel in done.written_files}
+        try:
+            ping_build(settings, snapshot, written)
+        except MedfeedError as e:
+            raise _fail(e) from e
 
 
 def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
@@ -242,6 +257,9 @@ def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
     for path in files:
         if path not in built:
             click.echo(f"left out: {path} (it has problems)", err=True)
+
+
+main.add_command(ping)
 
 
 @main.command()

@@ -195,8 +195,9 @@ class Answer:
     body: bytes
 
 
-def answer(doc: Document, environ: Mapping[str, Any]) -> Answer:
-    """Answer a GET or HEAD for a document: negotiate, then 304 or 200."""
+def answer(doc: Document, environ: Mapping[str, Any], extra: Headers = ()) -> Answer:
+    """Answer a GET or HEAD for a document: negotiate, then 304 or 200, with the
+    ``extra`` headers (a feed's Link header) on both."""
     variant = doc.variant(choose_encoding(environ.get("HTTP_ACCEPT_ENCODING", ""), ENCODINGS))
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
@@ -211,6 +212,6 @@ def answer(doc: Document, environ: Mapping[str, Any]) -> Answer:
     if fresh:
         kept = ("Content-Type", "Content-Length", "Content-Encoding")
         headers = tuple((k, v) for k, v in variant.headers if k not in kept)
-        return Answer("304 Not Modified", headers, b"")
+        return Answer("304 Not Modified", headers + extra, b"")
     body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else variant.body
-    return Answer("200 OK", variant.headers, body)
+    return Answer("200 OK", variant.headers + extra if extra else variant.headers, body)

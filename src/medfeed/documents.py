@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from medfeed.links import nginx_link_map
 from medfeed.opml import Outline, render_opml
 from medfeed.pages import FeedLink
 from medfeed.renderers import (
@@ -89,6 +90,11 @@ def _opml(content: Content, _: str | None) -> bytes:
     return render_opml(content.site.title, content.changed_at, home, outlines)
 
 
+def _link_map(content: Content, _: str | None) -> bytes:
+    hubs = (str(hub) for hub in content.site.hubs)
+    return nginx_link_map(absolute(content.base_url, ""), hubs, feed_path_pattern())
+
+
 XML = "; charset=utf-8"
 RSS = Kind("feed.rss", "site", "application/rss+xml" + XML, "feed", feed("rss"), "RSS")
 ATOM = Kind("feed.atom", "site", "application/atom+xml" + XML, "feed", feed("atom"), "Atom")
@@ -133,6 +139,8 @@ KINDS: tuple[Kind, ...] = (
          served=False),
     Kind(".redirects.map", "site", "text/plain; charset=utf-8", "site",
          redirects(".redirects.map"), served=False),
+    # nginx's copy of the feeds' Link headers (WebSub), for deploy/nginx-static.conf.
+    Kind(".links.map", "site", "text/plain; charset=utf-8", "site", _link_map, served=False),
     Kind("", "category", HTML, "list", list_page),
     *(_in("category", kind) for kind in (*_SITE_FEEDS, CALENDAR)),
     Kind("", "entry", HTML, "entry", entry_page),
@@ -148,6 +156,9 @@ KINDS: tuple[Kind, ...] = (
       for kind in _SITE_FEEDS),
 )  # fmt: skip
 """Every sort of document the site has."""
+TOPICS: tuple[Kind, ...] = tuple(kind for kind in KINDS if kind.shows in ("feed", "archive"))
+"""The feed documents, current and archive, of every format: what WebSub hubs are told of
+and what carries Link headers."""
 
 _BY_NAME = {(kind.scope, kind.name): kind for kind in KINDS if "{}" not in kind.name}
 _NUMBERED = [
@@ -182,6 +193,17 @@ def locate(path: str) -> tuple[Kind, str | None] | None:
             subject = "/".join(matched.groups()[:-1]) or None
             return (kind, subject) if kind else None
     return None
+
+
+def feed_path_pattern() -> str:
+    """A regular expression matching the site path of every document of ``TOPICS`` and
+    of no other kind; nginx (PCRE) reads it too."""
+    parts = {"c": r"[a-z0-9]+(?:-[a-z0-9]+)*", "y": "[0-9]{4}", "m": "(?:0[1-9]|1[0-2])"}
+    paths = (
+        re.sub(r"\{(\w)\}", lambda m: parts[m[1]], FOLDERS[kind.scope]) + re.escape(kind.name)
+        for kind in TOPICS
+    )
+    return "|".join(dict.fromkeys(paths))
 
 
 def advertised(scope: Scope) -> Sequence[Kind]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Protocol
 
 from medfeed.errors import Problem
 from medfeed.folder import DELETION_GRACE, Folder
@@ -48,6 +49,16 @@ class Health:
     watching: str
 
 
+class SnapshotListener(Protocol):
+    """Told of every snapshot a watching process serves (the WebSub pinger)."""
+
+    def notice(self, snapshot: Snapshot) -> None:
+        """Take a new snapshot into account; must return at once."""
+
+    def stop(self) -> None:
+        """Stop for good."""
+
+
 class Publisher:
     """Serves the current snapshot of one entries folder and replaces it when it is stale.
 
@@ -61,8 +72,10 @@ class Publisher:
         now: Callable[[], datetime] = utc_now,
         *,
         deletion_grace: float = DELETION_GRACE,
+        listener: SnapshotListener | None = None,
     ) -> None:
         self.settings = settings
+        self._listener = listener
         self._now = now
         self._lock = threading.Lock()
         self._ledger = DateLedger()
@@ -107,7 +120,12 @@ class Publisher:
             self._snapshot = self._make_snapshot(now, self._snapshot, changed)
             if changed:
                 self._report()
+            self._tell()
             return True
+
+    def _tell(self) -> None:
+        if self._listener is not None:
+            self._listener.notice(self._snapshot)
 
     def _make_snapshot(
         self, now: datetime, previous: Snapshot | None, changed: bool = True
@@ -158,6 +176,9 @@ class Publisher:
         # Whatever changed before watching began (since loading, or in a forked
         # worker's past) is picked up before this process answers its first request.
         self.refresh(None)
+        # Only a process that watches is told of changes, so only one may ping: this one
+        # compares what it serves with the record of what hubs were told.
+        self._tell()
 
     def stop(self) -> None:
         """Stop watching for good."""
@@ -165,6 +186,8 @@ class Publisher:
         if self._watcher is not None and self._watch_pid == os.getpid():
             self._watcher.stop()
         self._watcher = None
+        if self._listener is not None:
+            self._listener.stop()
 
     def health(self) -> Health:
         """The state a load balancer or an operator checks."""

@@ -26,16 +26,20 @@ from werkzeug.wrappers import Response
 from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
 from medfeed.errors import NotFound, RenderError, UnknownCategory, UnknownEntry
 from medfeed.logs import configure_logging
+from medfeed.pinger import Pinger
+from medfeed.pingstate import HubStatus, read_status
 from medfeed.settings import Settings
-from medfeed.site import Publisher
+from medfeed.site import Publisher, SnapshotListener
 from medfeed.snapshot import Snapshot
 from medfeed.urls import absolute, entry_path, page_path
+from medfeed.websub import LinkHeaders, hubs_of
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 EXTENSION = "medfeed"
+LINKS = "medfeed.links"
 HEALTH_PROBLEMS = 50
 """At most this many problems in /healthz, so that the body stays small."""
 
@@ -51,9 +55,12 @@ bp = Blueprint("medfeed", __name__)
 class DocumentServer:
     """WSGI middleware: answers GET and HEAD for known documents, passes the rest on."""
 
-    def __init__(self, app: WSGIApplication, publisher: Publisher, *, watch: bool) -> None:
+    def __init__(
+        self, app: WSGIApplication, publisher: Publisher, links: LinkHeaders, *, watch: bool
+    ) -> None:
         self.app = app
         self.publisher = publisher
+        self.links = links
         self.watch = watch
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -62,9 +69,11 @@ class DocumentServer:
             # preloading master needs its own watcher thread.
             self.publisher.watch()
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-            doc = self.publisher.snapshot().document(environ.get("PATH_INFO", ""))
+            snapshot = self.publisher.snapshot()
+            path = environ.get("PATH_INFO", "")
+            doc = snapshot.document(path)
             if doc is not None:
-                reply = answer(doc, environ)
+                reply = answer(doc, environ, self.links.of(snapshot, path))
                 start_response(reply.status, list(reply.headers))
                 return [reply.body]
 
@@ -129,8 +138,9 @@ def current() -> Snapshot:
 
 
 def send(doc: Document) -> Response:
-    """Answer with a document, as DocumentServer would."""
-    reply = answer(doc, request.environ)
+    """Answer with the document at this request's path, as DocumentServer would."""
+    links: LinkHeaders = current_app.extensions[LINKS]
+    reply = answer(doc, request.environ, links.of(current(), request.path))
     return FlaskResponse(reply.body, status=reply.status, headers=list(reply.headers))
 
 
@@ -200,9 +210,17 @@ def other_document(rest: str) -> Response:
     return send_path(request.path)
 
 
+def hub_statuses(publisher: Publisher) -> list[dict[str, object]]:
+    """The last ping to each hub site.toml names, as the pinging process last wrote it."""
+    hubs = hubs_of(publisher.snapshot())
+    known = read_status(publisher.settings.state_folder) if hubs else {}
+    return [vars(known.get(hub, HubStatus(hub))) for hub in hubs]
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
-    health = get_publisher().health()
+    publisher = get_publisher()
+    health = publisher.health()
     body = {
         "status": health.status,
         "entries": health.entries,
@@ -220,6 +238,9 @@ def healthz() -> Response:
             for p in health.problems[:HEALTH_PROBLEMS]
         ],
     }
+    hubs = hub_statuses(publisher)
+    if hubs:
+        body["hubs"] = hubs
     response = jsonify(body)
     response.cache_control.no_store = True
     return response
@@ -259,9 +280,14 @@ def http_error(error: HTTPException) -> Response:
 
 
 def create_app(
-    config: Mapping[str, Any] | None = None, *, settings: Settings | None = None
+    config: Mapping[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    listener: SnapshotListener | None = None,
 ) -> Flask:
     """Build the app: settings from the environment, then ``config``; or ``settings`` as given.
+
+    ``listener`` is told of every snapshot served; by default the WebSub pinger.
 
     Raises:
         ConfigError: every unusable setting at once, or site.toml's problems.
@@ -274,14 +300,16 @@ def create_app(
     elif config:
         raise TypeError("create_app takes config or settings, not both")
     app = App(__name__, static_folder=None)
-    publisher = Publisher(settings)
+    publisher = Publisher(settings, listener=listener or Pinger(settings.state_folder))
     app.extensions[EXTENSION] = publisher
+    links = LinkHeaders()
+    app.extensions[LINKS] = links
     app.register_blueprint(bp)
     app.register_error_handler(NotFound, not_found)
     app.register_error_handler(RenderError, unrenderable)
     app.register_error_handler(HTTPException, http_error)
     serve_documents: Callable[..., Iterable[bytes]] = DocumentServer(
-        app.wsgi_app, publisher, watch=settings.watch
+        app.wsgi_app, publisher, links, watch=settings.watch
     )
     app.wsgi_app = serve_documents  # type: ignore[method-assign]
     return app
