@@ -33,7 +33,7 @@ from medfeed.pingstate import (
 )
 from medfeed.site import utc_now
 from medfeed.snapshot import Snapshot
-from medfeed.websub import PingRecord, hubs_of, update_record
+from medfeed.websub import ItemDigests, PingRecord, hubs_of, update_record
 
 LEAD_RETRY = 5.0
 """Seconds between a waiting process's attempts to take over from the pinging one."""
@@ -72,6 +72,7 @@ class Pinger:
         self._work = threading.Condition()
         """Guards what follows; senders wait on it for topics to send."""
         self._record: PingRecord | None = None
+        self._items = ItemDigests()
         self._seen: Snapshot | None = None
         self._hubs: tuple[str, ...] = ()
         self._statuses: dict[str, HubStatus] = {}
@@ -116,6 +117,8 @@ class Pinger:
                 if self._latest is seen_wake and not self._stopped:
                     self._wake.wait(None if self._record is not None else self._lead_retry)
                 if self._stopped:
+                    # Another process (or a new pinger here) may take over at once.
+                    self._leader.resign()
                     return
                 snapshot = seen_wake = self._latest
             if snapshot is None or not (self._record is not None or snapshot.site.hubs):
@@ -134,7 +137,7 @@ class Pinger:
             elif snapshot is self._seen:
                 return
             record = self._record
-            self._record = update_record(record, snapshot)
+            self._record = update_record(record, snapshot, items=self._items)
             self._seen = snapshot
             self._hubs = hubs_of(snapshot)
             for hub in self._hubs:

@@ -4,11 +4,11 @@ the Link header each topic is served with.
 
 A topic's version is its ETag. Current feeds are rendered with every snapshot, so their
 ETags cost nothing; archive documents are rendered when first asked for, and there can
-be hundreds, so each also has a fingerprint: a digest of what it shows (its entries'
-files and modification times, its neighbouring months, the site's settings, the base
-URL and medfeed's version). An archive whose fingerprint matches the record is taken as
-unchanged without rendering it; one whose fingerprint changed is rendered, in the
-pinging process only, and told of only if its ETag changed too.
+be hundreds, so each also has a fingerprint: a digest of what it shows (its entries as
+parsed, its neighbouring months, the site's settings, the base URL and medfeed's
+version), the same in every process. An archive whose fingerprint matches the record is
+taken as unchanged without rendering it; one whose fingerprint changed is rendered, in
+the pinging process only, and told of only if its ETag changed too.
 """
 
 from __future__ import annotations
@@ -57,19 +57,34 @@ def _context(snapshot: Snapshot) -> bytes:
     return "\x00".join((__version__, snapshot.base_url, snapshot.site.model_dump_json())).encode()
 
 
-def _describe(part: object) -> str:
-    if isinstance(part, Item):
-        # The file's modification time names its version: what medfeed re-reads on.
-        return f"{part.source}\x01{part.modified_ns}\x01{part.id}"
-    return repr(part)
+class ItemDigests:
+    """A digest of each item as parsed (not its file's time: a file touched or read
+    through another path is the same item), kept while the same item objects are."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[Item, bytes]] = {}
+        self._seen: dict[int, tuple[Item, bytes]] = {}
+
+    def of(self, item: Item) -> bytes:
+        """The item's digest, computed once per item object."""
+        found = self._seen.get(id(item)) or self._known.get(id(item))
+        if found is None or found[0] is not item:
+            text = "\x00".join((item.slug, item.id, item.entry.model_dump_json()))
+            found = (item, hashlib.sha256(text.encode(errors="surrogatepass")).digest())
+        self._seen[id(item)] = found
+        return found[1]
+
+    def forget_unseen(self) -> None:
+        """Keep only the items asked for since the last call: memory follows the site."""
+        self._known, self._seen = self._seen, {}
 
 
-def fingerprint(snapshot: Snapshot, topic: Topic, context: bytes) -> str:
+def fingerprint(snapshot: Snapshot, topic: Topic, context: bytes, items: ItemDigests) -> str:
     """A digest of what an archive document shows, the same in every process."""
     digest = hashlib.sha256(context)
     digest.update(topic.path.encode())
     for part in snapshot.key(topic.kind, topic.subject):
-        digest.update(_describe(part).encode(errors="surrogatepass") + b"\x00")
+        digest.update(items.of(part) if isinstance(part, Item) else repr(part).encode())
     return digest.hexdigest()[:32]
 
 
@@ -100,6 +115,7 @@ def update_record(
     snapshot: Snapshot,
     *,
     changed: Collection[str] = (),
+    items: ItemDigests | None = None,
 ) -> PingRecord:
     """The record brought up to the snapshot: new versions of changed topics, gone
     topics and hubs dropped, hubs new to the record baselined.
@@ -108,13 +124,17 @@ def update_record(
     baseline: nothing is pending but the topics named in ``changed`` (the documents a
     static build wrote), and archives are not rendered. A hub new to the record is told
     of nothing that happened before it was named: nobody subscribed through it yet.
+    ``items`` keeps item digests from one call to the next (a process's pinger).
     """
     fresh = record is None
     old = record or PingRecord()
     context = _context(snapshot)
+    digests = items or ItemDigests()
     versions: dict[str, Version] = {}
     for topic in topics(snapshot):
-        versions[topic.url] = _version(snapshot, topic, context, old.topics.get(topic.url), fresh)
+        known = old.topics.get(topic.url)
+        versions[topic.url] = _version(snapshot, topic, context, known, fresh, digests)
+    digests.forget_unseen()
     hubs = hubs_of(snapshot)
     told: dict[str, dict[str, str | None]] = {}
     for hub in hubs:
@@ -126,13 +146,18 @@ def update_record(
 
 
 def _version(
-    snapshot: Snapshot, topic: Topic, context: bytes, known: Version | None, fresh: bool
+    snapshot: Snapshot,
+    topic: Topic,
+    context: bytes,
+    known: Version | None,
+    fresh: bool,
+    items: ItemDigests,
 ) -> Version:
     if topic.kind.shows == "feed":
         # Rendered with every snapshot: the ETag is its own fingerprint.
         etag = snapshot.document_of(topic.kind, topic.subject).etag
         return etag, etag
-    mark = fingerprint(snapshot, topic, context)
+    mark = fingerprint(snapshot, topic, context, items)
     if known is not None and known[0] == mark:
         return known
     if fresh:
