@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from html.parser import HTMLParser
 from typing import Any
 
@@ -155,6 +155,7 @@ class PageRenderer:
         self.site = site
         self.base_url = base_url
         self.links = links
+        self._listed: dict[int, tuple[Item, Markup]] = {}
         # The same on every page: rendered once, not once per page of thousands.
         self.chrome = Chrome(
             header=Markup(self._render_str("_header.html")),
@@ -169,19 +170,33 @@ class PageRenderer:
         """The feeds of a category, or of every entry, in every format."""
         return self.links(None if category is None else category.slug)
 
+    def _context(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "url": self.url,
+            "page_path": page_path,
+            "entry_path": entry_path,
+            "archive_path": archive_path,
+            "listed": self.listed,
+        }
+
     def _render_str(self, template: str, **context: Any) -> str:
-        return (
-            _environment()
-            .get_template(template)
-            .render(
-                site=self.site,
-                url=self.url,
-                page_path=page_path,
-                entry_path=entry_path,
-                archive_path=archive_path,
-                **context,
-            )
-        )
+        return _environment().get_template(template).render(**self._context(), **context)
+
+    @cached_property
+    def _macros(self) -> Any:
+        return _environment().get_template("_macros.html").make_module(self._context())
+
+    def listed(self, item: Item) -> Markup:
+        """An entry as lists show it, rendered once: an entry is in its year's and month's
+        archive pages, its categories' and the lists of the latest, all alike."""
+        found = self._listed.get(id(item))
+        if found is not None and found[0] is item:
+            return found[1]
+        # A macro's output ends with a line break; the list's template writes its own.
+        html = Markup(str(self._macros.entry_item(item)).removesuffix("\n"))
+        self._listed[id(item)] = (item, html)
+        return html
 
     def _render(self, template: str, **context: Any) -> bytes:
         return self._render_str(template, chrome=self.chrome, **context).encode("utf-8")

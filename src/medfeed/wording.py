@@ -84,7 +84,10 @@ def event_dates(event: Event) -> str:
 def event_place(location: Location) -> str:
     """Where an event was, with its country unless the place already names it."""
     country = location.country.strip().casefold()
-    if any(part.strip().casefold() == country for part in location.place.split(",")):
+    # Most places do not name the country at all: one search rules that out.
+    if country in location.place.casefold() and any(
+        part.strip().casefold() == country for part in location.place.split(",")
+    ):
         return location.place
     return f"{location.place}, {location.country}"
 
