@@ -26,6 +26,7 @@ from medfeed.outdir import (
 )
 from medfeed.parallel import in_two_processes
 from medfeed.snapshot import Snapshot
+from medfeed.urls import split
 
 TWO_PROCESSES_FROM = 200
 """A build with at least this many entry pages writes them with two processes."""
@@ -87,14 +88,16 @@ def _put_entry_pages(
 
 
 def _in_two_processes(
-    root: str, snapshot: Snapshot, paths: list[str], kept: Mapping[str, Record]
+    root: str, snapshot: Snapshot, groups: list[list[str]], kept: Mapping[str, Record]
 ) -> list[Result]:
-    """Write these documents (entry pages, archives), half of them in a child process."""
+    """Write these documents (entry pages, archives), half of the groups in a child
+    process; the documents of one group are written by the same process."""
 
-    def write(some: Sequence[str]) -> list[Result]:
-        return _put_entry_pages(root, snapshot, some, kept)
+    def write(some: Sequence[list[str]]) -> list[Result]:
+        return _put_entry_pages(root, snapshot, [path for group in some for path in group], kept)
 
-    mine, theirs = in_two_processes(paths, write, minimum=TWO_PROCESSES_FROM)
+    many = sum(len(group) for group in groups) >= TWO_PROCESSES_FROM
+    mine, theirs = in_two_processes(groups, write, minimum=2 if many else len(groups) + 1)
     if theirs is None:
         raise OSError("writing documents failed in a child process")
     return mine + theirs
@@ -117,12 +120,16 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         if kind.scope == "entry"
         for subject in snapshot.subjects(kind)
     ]
-    period_paths = [
-        kind.path(subject)
-        for kind in KINDS
-        if kind.shows in ("archive", "period")
-        for subject in snapshot.subjects(kind)
-    ]
+    # A period's documents (its archive feeds and pages, the site's and its categories')
+    # show the same entries, each written once per process (see ItemTexts): one process
+    # writes all of them.
+    periods: dict[tuple[int | None, int | None], list[str]] = {}
+    for kind in KINDS:
+        if kind.shows in ("archive", "period"):
+            for subject in snapshot.subjects(kind):
+                _, year, month = split(kind.scope, subject)
+                periods.setdefault((year, month), []).append(kind.path(subject))
+    period_paths = [path for group in periods.values() for path in group]
     rest = [
         (kind, subject)
         for feeds_last in (False, True)
@@ -143,8 +150,8 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
-    results = _in_two_processes(root, snapshot, entry_paths, kept)
-    results += _in_two_processes(root, snapshot, period_paths, kept)
+    results = _in_two_processes(root, snapshot, [[path] for path in entry_paths], kept)
+    results += _in_two_processes(root, snapshot, list(periods.values()), kept)
     for kind, subject in rest:
         rel = file_for(kind.path(subject))
         results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
