@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Hashable, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
@@ -95,16 +97,51 @@ class _Written:
 
     def item(self, item: Item, with_content: bool, short: bool) -> bytes:
         def write() -> bytes:
-            text = json.dumps(
-                _item(item, self.meta, with_content, short),
-                ensure_ascii=False,
-                indent=INDENT,
-                allow_nan=False,
-            )
-            # Strings in JSON hold no raw newline: every line break is the layout's.
-            return (" " * ITEM_INDENT + text.replace("\n", "\n" + " " * ITEM_INDENT)).encode()
+            margin = " " * ITEM_INDENT
+            out = [margin]
+            _lay_out(_item(item, self.meta, with_content, short), margin, out)
+            return "".join(out).encode()
 
         return self.texts.text(self.context, item, "json", with_content, short, write)
+
+
+def _lay_out(value: object, margin: str, out: list[str]) -> None:
+    """What json.dumps(value, ensure_ascii=False, indent=INDENT, allow_nan=False) writes,
+    lines after the first indented by ``margin`` more, for the types items hold. The
+    standard library lays out indented JSON in pure Python, through generators: this is
+    the same layout in a third of the time, with its C string encoder."""
+    if isinstance(value, str):
+        out.append(encode_basestring(value))
+    elif isinstance(value, dict):
+        _lay_out_pairs(list(value.items()), margin, "{", "}", out)
+    elif isinstance(value, list):
+        _lay_out_pairs([(None, v) for v in value], margin, "[", "]", out)
+    elif value is True or value is False or value is None:
+        out.append("true" if value else "false" if value is False else "null")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+        out.append(float.__repr__(value))
+    else:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _lay_out_pairs(
+    pairs: list[tuple[str | None, object]], margin: str, opening: str, closing: str, out: list[str]
+) -> None:
+    if not pairs:
+        out.append(opening + closing)
+        return
+    inner = margin + " " * INDENT
+    out.append(opening)
+    for index, (key, value) in enumerate(pairs):
+        out.append(("\n" if index == 0 else ",\n") + inner)
+        if key is not None:
+            out.append(encode_basestring(key) + ": ")
+        _lay_out(value, inner, out)
+    out.append("\n" + margin + closing)
 
 
 def _render(items: Sequence[Item], meta: FeedMeta, cut: Cut, written: _Written) -> bytes:
