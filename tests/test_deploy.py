@@ -38,9 +38,11 @@ def test_the_unit_runs_gunicorn_as_a_read_only_service() -> None:
     assert start.startswith(f"{APP}/.venv/bin/gunicorn ") and start.endswith(" wsgi:app")
     assert unit["ExecReload"] == ["/bin/kill -s HUP $MAINPID"]
     assert unit["Restart"] == ["on-failure"]
-    # The workers elect their reporter in a folder they can write.
+    # The workers elect their reporter and their pinger in a folder they can write, which
+    # keeps the record of what WebSub hubs were told from one start to the next.
     assert unit["RuntimeDirectory"] == ["medfeed"]
-    assert "MEDFEED_STATE_DIR=/run/medfeed" in unit["Environment"]
+    assert unit["StateDirectory"] == ["medfeed"]
+    assert "MEDFEED_STATE_DIR=/var/lib/medfeed" in unit["Environment"]
     for key, value in [
         ("ProtectSystem", "strict"),
         ("ProtectHome", "yes"),
