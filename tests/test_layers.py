@@ -25,10 +25,33 @@ ALLOWED: dict[str, set[str]] = {
     "reading": {"safefile", "errors", "fields", "models"},
     "store": {"errors", "models", "markup", "reading"},
     "parallel": set(),
-    "loading": {"errors", "models", "parallel", "reading", "store"},
+    "loading": {
+        "cachecodec",
+        "entrycache",
+        "errors",
+        "filestate",
+        "models",
+        "parallel",
+        "reading",
+        "store",
+    },  # fmt: skip
     "filestate": {"errors", "store"},
+    # The entry cache in the state folder: its records and bytes, its file, and the live
+    # folder's use of it.
+    "cachecodec": {"filestate", "models"},
+    "entrycache": {"cachecodec"},
+    "foldercache": {"cachecodec", "entrycache", "filestate", "store"},
     "sitefile": {"errors", "filestate", "models", "reading", "store"},
-    "folder": {"errors", "filestate", "models", "reading", "sitefile", "store"},
+    "folder": {
+        "cachecodec",
+        "errors",
+        "filestate",
+        "foldercache",
+        "models",
+        "reading",
+        "sitefile",
+        "store",
+    },  # fmt: skip
     "editing": {"errors", "fields", "models", "reading", "store"},
     "watch": set(),
     "meta": {"models", "store"},

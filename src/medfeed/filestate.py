@@ -15,15 +15,19 @@ from pathlib import Path
 from medfeed.errors import Problem
 from medfeed.store import Item
 
-Signature = tuple[int, int, int, int]
-"""What stat says of a file: (mtime_ns, ctime_ns, size, inode)."""
+Signature = tuple[int, int, int, int, int]
+"""What stat says of a file: (mtime_ns, ctime_ns, size, inode, device).
+
+Any write, rename over, chmod or new hard link gives a new ctime, and the inode and
+device tell one file from another (a folder swapped for a copy): equal signatures mean
+the same bytes, short of two writes within one tick of the file system's clock."""
 
 
 class StatError(Exception):
     """The file may be there, but stat() was refused (permissions, I/O)."""
 
 
-def read_signature(path: Path) -> Signature | None:
+def read_signature(path: str | Path) -> Signature | None:
     """The file's signature, or None if it is gone.
 
     Raises:
@@ -43,7 +47,7 @@ def read_signature(path: Path) -> Signature | None:
         if e.errno != errno.ELOOP:
             raise StatError(e.strerror or str(e)) from e
         st = os.lstat(path)  # a link loop is there; reading it will say why
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev)
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,5 @@ class FileState:
     item: Item | None
     last_good: Item | None
     problems: tuple[Problem, ...]
+    read_ns: int = 0
+    """The wall clock, in nanoseconds, just before the signature was taken."""

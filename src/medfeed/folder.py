@@ -6,6 +6,10 @@ that cannot be listed, keeps what was published and is reported; a file that van
 unpublished only if it stays gone for ``deletion_grace`` seconds (editors and sync tools
 save by deleting and writing again); a broken site.toml, or one that drops a category
 that published entries use, keeps the last valid site settings in force.
+
+With a state folder, what was read and published outlives the process (see
+``entrycache``): a restart takes unchanged files from the cache, and a file broken at
+start-up falls back on the version last published, as on one read earlier.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from medfeed.cachecodec import Version, gc_paused
 from medfeed.errors import EntryError, Problem
 from medfeed.filestate import FileState, StatError, read_signature
+from medfeed.foldercache import FolderCache
 from medfeed.models import SiteConfig, entry_id
 from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry
 from medfeed.sitefile import SiteFile
@@ -45,8 +51,11 @@ class Folder:
         deletion_grace: float = DELETION_GRACE,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
+        state: Path | None = None,
     ) -> None:
         self.root = root
+        self._where = os.fspath(root)
+        self._label_prefix = file_label(root, "")
         self.deletion_grace = deletion_grace
         self._clock = clock
         self._now = now
@@ -58,10 +67,43 @@ class Folder:
         """Files found gone, with the moment their removal will be published."""
         self._published: dict[str, Item] = {}
         """What the last published catalog held, by source file."""
-        self.rescan()
+        self.files_read = 0
+        """How many times an entry file was read and validated (not taken from the cache)."""
+        self.cache = FolderCache(state, root) if state is not None else None
+        self._fallbacks: dict[str, Item] = {}
+        """At start-up: the versions published before it (the cache's), by file name."""
+        with gc_paused():
+            if self.cache is not None:
+                recalled = self.cache.recall()
+                self._fallbacks = {name: self._item(name, v) for name, v in recalled.items()}
+                # Who published which id, as a process that had run all along would know.
+                self._published = {item.source: item for item in self._fallbacks.values()}
+            self.rescan()
+        if self.cache is not None:
+            self.cache.started()
+            self._published = {s: i for s, i in self._published.items() if self._has(s)}
+        self._fallbacks = {}
+
+    def _has(self, source: str) -> bool:
+        return source.rsplit("/", 1)[-1] in self.files
+
+    def _item(self, name: str, version: Version) -> Item:
+        slug = name.removesuffix(".json")
+        item = build_item(slug, self._label(name), version.entry, self.site, version.modified_ns)
+        if version.html is not None:
+            item.keep_html(version.html)
+        return item
+
+    def _published_before(self, name: str) -> Item | None:
+        # A file broken at start-up: another process may have published it meanwhile.
+        if self.cache is None:
+            return None
+        version = self.cache.published_again(name)
+        return self._item(name, version) if version is not None else None
 
     def _label(self, name: str) -> str:
-        return file_label(self.root, name)
+        # The same as file_label's, which asks the OS for the folder's name on each call.
+        return self._label_prefix + name
 
     # --- site.toml ----------------------------------------------------------------------
 
@@ -97,14 +139,14 @@ class Folder:
     # --- entry files --------------------------------------------------------------------
 
     def _read_file(self, name: str) -> bool:
-        path = self.root / name
         old = self.files.get(name)
+        moment = self._now()
         try:
-            signature = read_signature(path)
+            signature = read_signature(os.path.join(self._where, name))
         except StatError as e:
             # What readers have stays; the file is read again once it can be.
             problem = Problem(self._label(name), "", f"cannot be read ({e})")
-            kept = old or FileState(None, None, None, ())
+            kept = old or FileState(None, None, self._fallbacks.get(name), ())
             self.files[name] = replace(kept, signature=None, problems=(problem,))
             return kept.problems != (problem,)
         if signature is None:
@@ -119,24 +161,34 @@ class Folder:
         self._vanished.pop(name, None)
         if old is not None and old.signature == signature:
             return False
-        last_good = old.last_good if old else None
+        last_good = old.last_good if old else self._fallbacks.get(name)
         label = self._label(name)
+        read_ns = int(moment.timestamp() * 1e9)
+        cached = self.cache.cached(name, signature) if self.cache and old is None else None
         try:
             known = {c.slug for c in self.site.categories}
-            entry, modified = read_entry(path, self.root, known)
-            late = time_problems(entry, label, self._now())
+            if cached is None:
+                self.files_read += 1
+                entry, modified = read_entry(self.root / name, self.root, known)
+            else:
+                entry, modified = cached.entry, cached.modified_ns
+            late = time_problems(entry, label, moment)
             if late:
                 raise EntryError(late)
         except EntryError as e:
-            state = FileState(signature, None, last_good, e.problems)
+            if old is None and last_good is None:
+                last_good = self._published_before(name)
+            state = FileState(signature, None, last_good, e.problems, read_ns)
         else:
-            if last_good is not None and last_good.entry == entry:
+            if last_good is not None and (last_good.entry is entry or last_good.entry == entry):
                 item = last_good  # touched, not changed: keep the rendered HTML and time
+            elif cached is not None:
+                item = self._item(name, cached)
             else:
                 item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
             # An entry naming an unknown category is not good enough to fall back on.
             good = item if set(entry.categories) <= known else last_good
-            state = FileState(signature, item, good, ())
+            state = FileState(signature, item, good, (), read_ns)
         self.files[name] = state
         return old is None or (state.item, state.last_good, state.problems) != (
             old.item,
@@ -277,5 +329,12 @@ class Folder:
         )
 
     def publish(self, items: Iterable[Item]) -> None:
-        """Record these items as what readers have."""
+        """Record these items as what readers have (and, with a state folder, in it)."""
         self._published = {item.source: item for item in items}
+        if self.cache is not None:
+            # Copied: the cache is written from another thread while this one goes on.
+            self.cache.remember(dict(self.files), self._published, news=self.files_read > 0)
+
+    def save_cache(self) -> bool:
+        """Write the cache now rather than in the background; whether anything was written."""
+        return self.cache.save() if self.cache is not None else False

@@ -1,5 +1,6 @@
 """Read a whole entries folder at once into a Catalog (the command line and static builds;
-the running app keeps a live ``folder`` instead). Large folders are read by two processes.
+the running app keeps a live ``folder`` instead). Large folders are read by two processes;
+with a state folder, unchanged files come from the entry cache (see ``entrycache``).
 """
 
 from __future__ import annotations
@@ -8,7 +9,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from medfeed.cachecodec import Record, Version, gc_paused
+from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
+from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.models import Entry
 from medfeed.parallel import in_two_processes
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
@@ -59,8 +63,58 @@ def _read_in_two_processes(
     return merged + mine[len(theirs) :]
 
 
-def load_catalog(folder: Path, now: datetime | None = None) -> Catalog:
+class _Recalled:
+    """What the entry cache gives a whole-folder read: the unchanged files' versions."""
+
+    def __init__(self, cache: EntryCache, paths: list[Path]) -> None:
+        self.cache = cache
+        self.records = cache.load()
+        self.hits: dict[str, Version] = {}
+        self.signatures: dict[str, Signature] = {}
+        self.fresh: list[Path] = []
+        self.names = [path.name for path in paths]
+        for path in paths:
+            try:
+                signature = read_signature(path)
+            except StatError:
+                signature = None
+            record = self.records.get(path.name)
+            if signature is None:
+                self.fresh.append(path)
+            elif record and record.current and record.signature == signature:
+                self.hits[path.name] = record.current
+            else:
+                self.fresh.append(path)
+                self.signatures[path.name] = signature
+
+    def readings(self, folder: Path, now: datetime) -> list[Reading]:
+        found: list[Reading] = []
+        for name, version in self.hits.items():
+            late = time_problems(version.entry, file_label(folder, name), now)
+            found.append((name, None if late else version.entry, tuple(late), version.modified_ns))
+        return found
+
+    def save(self, readings: list[Reading], now: datetime) -> None:
+        """Record the versions read; the published ones on disk stay as they are."""
+        settled = int(now.timestamp() * 1e9) - RACY_NS
+        records = {name: Record(self.records[name].signature, v, None)
+                   for name, v in self.hits.items()}  # fmt: skip
+        for name, entry, _, modified in readings:
+            signature = self.signatures.get(name)
+            if entry is not None and signature is not None and signature[1] < settled:
+                records[name] = Record(signature, Version(entry, modified), None)
+        # Nothing to write when every recorded file was unchanged and is still there.
+        if records.keys() != self.records.keys() or len(self.hits) != len(self.records):
+            self.cache.save(records, adopt=self.names)
+
+
+def load_catalog(
+    folder: Path, now: datetime | None = None, *, state: Path | None = None
+) -> Catalog:
     """Read a whole entries folder (large ones with two processes).
+
+    With ``state``, a state folder, files unchanged since the entry cache there was
+    written are not read again, and the cache is brought up to date.
 
     Raises:
         ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
@@ -75,13 +129,25 @@ def load_catalog(folder: Path, now: datetime | None = None) -> Catalog:
     items = []
     changed = max(site_modified, folder_modified)
     known = frozenset(c.slug for c in site.categories)
-    readings = _read_in_two_processes(paths, folder, now or _utc_now(), known)
-    for name, entry, found, modified in readings:
-        problems.extend(found)
-        changed = max(changed, modified)
-        if entry is not None:
-            slug = name.removesuffix(".json")
-            items.append(build_item(slug, file_label(folder, name), entry, site, modified))
+    moment = now or _utc_now()
+    with gc_paused():
+        recalled = _Recalled(EntryCache(state, folder), paths) if state is not None else None
+        if recalled is None:
+            readings = _read_in_two_processes(paths, folder, moment, known)
+        else:
+            fresh = _read_in_two_processes(recalled.fresh, folder, moment, known)
+            recalled.save(fresh, moment)
+            readings = recalled.readings(folder, moment) + fresh
+        for name, entry, found, modified in readings:
+            problems.extend(found)
+            changed = max(changed, modified)
+            if entry is not None:
+                slug = name.removesuffix(".json")
+                item = build_item(slug, file_label(folder, name), entry, site, modified)
+                hit = recalled.hits.get(name) if recalled else None
+                if hit is not None and hit.html is not None:
+                    item.keep_html(hit.html)
+                items.append(item)
     published, cross = assemble(site, items)
     return Catalog(
         site=site,

@@ -54,6 +54,18 @@ class Item:
         """
         return render_markdown(self.entry.content) if self.entry.content else ""
 
+    def rendered_html(self) -> str | None:
+        """``content_html`` if it was made already; None rather than render it now."""
+        found = self.__dict__.get("content_html")
+        return found if isinstance(found, str) else None
+
+    def keep_html(self, html: str) -> None:
+        """Take ``content_html`` as made from this content by an earlier process (the
+        entry cache), so that it is not rendered again."""
+        # What cached_property itself does on first use; the dataclass is frozen only
+        # to its fields.
+        self.__dict__["content_html"] = html
+
 
 @dataclass(frozen=True)
 class Catalog:

@@ -1,0 +1,190 @@
+"""The entry cache as a live folder uses it: what it recalls at start-up, the records its
+state gives, and a thread that writes them once the folder has been quiet for a moment,
+so that neither a request nor a refresh ever waits for the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from medfeed import entrycache
+from medfeed.cachecodec import Record, Version
+from medfeed.entrycache import EntryCache
+from medfeed.filestate import FileState, Signature
+from medfeed.store import Item
+
+log = logging.getLogger("medfeed")
+
+HTML_KEPT = 1000
+"""How many of the newest published items keep their rendered HTML in the cache: what
+the current feeds show, with room to spare. Every entry's HTML would add its weight to
+the memory of every process that loads the cache."""
+QUIET = 1.0
+"""Seconds without a change before the cache is written..."""
+LONGEST_WAIT = 10.0
+"""...or at the longest after the first change not yet written."""
+
+Made = tuple[dict[str, Record], list[str]]
+"""Records to write, and the names whose published version on disk is to be kept."""
+
+
+def _newest_first(item: Item) -> tuple[float, str]:
+    return item.order
+
+
+def records_of(files: Mapping[str, FileState], published: Mapping[str, Item]) -> Made:
+    """What a live folder's state gives the cache: each file's current version where it
+    is valid and settled, and the version readers were given."""
+    by_name = {source.rsplit("/", 1)[-1]: item for source, item in published.items()}
+    newest = sorted(published.values(), key=_newest_first, reverse=True)[:HTML_KEPT]
+    with_html = {id(item) for item in newest}
+
+    def version(item: Item) -> Version:
+        html = item.rendered_html() if id(item) in with_html else None
+        return Version(item.entry, item.modified_ns, html)
+
+    racy = entrycache.RACY_NS
+    records: dict[str, Record] = {}
+    adopt: list[str] = []
+    for name, state in files.items():
+        item, signature = state.item, state.signature
+        current = None
+        if item is not None and signature is not None and signature[1] < state.read_ns - racy:
+            current = version(item)
+        shown = by_name.get(name)
+        if shown is None:
+            adopt.append(name)
+            kept = None
+        elif current is not None and item is not None and shown.entry is item.entry:
+            kept = current
+        else:
+            kept = version(shown)
+        if current is not None or kept is not None:
+            records[name] = Record(signature if current else None, current, kept)
+    return records, adopt
+
+
+class CacheWriter:
+    """Writes what ``request`` is handed to an entry cache, from a thread of its own.
+
+    Survives fork(): a child starts its own thread on its first request.
+    """
+
+    def __init__(
+        self, cache: EntryCache, *, quiet: float = QUIET, longest: float = LONGEST_WAIT
+    ) -> None:
+        self.cache = cache
+        self._quiet, self._longest = quiet, longest
+        self._pid: int | None = None
+        self._condition = threading.Condition()
+        self._saving = threading.Lock()
+        self._pending: Callable[[], Made] | None = None
+        self._due = 0.0
+        self._deadline = 0.0
+
+    def request(self, make: Callable[[], Made], *, at_once: bool = False) -> None:
+        """Have what ``make`` returns written once the folder is quiet (or ``at_once``).
+
+        ``make`` runs in the writer's thread: it must only read what nobody changes.
+        """
+        self._start()
+        clock = time.monotonic()
+        with self._condition:
+            if self._pending is None:
+                self._deadline = clock + self._longest
+            self._pending = make
+            self._due = clock if at_once else min(clock + self._quiet, self._deadline)
+            self._condition.notify()
+
+    def flush(self) -> bool:
+        """Write what is pending here and now, once a write under way is done.
+
+        Returns whether anything was written.
+        """
+        with self._saving:
+            with self._condition:
+                make, self._pending = self._pending, None
+            return self.cache.save(*make()) if make is not None else False
+
+    def _start(self) -> None:
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        # First use, or a forked child: the parent's thread is not here, and the locks
+        # it held at the fork would never be released.
+        self._condition = threading.Condition()
+        self._saving = threading.Lock()
+        self._pending = None
+        self._pid = pid
+        thread = threading.Thread(target=self._run, name="medfeed-cache-writer", daemon=True)
+        thread.start()
+
+    def _run(self) -> None:
+        condition = self._condition
+        while True:
+            with condition:
+                while self._pending is None:
+                    condition.wait()
+                while (left := self._due - time.monotonic()) > 0:
+                    condition.wait(left)
+            try:
+                self.flush()
+            except Exception as e:  # noqa: BLE001 - the thread must outlive one bad write
+                log.warning("the entry cache could not be written (%s: %s)", type(e).__name__, e)
+
+
+class FolderCache:
+    """The entry cache of one live folder: read at start-up, written after each publish."""
+
+    def __init__(self, state_folder: Path, root: Path) -> None:
+        self.cache = EntryCache(state_folder, root)
+        self.writer = CacheWriter(self.cache)
+        self._records: dict[str, Record] | None = None
+        self._written_once = False
+
+    def recall(self) -> dict[str, Version]:
+        """Load the cache for start-up; the versions last published, by file name."""
+        self._records = self.cache.load()
+        return {n: r.published for n, r in self._records.items() if r.published is not None}
+
+    def cached(self, name: str, signature: Signature) -> Version | None:
+        """The cached version of a file read at start-up, if its signature is unchanged."""
+        record = self._records.get(name) if self._records is not None else None
+        if record is None or record.signature != signature:
+            return None
+        return record.current
+
+    def published_again(self, name: str) -> Version | None:
+        """The version last published of a file broken at start-up, looking again at a
+        cache that another process wrote since it was loaded (workers start together)."""
+        if self._records is None:
+            return None
+        if self.cache.changed_since_load():
+            self._records = self.cache.load()
+        record = self._records.get(name)
+        return record.published if record is not None else None
+
+    def started(self) -> None:
+        """Start-up is over: drop the records (a file first seen later is a new file)."""
+        self._records = None
+
+    def remember(
+        self, files: Mapping[str, FileState], published: Mapping[str, Item], *, news: bool
+    ) -> None:
+        """Have the cache written from this state (held as it is: the caller must not
+        change these mappings afterwards); ``news``: files were read, not recalled."""
+        # A first write with news goes at once: a worker starting beside this one may
+        # find a file broken and need what this process published. Without news it can
+        # wait until start-up is over, when it will most likely find nothing to write.
+        at_once = news and not self._written_once
+        self._written_once = True
+        self.writer.request(lambda: records_of(files, published), at_once=at_once)
+
+    def save(self) -> bool:
+        """Write what is pending now; whether anything was written."""
+        return self.writer.flush()

@@ -1,0 +1,492 @@
+"""The entry cache in the state folder: restarts read no unchanged file, a file broken at
+start-up keeps its last published version, and no cache file, however stale, damaged or
+foreign, changes what is published."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import feedparser
+import pytest
+
+import medfeed.loading
+import medfeed.site
+from conftest import BASE_URL, SITE_TOML, WriteEntry
+from medfeed.cachecodec import MAGIC, Record, Version, checksum
+from medfeed.entrycache import CACHE_FILE, EntryCache
+from medfeed.filestate import read_signature
+from medfeed.folder import Folder
+from medfeed.foldercache import FolderCache
+from medfeed.loading import load_catalog
+from medfeed.reading import read_entry
+from medfeed.settings import Settings
+from medfeed.site import Publisher
+from medfeed.snapshot import Snapshot
+from medfeed.store import Catalog, Item
+
+A_ID = "tag:example.org,2015-10-12:a-visit"
+MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def later() -> datetime:
+    """A clock ahead of the files a test has just written: they count as settled (a file
+    read within two seconds of its last change is not cached; see entrycache.RACY_NS)."""
+    return datetime.now(UTC) + timedelta(seconds=10)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def start(entries_dir: Path, state: Path, now: Callable[[], datetime] = later) -> Folder:
+    """A Folder as a (re)started process makes it, with its catalog published."""
+    folder = Folder(entries_dir, state=state, now=now, deletion_grace=0)
+    folder.catalog()
+    return folder
+
+
+def restart(entries_dir: Path, state: Path) -> Folder:
+    """Write the cache of the process before, as its writer thread would, and start anew."""
+    return start(entries_dir, state)
+
+
+def three_entries(write_entry: WriteEntry) -> None:
+    write_entry("a-visit", title="A", published="2015-10-12T09:00:00+02:00")
+    write_entry(
+        "b-visit",
+        title="B",
+        published="2015-10-13T09:00:00+02:00",
+        categories=["visits", "conferences"],
+    )
+    write_entry("c-visit", title="C", published="2015-10-14T09:00:00+02:00", content="# C\n\n*c*")
+
+
+def by_slug(catalog: Catalog) -> dict[str, Item]:
+    return {item.slug: item for item in catalog.items}
+
+
+def break_file(path: Path) -> None:
+    path.write_text('{"title": "half-written', encoding="utf-8")
+
+
+# --- a restart reads nothing unchanged ----------------------------------------------------------
+
+
+def test_a_restart_with_unchanged_content_reads_no_entry_file(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    first = start(entries_dir, state)
+    assert first.files_read == 3
+    assert first.save_cache() is True
+
+    again = start(entries_dir, state)
+    assert again.files_read == 0
+    assert again.cache is not None and again.cache.cache.trouble is None
+    assert again.catalog().items == first.catalog().items
+    assert again.save_cache() is False  # nothing new to write
+
+
+def test_the_cache_changes_no_byte_of_any_document(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    write_entry("d-visit", link="https://Example.org", updated="2015-10-15T00:00:00Z",
+                authors=[{"name": "N", "email": "n@example.org", "uri": "https://x.org/n"}],
+                event={"start": "2015-10", "end": "2015-11-02",
+                       "location": {"place": "P", "country": "C", "latitude": 1.5,
+                                    "longitude": 2.0}},
+                aliases=["old-d"], id="tag:elsewhere.org,2015:d")  # fmt: skip
+    fresh = Folder(entries_dir).catalog()
+    # As a Publisher does: the feeds are rendered (their items' HTML too) before publishing.
+    first = Folder(entries_dir, state=state, now=later)
+    catalog = first.catalog(publish=False)
+    assert all(item.content_html for item in catalog.items)
+    first.publish(catalog.items)
+    first.save_cache()
+
+    again = start(entries_dir, state)
+    assert again.files_read == 0
+    cached = again.catalog()
+    assert [i.rendered_html() for i in cached.items] == [i.content_html for i in fresh.items]
+
+    def documents(catalog: Catalog) -> dict[str, bytes]:
+        snapshot = Snapshot(catalog, BASE_URL, MOMENT, prepare=False)
+        return {path: doc.body for _, path, doc in snapshot.documents()}
+
+    assert documents(cached) == documents(fresh)
+
+
+def test_an_edited_file_is_read_again_even_at_the_same_size_and_mtime(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    path = entries_dir / "a-visit.json"
+    before = path.stat()
+    text = path.read_text(encoding="utf-8").replace('"A"', '"Z"')
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+
+    again = start(entries_dir, state)
+    assert again.files_read == 1
+    assert by_slug(again.catalog())["a-visit"].entry.title == "Z"
+
+
+def test_a_version_read_just_after_its_file_changed_is_not_cached(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    # Two writes within one tick of the file system's clock keep the signature: a file
+    # read within two seconds of its change may hold bytes its signature does not tell.
+    three_entries(write_entry)
+    start(entries_dir, state, now=lambda: datetime.now(UTC)).save_cache()
+    assert start(entries_dir, state).files_read == 3
+
+
+def test_site_settings_are_applied_to_cached_entries(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    site = SITE_TOML.replace('authority = "example.org"', 'authority = "news.example.org"')
+    site = site.replace('slug = "conferences"', 'slug = "meetings"')
+    (entries_dir / "site.toml").write_text(site, encoding="utf-8")
+
+    again = start(entries_dir, state)
+    assert again.files_read == 0
+    catalog = again.catalog()
+    assert by_slug(catalog)["a-visit"].id == "tag:news.example.org,2015-10-12:a-visit"
+    assert "b-visit" not in by_slug(catalog)  # its category is gone
+    assert [p.path for p in catalog.problems] == ["entries/b-visit.json"]
+
+
+# --- nothing lost across restarts ---------------------------------------------------------------
+
+
+def test_a_file_broken_at_start_up_keeps_its_last_published_version(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    break_file(entries_dir / "a-visit.json")
+
+    catalog = restart(entries_dir, state).catalog()
+    assert sorted(by_slug(catalog)) == ["a-visit", "b-visit", "c-visit"]
+    assert by_slug(catalog)["a-visit"].entry.title == "A"
+    assert by_slug(catalog)["a-visit"].id == A_ID
+    [problem] = catalog.problems
+    assert (problem.path, "not valid JSON" in problem.message) == ("entries/a-visit.json", True)
+
+
+def test_a_restarted_publisher_serves_the_last_good_version_and_reports_the_problem(
+    entries_dir: Path, write_entry: WriteEntry, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Until site.py hands the Publisher's state folder to its Folder, the test does.
+    monkeypatch.setattr(medfeed.site, "Folder", partial(Folder, state=state))
+    settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False, state_dir=state)
+    three_entries(write_entry)
+    Publisher(settings, now=later, deletion_grace=0).folder.save_cache()
+    break_file(entries_dir / "a-visit.json")
+
+    publisher = Publisher(settings, now=later, deletion_grace=0)
+    feed = feedparser.parse(publisher.snapshot().feed(None, "atom").body)
+    assert A_ID in [entry.id for entry in feed.entries]
+    health = publisher.health()
+    assert (health.status, health.entries) == ("degraded", 3)
+    assert [p.path for p in health.problems] == ["entries/a-visit.json"]
+
+
+def test_a_file_deleted_while_stopped_stays_unpublished(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    (entries_dir / "a-visit.json").unlink()
+    catalog = restart(entries_dir, state).catalog()
+    assert sorted(by_slug(catalog)) == ["b-visit", "c-visit"]
+    assert catalog.problems == ()
+
+
+def test_a_broken_file_under_another_name_brings_nothing_back(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    (entries_dir / "a-visit.json").rename(entries_dir / "renamed-visit.json")
+    break_file(entries_dir / "renamed-visit.json")
+
+    catalog = restart(entries_dir, state).catalog()
+    assert sorted(by_slug(catalog)) == ["b-visit", "c-visit"]
+    assert [p.path for p in catalog.problems] == ["entries/renamed-visit.json"]
+
+
+def test_a_state_folder_shared_by_another_entries_folder_brings_nothing_back(
+    tmp_path: Path, entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "site.toml").write_text(SITE_TOML, encoding="utf-8")
+    break_file(other / "a-visit.json")
+
+    folder = start(other, state)
+    assert folder.catalog().items == ()
+    assert folder.cache is not None and "another entries folder" in str(folder.cache.cache.trouble)
+
+
+def test_a_fallback_the_site_no_longer_allows_is_not_published(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    write_entry("a-visit", categories=["conferences"])
+    write_entry("b-visit")
+    start(entries_dir, state).save_cache()
+    break_file(entries_dir / "a-visit.json")
+    site = SITE_TOML.replace(
+        'slug = "conferences"\ntitle = "Conferences"', 'slug = "talks"\ntitle = "Talks"'
+    )
+    (entries_dir / "site.toml").write_text(site, encoding="utf-8")
+
+    catalog = restart(entries_dir, state).catalog()
+    assert sorted(by_slug(catalog)) == ["b-visit"]
+    assert {p.path for p in catalog.problems} == {"entries/a-visit.json"}
+
+
+def test_an_id_stays_with_the_file_that_published_it_across_a_restart(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    write_entry("a-visit")
+    start(entries_dir, state).save_cache()
+    write_entry("b-visit", title="Claims a's id", id=A_ID)
+
+    catalog = restart(entries_dir, state).catalog()
+    assert sorted(by_slug(catalog)) == ["a-visit"]
+    assert by_slug(catalog)["a-visit"].id == A_ID
+    assert {p.path for p in catalog.problems} == {"entries/a-visit.json", "entries/b-visit.json"}
+
+
+def test_a_worker_starting_beside_another_finds_what_the_other_published(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    write_entry("a-visit")
+    late = FolderCache(state, entries_dir)
+    assert late.recall() == {}  # loaded before the other worker wrote anything
+
+    start(entries_dir, state).save_cache()
+    version = late.published_again("a-visit.json")
+    assert version is not None and version.entry.title == "A visit"
+    late.started()
+    assert late.published_again("a-visit.json") is None  # after start-up, a file is new
+
+
+def test_a_process_that_never_published_a_file_keeps_what_another_did(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    path = write_entry("a-visit")
+    entry, modified = read_entry(path, entries_dir)
+    version = Version(entry, modified)
+    cache = EntryCache(state, entries_dir)
+    assert cache.save({"a-visit.json": Record(read_signature(path), version, version)})
+
+    EntryCache(state, entries_dir).save({}, adopt=["a-visit.json"])
+    assert EntryCache(state, entries_dir).load()["a-visit.json"] == (None, None, version)
+    # Not there at all: deleted, and its record goes.
+    assert EntryCache(state, entries_dir).save({}) is True
+    assert EntryCache(state, entries_dir).load() == {}
+
+
+# --- no doubtful cache file is used -------------------------------------------------------------
+
+
+def _header(path: Path) -> tuple[dict[str, object], bytes]:
+    with path.open("rb") as f:
+        assert f.readline() == MAGIC
+        header = json.loads(f.readline())
+        return header, f.read()
+
+
+def _rewrite(path: Path, header: dict[str, object], body: bytes) -> None:
+    path.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
+
+
+def _truncated(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(os.urandom(path.stat().st_size))
+
+
+def _flipped_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-50] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _other_version(path: Path) -> None:
+    header, body = _header(path)
+    _rewrite(path, {**header, "fingerprint": "0" * 64}, body)
+
+
+def _other_format(path: Path) -> None:
+    path.write_bytes(path.read_bytes().replace(MAGIC, b"medfeed entry cache 0\n", 1))
+
+
+def _writable_by_others(path: Path) -> None:
+    path.chmod(0o666)
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+class _Trap:
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.mkdir, (str(Path(__file__).parent / "trap-was-sprung"),))
+
+
+def _a_pickle_that_runs_code(path: Path) -> None:
+    header, _ = _header(path)
+    chunk = pickle.dumps({"a-visit.json": _Trap()})
+    _rewrite(path, {**header, "chunks": [[len(chunk), checksum(chunk)]]}, chunk)
+
+
+def _records_of_another_kind(path: Path) -> None:
+    header, _ = _header(path)
+    chunk = pickle.dumps({"a-visit.json": ("not", "a", "record")})
+    _rewrite(path, {**header, "chunks": [[len(chunk), checksum(chunk)]]}, chunk)
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [_truncated, _garbage, _flipped_byte, _other_version, _other_format, _writable_by_others,
+     _empty, _a_pickle_that_runs_code, _records_of_another_kind],
+)  # fmt: skip
+def test_a_doubtful_cache_is_not_used(
+    entries_dir: Path, write_entry: WriteEntry, state: Path, spoil: Callable[[Path], None]
+) -> None:
+    three_entries(write_entry)
+    fresh = Folder(entries_dir).catalog()
+    start(entries_dir, state).save_cache()
+    spoil(state / CACHE_FILE)
+    break_file(entries_dir / "c-visit.json")  # and no fallback from a doubtful cache
+
+    folder = start(entries_dir, state)
+    assert folder.files_read == 3
+    assert folder.catalog().items == fresh.items[1:]  # b and a, without c
+    assert folder.cache is not None and folder.cache.cache.trouble
+    assert not (Path(__file__).parent / "trap-was-sprung").exists()
+    # The next write replaces it with a good one.
+    write_entry("c-visit")
+    restart(entries_dir, state).save_cache()
+    assert EntryCache(state, entries_dir).load().keys() == {
+        "a-visit.json",
+        "b-visit.json",
+        "c-visit.json",
+    }
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_that_is_read(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    leftover = state / f"{CACHE_FILE}.4242.deadbeef"
+    leftover.write_bytes((state / CACHE_FILE).read_bytes()[:1000])
+
+    assert start(entries_dir, state).files_read == 0
+    write_entry("d-visit")
+    restart(entries_dir, state).save_cache()
+    assert not leftover.exists()
+
+
+@pytest.fixture
+def two_record_sets(entries_dir: Path, write_entry: WriteEntry) -> list[dict[str, Record]]:
+    sets = []
+    for count in (3, 30):
+        records = {}
+        for index in range(count):
+            path = write_entry(f"entry-{count}-{index}")
+            entry, modified = read_entry(path, entries_dir)
+            version = Version(entry, modified, "<p>html</p>")
+            records[path.name] = Record(read_signature(path), version, version)
+        sets.append(records)
+    return sets
+
+
+def test_writers_at_once_leave_one_whole_cache(
+    entries_dir: Path, state: Path, two_record_sets: list[dict[str, Record]]
+) -> None:
+    def write(records: dict[str, Record]) -> None:
+        for _ in range(20):
+            EntryCache(state, entries_dir).save(dict(records))
+
+    threads = [threading.Thread(target=write, args=(r,)) for r in two_record_sets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    found = EntryCache(state, entries_dir).load()
+    assert found in two_record_sets
+    assert sorted(p.name for p in state.iterdir()) == [CACHE_FILE, f"{CACHE_FILE}.lock"]
+
+
+def test_a_state_folder_that_cannot_be_written_costs_only_the_cache(
+    tmp_path: Path, entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    three_entries(write_entry)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    folder = start(entries_dir, blocked / "state")
+    assert len(folder.catalog().items) == 3
+    assert folder.save_cache() is False
+
+
+# --- a whole folder at once (command line, builds) ----------------------------------------------
+
+
+def test_load_catalog_takes_unchanged_files_from_the_cache(
+    entries_dir: Path, write_entry: WriteEntry, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    three_entries(write_entry)
+    fresh = load_catalog(entries_dir)
+    assert load_catalog(entries_dir, later(), state=state) == fresh
+
+    reads: list[Path] = []
+
+    def counted(path: Path, *args: object) -> object:
+        reads.append(path)
+        return read_entry(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(medfeed.loading, "read_entry", counted)
+    assert load_catalog(entries_dir, later(), state=state) == fresh
+    assert reads == []
+    write_entry("a-visit", title="A, edited")
+    assert (
+        by_slug(load_catalog(entries_dir, later(), state=state))["a-visit"].entry.title
+        == "A, edited"
+    )
+    assert [p.name for p in reads] == ["a-visit.json"]
+
+
+def test_load_catalog_keeps_the_published_versions_the_app_recorded(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    break_file(entries_dir / "a-visit.json")
+    catalog = load_catalog(entries_dir, later(), state=state)
+    assert "a-visit" not in by_slug(catalog)  # a build publishes no fallback...
+
+    restarted = restart(entries_dir, state).catalog()
+    assert by_slug(restarted)["a-visit"].entry.title == "A"  # ...and takes none away
