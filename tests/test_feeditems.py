@@ -7,7 +7,9 @@ documents of one content version is written once.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +24,8 @@ from medfeed.fields import xml_unsafe
 from medfeed.itemtexts import ItemTexts
 from medfeed.meta import Archive, FeedMeta
 from medfeed.models import Entry, SiteConfig, entry_id
+from medfeed.settings import Settings
+from medfeed.site import Publisher
 from medfeed.store import Item
 from medfeed.urls import absolute
 
@@ -224,3 +228,37 @@ def test_an_edited_item_is_written_again() -> None:
     assert b'"Old"' in jsonfeed.render_json_feed([item], meta, texts)
     again = jsonfeed.render_json_feed([edited], meta, texts)
     assert b'"New"' in again and b'"Old"' not in again
+
+
+def test_a_new_content_version_keeps_what_was_written_of_unchanged_entries(
+    entries_dir: Path, write_entry: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for day in range(1, 5):
+        write_entry(
+            f"visit-{day}", title=f"Visit {day}", published=f"2015-10-0{day}T10:00:00+02:00"
+        )
+    publisher = Publisher(Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False))
+    first = publisher.snapshot()
+    assert len(first.item_texts) == 4 * 3  # four entries in three formats, for the feeds
+    assert b"Visit 1" in first.page("/archive/2015/10/").body
+    write_entry("visit-2", title="Visit two, edited", published="2015-10-02T10:00:00+02:00")
+    writes: list[str] = []
+    for fmt, write in list(feeds.WRITERS.items()):
+
+        def counted(item: Item, *args: Any, write: Any = write) -> str:
+            writes.append(item.slug)
+            return str(write(item, *args))
+
+        monkeypatch.setitem(feeds.WRITERS, fmt, counted)
+    assert publisher.refresh({"visit-2.json"})
+    second = publisher.snapshot()
+    assert second is not first
+    assert writes == ["visit-2", "visit-2"]  # RSS and Atom, the edited entry only
+    # What was written of the entry before its edit is left behind with the old version.
+    assert len(second.item_texts) == 4 * 3
+    for fmt in ("rss", "atom", "json"):
+        body = second.feed(None, fmt).body
+        assert b"Visit two, edited" in body and b"Visit 2<" not in body and b'"Visit 2"' not in body
+    listed = second.page("/archive/2015/10/").body
+    assert b"Visit two, edited" in listed and b"Visit 1" in listed
+    assert b">Visit 2<" not in listed

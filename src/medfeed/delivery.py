@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 try:  # ISA-L's deflate for large bodies; zlib's fastest level where it cannot be installed.
     from isal import isal_zlib as _isal
 except ImportError:  # pragma: no cover - depends on the environment
-    _isal = None
+    _isal = None  # type: ignore[assignment]
 
 Headers = tuple[tuple[str, str], ...]
 HTML_TYPE = "text/html; charset=utf-8"
@@ -145,12 +145,11 @@ def gzip_bytes(body: bytes) -> bytes:
     # A window no larger than the body: for a page of a few KiB, zlib's set-up of the
     # default 32 KiB window costs as much as the compression itself.
     bits = min(15, max(10, (len(body) - 1).bit_length()))
-    if len(body) <= LARGE_BODY:
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + bits)
-    elif _isal is not None:
-        compressor = _isal.compressobj(LARGE_ISAL_LEVEL, _isal.DEFLATED, 16 + bits)
-    else:  # pragma: no cover - depends on the environment
-        compressor = zlib.compressobj(LARGE_GZIP_LEVEL, zlib.DEFLATED, 16 + bits)
+    if len(body) > LARGE_BODY and _isal is not None:
+        fast = _isal.compressobj(LARGE_ISAL_LEVEL, _isal.DEFLATED, 16 + bits)
+        return fast.compress(body) + fast.flush()
+    level = GZIP_LEVEL if len(body) <= LARGE_BODY else LARGE_GZIP_LEVEL
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + bits)
     return compressor.compress(body) + compressor.flush()
 
 

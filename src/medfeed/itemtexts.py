@@ -5,7 +5,7 @@ piece of text, written once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 
 from medfeed.store import Item
 
@@ -48,6 +48,17 @@ class ItemTexts:
         if len(written) <= LARGEST:
             texts[key] = (item, written)
         return written
+
+    def kept_for(self, items: Iterable[Item]) -> ItemTexts:
+        """The texts of these items (those of others left behind), for a new content
+        version made in the same context: an edit then costs the edited item's texts."""
+        present = {id(item): item for item in items}
+        kept = ItemTexts()
+        for context, texts in self._texts.items():
+            kept._texts[context] = {
+                key: found for key, found in texts.items() if present.get(key[0]) is found[0]
+            }
+        return kept
 
     def __len__(self) -> int:
         return sum(len(texts) for texts in self._texts.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, partial
 from html.parser import HTMLParser
@@ -186,6 +186,13 @@ class PageRenderer:
     @cached_property
     def _macros(self) -> Any:
         return _environment().get_template("_macros.html").make_module(self._context())
+
+    def keep_listed(self, earlier: PageRenderer, items: Iterable[Item]) -> None:
+        """Take over what ``earlier`` rendered of these items (same site and base URL)."""
+        present = {id(item): item for item in items}
+        self._listed.update(
+            (key, found) for key, found in earlier._listed.items() if present.get(key) is found[0]
+        )
 
     def listed(self, item: Item) -> Markup:
         """An entry as lists show it, rendered once: an entry is in its year's and month's

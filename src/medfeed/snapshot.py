@@ -61,6 +61,9 @@ class Snapshot(ContentVersion):
         ) == (base_url, self.site, catalog.site_modified_ns):
             # Kept only where the key (what the document shows) is the same.
             self._documents = dict(previous._documents)
+            # And what was written of entries that are still there, as they were.
+            self.item_texts = previous.item_texts.kept_for(self.items)
+            self.pages.keep_listed(previous.pages, self.items)
         for kind in KINDS:
             if kind.shows == "feed":
                 for subject in self.subjects(kind):
