@@ -279,13 +279,15 @@ def test_a_worker_starting_beside_another_finds_what_the_other_published(
 ) -> None:
     write_entry("a-visit")
     late = FolderCache(state, entries_dir)
-    assert late.recall() == {}  # loaded before the other worker wrote anything
+    site = Folder(entries_dir).site
+    assert late.recall(lambda name: name, site) == {}  # before the other worker wrote
 
     start(entries_dir, state).save_cache()
-    version = late.published_again("a-visit.json")
-    assert version is not None and version.entry.title == "A visit"
+    item = late.published_again("a-visit.json", "entries/a-visit.json", site)
+    assert item is not None and (item.entry.title, item.id) == ("A visit", A_ID)
     late.started()
-    assert late.published_again("a-visit.json") is None  # after start-up, a file is new
+    # After start-up, a file first read is a new file.
+    assert late.published_again("a-visit.json", "entries/a-visit.json", site) is None
 
 
 def test_a_process_that_never_published_a_file_keeps_what_another_did(

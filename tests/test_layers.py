@@ -40,7 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     # folder's use of it.
     "cachecodec": {"filestate", "models"},
     "entrycache": {"cachecodec"},
-    "foldercache": {"cachecodec", "entrycache", "filestate", "store"},
+    "foldercache": {"cachecodec", "entrycache", "filestate", "models", "store"},
     "sitefile": {"errors", "filestate", "models", "reading", "store"},
     "folder": {
         "cachecodec",

@@ -21,10 +21,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from medfeed.cachecodec import Version, gc_paused
+from medfeed.cachecodec import gc_paused
 from medfeed.errors import EntryError, Problem
 from medfeed.filestate import FileState, StatError, read_signature
-from medfeed.foldercache import FolderCache
+from medfeed.foldercache import FolderCache, item_of
 from medfeed.models import SiteConfig, entry_id
 from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry
 from medfeed.sitefile import SiteFile
@@ -74,32 +74,17 @@ class Folder:
         """At start-up: the versions published before it (the cache's), by file name."""
         with gc_paused():
             if self.cache is not None:
-                recalled = self.cache.recall()
-                self._fallbacks = {name: self._item(name, v) for name, v in recalled.items()}
+                self._fallbacks = self.cache.recall(self._label, self.site)
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
             self.rescan()
         if self.cache is not None:
             self.cache.started()
-            self._published = {s: i for s, i in self._published.items() if self._has(s)}
+            present = self.files
+            self._published = {
+                s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in present
+            }
         self._fallbacks = {}
-
-    def _has(self, source: str) -> bool:
-        return source.rsplit("/", 1)[-1] in self.files
-
-    def _item(self, name: str, version: Version) -> Item:
-        slug = name.removesuffix(".json")
-        item = build_item(slug, self._label(name), version.entry, self.site, version.modified_ns)
-        if version.html is not None:
-            item.keep_html(version.html)
-        return item
-
-    def _published_before(self, name: str) -> Item | None:
-        # A file broken at start-up: another process may have published it meanwhile.
-        if self.cache is None:
-            return None
-        version = self.cache.published_again(name)
-        return self._item(name, version) if version is not None else None
 
     def _label(self, name: str) -> str:
         # The same as file_label's, which asks the OS for the folder's name on each call.
@@ -176,14 +161,14 @@ class Folder:
             if late:
                 raise EntryError(late)
         except EntryError as e:
-            if old is None and last_good is None:
-                last_good = self._published_before(name)
+            if old is None and last_good is None and self.cache is not None:
+                last_good = self.cache.published_again(name, label, self.site)
             state = FileState(signature, None, last_good, e.problems, read_ns)
         else:
             if last_good is not None and (last_good.entry is entry or last_good.entry == entry):
                 item = last_good  # touched, not changed: keep the rendered HTML and time
             elif cached is not None:
-                item = self._item(name, cached)
+                item = item_of(name, label, cached, self.site)
             else:
                 item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
             # An entry naming an unknown category is not good enough to fall back on.

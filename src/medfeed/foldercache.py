@@ -16,7 +16,8 @@ from medfeed import entrycache
 from medfeed.cachecodec import Record, Version
 from medfeed.entrycache import EntryCache
 from medfeed.filestate import FileState, Signature
-from medfeed.store import Item
+from medfeed.models import SiteConfig
+from medfeed.store import Item, build_item
 
 log = logging.getLogger("medfeed")
 
@@ -31,6 +32,14 @@ LONGEST_WAIT = 10.0
 
 Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
+
+
+def item_of(name: str, label: str, version: Version, site: SiteConfig) -> Item:
+    """The item of a version the cache gave, with its HTML where the cache had it."""
+    item = build_item(name.removesuffix(".json"), label, version.entry, site, version.modified_ns)
+    if version.html is not None:
+        item.keep_html(version.html)
+    return item
 
 
 def _newest_first(item: Item) -> tuple[float, str]:
@@ -147,10 +156,14 @@ class FolderCache:
         self._records: dict[str, Record] | None = None
         self._written_once = False
 
-    def recall(self) -> dict[str, Version]:
+    def recall(self, label: Callable[[str], str], site: SiteConfig) -> dict[str, Item]:
         """Load the cache for start-up; the versions last published, by file name."""
         self._records = self.cache.load()
-        return {n: r.published for n, r in self._records.items() if r.published is not None}
+        return {
+            name: item_of(name, label(name), record.published, site)
+            for name, record in self._records.items()
+            if record.published is not None
+        }
 
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""
@@ -159,7 +172,7 @@ class FolderCache:
             return None
         return record.current
 
-    def published_again(self, name: str) -> Version | None:
+    def published_again(self, name: str, label: str, site: SiteConfig) -> Item | None:
         """The version last published of a file broken at start-up, looking again at a
         cache that another process wrote since it was loaded (workers start together)."""
         if self._records is None:
@@ -167,7 +180,9 @@ class FolderCache:
         if self.cache.changed_since_load():
             self._records = self.cache.load()
         record = self._records.get(name)
-        return record.published if record is not None else None
+        if record is None or record.published is None:
+            return None
+        return item_of(name, label, record.published, site)
 
     def started(self) -> None:
         """Start-up is over: drop the records (a file first seen later is a new file)."""
