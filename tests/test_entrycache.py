@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
 import threading
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -30,6 +34,8 @@ from medfeed.settings import Settings
 from medfeed.site import Publisher
 from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog, Item
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 A_ID = "tag:example.org,2015-10-12:a-visit"
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -492,3 +498,78 @@ def test_load_catalog_keeps_the_published_versions_the_app_recorded(
 
     restarted = restart(entries_dir, state).catalog()
     assert by_slug(restarted)["a-visit"].entry.title == "A"  # ...and takes none away
+
+
+# --- under gunicorn: a restart with a broken file -----------------------------------------------
+
+
+def _publisher_keeps_a_cache(tmp_path: Path) -> bool:
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "site.toml").write_text(SITE_TOML, encoding="utf-8")
+    settings = Settings(entries_dir=probe, watch=False, state_dir=tmp_path / "probe-state")
+    return Publisher(settings).folder.cache is not None
+
+
+def test_every_gunicorn_worker_serves_the_last_good_version_after_a_restart(
+    tmp_path: Path, entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    pytest.importorskip("gunicorn")
+    if not _publisher_keeps_a_cache(tmp_path):
+        pytest.skip("site.py does not hand the Publisher's state folder to its Folder yet")
+    from servers import free_port, get, gunicorn_argv, medfeed_env, running
+
+    three_entries(write_entry)
+
+    def serve() -> AbstractContextManager[Any]:
+        port = free_port()
+        env = {**medfeed_env(entries_dir, port), "MEDFEED_STATE_DIR": str(state)}
+        return running("gunicorn", gunicorn_argv("wsgi:app", port), port,
+                       tmp_path / "gunicorn.log", env)  # fmt: skip
+
+    with serve():
+        deadline = time.monotonic() + 10
+        while not (state / CACHE_FILE).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert (state / CACHE_FILE).exists()
+    break_file(entries_dir / "a-visit.json")
+
+    with serve() as server:
+        ids = [
+            {e.id for e in feedparser.parse(get(server.url("/feed.atom"))[2]).entries}
+            for _ in range(40)
+        ]
+        health = json.loads(get(server.url("/healthz"))[2])
+    assert all(A_ID in found and len(found) == 3 for found in ids)
+    assert [p["path"] for p in health["problems"]] == ["a-visit.json"]
+
+
+def test_a_process_forked_while_the_cache_is_being_written_can_write_it_too(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    # A gunicorn master with --preload forks its workers while its writer thread may be
+    # saving: no child may keep the lock, and each child writes with a thread of its own.
+    three_entries(write_entry)
+    folder = start(entries_dir, state)
+    folder.save_cache()
+    cache = EntryCache(state, entries_dir)
+    with cache._locked():
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            status = 1
+            try:
+                write_entry("d-visit")
+                folder.update({"d-visit.json"})
+                folder.catalog()
+                status = 0 if folder.save_cache() else 2
+            finally:
+                os._exit(status)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked process could not take the lock")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    assert "d-visit.json" in EntryCache(state, entries_dir).load()

@@ -186,7 +186,10 @@ class EntryCache:
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         fd = os.open(self.path.with_name(LOCK_FILE), flags, FILE_MODE)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            # A POSIX lock, not flock(): a child forked while this is held (a gunicorn
+            # master forking workers as its writer thread saves) does not inherit it,
+            # where it would hold an flock() for as long as it lives.
+            fcntl.lockf(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)

@@ -95,13 +95,19 @@ class CacheWriter:
         self._pending: Callable[[], Made] | None = None
         self._due = 0.0
         self._deadline = 0.0
+        self._thread: threading.Thread | None = None
 
     def request(self, make: Callable[[], Made], *, at_once: bool = False) -> None:
         """Have what ``make`` returns written once the folder is quiet (or ``at_once``).
 
         ``make`` runs in the writer's thread: it must only read what nobody changes.
         """
-        self._start()
+        self._own()
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="medfeed-cache-writer", daemon=True
+            )
+            self._thread.start()
         clock = time.monotonic()
         with self._condition:
             if self._pending is None:
@@ -115,12 +121,13 @@ class CacheWriter:
 
         Returns whether anything was written.
         """
+        self._own()
         with self._saving:
             with self._condition:
                 make, self._pending = self._pending, None
             return self.cache.save(*make()) if make is not None else False
 
-    def _start(self) -> None:
+    def _own(self) -> None:
         pid = os.getpid()
         if self._pid == pid:
             return
@@ -129,9 +136,8 @@ class CacheWriter:
         self._condition = threading.Condition()
         self._saving = threading.Lock()
         self._pending = None
+        self._thread = None
         self._pid = pid
-        thread = threading.Thread(target=self._run, name="medfeed-cache-writer", daemon=True)
-        thread.start()
 
     def _run(self) -> None:
         condition = self._condition
