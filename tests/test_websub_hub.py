@@ -110,7 +110,9 @@ def live(tmp_path: Path, hub: HubServer) -> Iterator[Callable[..., tuple[Path, S
         port = free_port()
         base = f"http://{HOST}:{port}/"
         settings = {"ENTRIES_DIR": str(entries), "BASE_URL": base, "WATCH": True}
-        quick = {"backoff_base": 0.1, "backoff_cap": 1.0, "lead_retry": 0.2, "timeout": 5.0}
+        # One process: no other worker to wait for before pinging.
+        quick = {"backoff_base": 0.1, "backoff_cap": 1.0, "lead_retry": 0.2, "timeout": 5.0,
+                 "settle": 0.1}  # fmt: skip
         listener = Pinger(state, **{**quick, **pinger})
         app = create_app({**settings, "STATE_DIR": str(state)}, listener=listener)
         server = make_server(HOST, port, app, threaded=True)

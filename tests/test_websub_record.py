@@ -286,7 +286,7 @@ def test_one_pinger_of_several_sends_and_the_next_takes_over(
     state = tmp_path / "state"
     hub = Recorder()
     workers = [publisher(site) for _ in range(3)]
-    pingers = [Pinger(state, send=hub, lead_retry=0.1) for _ in workers]
+    pingers = [Pinger(state, send=hub, lead_retry=0.1, settle=0.05) for _ in workers]
     try:
         for worker, pinger in zip(workers, pingers, strict=True):
             pinger.notice(worker.snapshot())

@@ -35,6 +35,10 @@ from medfeed.site import utc_now
 from medfeed.snapshot import Snapshot
 from medfeed.websub import ItemDigests, PingRecord, hubs_of, update_record
 
+SETTLE = 1.0
+"""Seconds a ping waits after the change it announces. Hubs fetch the feed at once, from
+any worker: each sees a change by itself, some a little later than the pinging one. It
+also makes a burst of edits one ping per feed."""
 LEAD_RETRY = 5.0
 """Seconds between a waiting process's attempts to take over from the pinging one."""
 SAVE_EVERY = 1.0
@@ -53,8 +57,10 @@ class Pinger:
         backoff_base: float = BACKOFF_BASE,
         backoff_cap: float = BACKOFF_CAP,
         lead_retry: float = LEAD_RETRY,
+        settle: float = SETTLE,
     ) -> None:
         self.folder = state_folder
+        self._settle = settle
         self._send, self._timeout = send, timeout
         self._backoff = (backoff_base, backoff_cap)
         self._lead_retry = lead_retry
@@ -78,6 +84,8 @@ class Pinger:
         self._statuses: dict[str, HubStatus] = {}
         self._senders: dict[str, threading.Thread] = {}
         self._saved_at = 0.0
+        self._not_before = 0.0
+        """No ping before this moment (monotonic): the last change has settled."""
         self._dirty = False
         self._save_trouble: str | None = None
 
@@ -139,6 +147,7 @@ class Pinger:
             record = self._record
             self._record = update_record(record, snapshot, items=self._items)
             self._seen = snapshot
+            self._not_before = time.monotonic() + self._settle
             self._hubs = hubs_of(snapshot)
             for hub in self._hubs:
                 status = self._statuses.get(hub, HubStatus(hub))
@@ -180,7 +189,7 @@ class Pinger:
                         self._senders.pop(hub, None)
                         return
                     pending = self._record.pending(hub)
-                    delay = next_try - time.monotonic()
+                    delay = max(next_try, self._not_before) - time.monotonic()
                     if pending and delay <= 0:
                         break
                     self._work.wait(delay if pending else None)
