@@ -49,3 +49,19 @@ def test_the_archive_benchmark_runs_and_reports() -> None:
     lines = done.stdout.splitlines()
     assert any(line.startswith("archive documents and pages: ") for line in lines), lines
     assert any(line.startswith("archive / rest: ") for line in lines), lines
+
+
+def test_the_startup_benchmark_runs_and_a_restart_reads_no_entry_file() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "startup.py"), "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[4] == "0", row  # files read at restart: the cache held them all
+    assert "not used" not in done.stdout

@@ -1,0 +1,157 @@
+"""Start-up with and without the entry cache: the time to a Publisher that serves.
+
+Usage: python bench/startup.py [--sizes 1000 10000] [--runs 5] [--with-100k] [--smoke]
+
+For each size, generated entries (bench/generate.py) are served from a fresh state
+folder: a first start (no cache: every file read and validated) and a restart (the cache
+the first start wrote, content unchanged). Each start is a new process, timed from just
+before ``Publisher(Settings(...))`` to just after (imports are not counted), as a
+gunicorn worker or a restarted service starts. Prints medians of ``--runs`` pairs, the
+CPU time beside the wall time (another process on the machine moves the second), how
+many entry files each restart read (none, when the cache did its job) and the cache's
+size. ``--smoke``: 200 entries, one pair, a few seconds; ``--with-100k`` adds 100,000
+entries, which take a while to generate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+HUGO_10K = 4.7
+"""Seconds Hugo takes to build the same 10,000 entries on this project's machine (issue 12)."""
+
+
+def start_once(entries: Path, state: Path) -> dict[str, float | int | str | None]:
+    """In this process: one Publisher on ``entries`` with ``state``, timed; then the
+    cache written (not timed), as the Publisher's background writer would."""
+    import medfeed.site
+    from medfeed.folder import Folder
+    from medfeed.settings import Settings
+
+    if not _publisher_keeps_a_cache(entries, state.with_name(state.name + "-probe")):
+        # site.py does not yet hand the Publisher's state folder to its Folder: do it
+        # here, as that one argument would.
+        medfeed.site.Folder = partial(Folder, state=state)  # type: ignore[misc]
+    settings = Settings(entries_dir=entries, base_url="http://127.0.0.1:8000/", watch=False,
+                        state_dir=state)  # fmt: skip
+    cpu, wall = time.process_time(), time.perf_counter()
+    publisher = medfeed.site.Publisher(settings)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    folder = publisher.folder
+    trouble = folder.cache.cache.trouble if folder.cache else "no cache"
+    items = len(publisher.snapshot().items)
+    folder.save_cache()
+    return {"wall": wall, "cpu": cpu, "read": folder.files_read, "items": items,
+            "trouble": trouble}  # fmt: skip
+
+
+def _publisher_keeps_a_cache(entries: Path, probe: Path) -> bool:
+    from medfeed.settings import Settings
+    from medfeed.site import Publisher
+
+    (probe / "entries").mkdir(parents=True, exist_ok=True)
+    shutil.copy(entries / "site.toml", probe / "entries" / "site.toml")
+    settings = Settings(entries_dir=probe / "entries", watch=False, state_dir=probe / "state")
+    return Publisher(settings).folder.cache is not None
+
+
+def start_in_child(entries: Path, state: Path) -> dict[str, float | int | str | None]:
+    """One start in a fresh process (a restart is a new process)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", str(entries), str(state)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"a start failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float | int | str | None] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def measure(entries: Path, scratch: Path, runs: int) -> dict[str, object]:
+    """Medians of ``runs`` pairs of (first start, restart)."""
+    first, again = [], []
+    for run in range(runs):
+        state = scratch / f"state-{run}"
+        shutil.rmtree(state, ignore_errors=True)
+        first.append(start_in_child(entries, state))
+        again.append(start_in_child(entries, state))
+    cache = scratch / f"state-{runs - 1}" / "entries.cache"
+    return {
+        "first": statistics.median(float(str(r["wall"])) for r in first),
+        "first_cpu": statistics.median(float(str(r["cpu"])) for r in first),
+        "again": statistics.median(float(str(r["wall"])) for r in again),
+        "again_cpu": statistics.median(float(str(r["cpu"])) for r in again),
+        "read": max(int(str(r["read"])) for r in again),
+        "items": again[-1]["items"],
+        "trouble": again[-1]["trouble"],
+        "cache_mib": cache.stat().st_size / 2**20 if cache.exists() else 0.0,
+    }
+
+
+def generate_settled(folder: Path, count: int) -> None:
+    """Generate ``count`` entries, then wait until the newest is old enough to be cached
+    (a file changed just before it is read may change again unseen: see entrycache)."""
+    from generate import generate
+
+    from medfeed.entrycache import RACY_NS
+
+    generate(folder, count)
+    newest = max(p.stat().st_ctime for p in folder.iterdir())
+    time.sleep(max(0.0, newest + RACY_NS / 1e9 + 0.1 - time.time()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--with-100k", action="store_true", help="also 100,000 entries")
+    parser.add_argument("--smoke", action="store_true", help="200 entries, one pair")
+    parser.add_argument("--scratch", type=Path, default=None, help="where entries go")
+    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(start_once(*args.child)))
+        return
+    sizes, runs = ([200], 1) if args.smoke else (args.sizes, args.runs)
+    if args.with_100k:
+        sizes = [*sizes, 100_000]
+    print(f"Start-up to a Publisher that serves, each start a new process; medians of "
+          f"{runs} pair(s); wall seconds (CPU seconds)\n")  # fmt: skip
+    print("| entries | first start, no cache | restart, cache, unchanged content | "
+          "restart / first | files read at restart | cache file |")  # fmt: skip
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    found = {}
+    for count in sizes:
+        with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
+            entries = Path(scratch) / "entries"
+            generate_settled(entries, count)
+            found[count] = result = measure(entries, Path(scratch), runs)
+        print(f"| {count:,} | {result['first']:.3f} s ({result['first_cpu']:.3f}) "
+              f"| {result['again']:.3f} s ({result['again_cpu']:.3f}) "
+              f"| {float(str(result['again'])) / float(str(result['first'])):.2f} "
+              f"| {result['read']} | {result['cache_mib']:.1f} MiB |", flush=True)  # fmt: skip
+        if result["trouble"]:
+            print(f"  the cache was not used: {result['trouble']}")
+    if 10_000 in found:
+        again = float(str(found[10_000]["again"]))
+        print(f"\nrestart at 10,000 / Hugo's build of the same ({HUGO_10K} s): "
+              f"{again / HUGO_10K:.3f} (target: at most 0.1)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
