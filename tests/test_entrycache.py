@@ -23,7 +23,7 @@ import pytest
 import medfeed.loading
 import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
-from medfeed.cachecodec import MAGIC, Record, Version, checksum
+from medfeed.cachecodec import FRAME, MAGIC, Record, Version, checksum
 from medfeed.entrycache import CACHE_FILE, EntryCache
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
@@ -363,22 +363,28 @@ class _Trap:
         return (os.mkdir, (str(Path(__file__).parent / "trap-was-sprung"),))
 
 
+def _framed(chunk: bytes) -> bytes:
+    return FRAME.pack(len(chunk), checksum(chunk)) + chunk + FRAME.pack(0, 0)
+
+
 def _a_pickle_that_runs_code(path: Path) -> None:
     header, _ = _header(path)
-    chunk = pickle.dumps({"a-visit.json": _Trap()})
-    _rewrite(path, {**header, "chunks": [[len(chunk), checksum(chunk)]]}, chunk)
+    _rewrite(path, header, _framed(pickle.dumps({"a-visit.json": _Trap()})))
 
 
 def _records_of_another_kind(path: Path) -> None:
     header, _ = _header(path)
-    chunk = pickle.dumps({"a-visit.json": ("not", "a", "record")})
-    _rewrite(path, {**header, "chunks": [[len(chunk), checksum(chunk)]]}, chunk)
+    _rewrite(path, header, _framed(pickle.dumps({"a-visit.json": ("not", "a", "record")})))
+
+
+def _longer(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"\0")
 
 
 @pytest.mark.parametrize(
     "spoil",
     [_truncated, _garbage, _flipped_byte, _other_version, _other_format, _writable_by_others,
-     _empty, _a_pickle_that_runs_code, _records_of_another_kind],
+     _empty, _longer, _a_pickle_that_runs_code, _records_of_another_kind],
 )  # fmt: skip
 def test_a_doubtful_cache_is_not_used(
     entries_dir: Path, write_entry: WriteEntry, state: Path, spoil: Callable[[Path], None]

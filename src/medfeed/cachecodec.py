@@ -10,13 +10,14 @@ import gc
 import hashlib
 import io
 import pickle
+import struct
 import sys
 import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import is_dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import cmarkgfm
 import nh3
@@ -27,7 +28,9 @@ from pydantic import BaseModel
 from medfeed.filestate import Signature
 from medfeed.models import Entry
 
-MAGIC = b"medfeed entry cache 1\n"
+MAGIC = b"medfeed entry cache 2\n"
+FRAME = struct.Struct("<QI")
+"""Each chunk's length and CRC-32; a length of 0 ends the file."""
 CHUNK = 500
 """Records per pickle: a writer thread lets requests run between two of them."""
 
@@ -120,18 +123,40 @@ def state_digest(records: Mapping[str, Record]) -> str:
     return digest.hexdigest()
 
 
-def encode(records: Mapping[str, Record]) -> list[bytes]:
-    """The records as pickles of CHUNK records each."""
+def encode(records: Mapping[str, Record]) -> Iterator[bytes]:
+    """The records as framed pickles of CHUNK records each, made one at a time (the
+    cache of 100,000 entries weighs 280 MB), then the frame that ends them."""
     rows = list(records.items())
-    return [
-        pickle.dumps(dict(rows[i : i + CHUNK]), pickle.HIGHEST_PROTOCOL)
-        for i in range(0, len(rows), CHUNK)
-    ]
+    for i in range(0, len(rows), CHUNK):
+        chunk = pickle.dumps(dict(rows[i : i + CHUNK]), pickle.HIGHEST_PROTOCOL)
+        yield FRAME.pack(len(chunk), checksum(chunk)) + chunk
+    yield FRAME.pack(0, 0)
 
 
 def checksum(chunk: bytes) -> int:
     """What tells a damaged chunk (CRC-32: fast, and no one forges our own files)."""
     return zlib.crc32(chunk)
+
+
+def read_frames(f: BinaryIO) -> Iterator[bytes]:
+    """The chunks ``encode`` framed, checked, one at a time.
+
+    Raises:
+        ValueError: the file is truncated, damaged or longer than its frames.
+    """
+    while True:
+        head = f.read(FRAME.size)
+        if len(head) != FRAME.size:
+            raise ValueError("truncated")
+        size, crc = FRAME.unpack(head)
+        if size == 0:
+            break
+        chunk = f.read(size)
+        if len(chunk) != size or checksum(chunk) != crc:
+            raise ValueError("truncated or damaged")
+        yield chunk
+    if f.read(1):
+        raise ValueError("longer than its frames")
 
 
 def decode(chunk: bytes) -> dict[str, Record]:

@@ -31,11 +31,11 @@ from typing import BinaryIO
 from medfeed.cachecodec import (
     MAGIC,
     Record,
-    checksum,
     code_fingerprint,
     decode,
     encode,
     gc_paused,
+    read_frames,
     state_digest,
 )
 
@@ -113,16 +113,8 @@ class EntryCache:
             raise ValueError("not a regular file")
         header = self._header(f)
         records: dict[str, Record] = {}
-        chunks = header.get("chunks")
-        if not isinstance(chunks, list):
-            raise ValueError("its header lists no chunks")
-        for size, crc in chunks:
-            chunk = f.read(size)
-            if len(chunk) != size or checksum(chunk) != crc:
-                raise ValueError("truncated or damaged")
+        for chunk in read_frames(f):
             records.update(decode(chunk))
-        if f.read(1):
-            raise ValueError("longer than its header says")
         return str(header["digest"]), records
 
     def _header(self, f: BinaryIO) -> dict[str, object]:
@@ -227,15 +219,9 @@ class EntryCache:
                     leftover.unlink()
 
     def _write(self, temp: Path, records: dict[str, Record], digest: str) -> None:
-        chunks = encode(records)
-        header = {
-            "fingerprint": self.fingerprint(),
-            "root": self.root,
-            "digest": digest,
-            "chunks": [[len(c), checksum(c)] for c in chunks],
-        }
+        header = {"fingerprint": self.fingerprint(), "root": self.root, "digest": digest}
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(MAGIC + json.dumps(header).encode() + b"\n")
-            for chunk in chunks:
-                f.write(chunk)
+            for frame in encode(records):
+                f.write(frame)

@@ -5,10 +5,11 @@ a broken site.toml, which stops start-up.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
 
 from medfeed.errors import EntryError, Problem
 from medfeed.markup import render_markdown
@@ -17,6 +18,35 @@ from medfeed.reading import (
     category_problems,
     validate_entry,
 )
+
+T = TypeVar("T")
+
+
+class _once(Generic[T]):
+    """``functools.cached_property`` without the lock that Python 3.11 takes on each first
+    use: a start-up computes these for every one of thousands of items, and two threads
+    computing one of them at once get the same value anyway."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self._compute = compute
+        self._name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _once[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+
+    def __get__(self, instance: object, owner: type) -> T | _once[T]:
+        if instance is None:
+            return self
+        # Kept where attribute lookup finds it before this descriptor from now on.
+        value = instance.__dict__[self._name] = self._compute(instance)
+        return value
 
 
 @dataclass(frozen=True)
@@ -30,17 +60,17 @@ class Item:
     modified_ns: int = 0
     """The file's mtime when this version was read: when its bytes last changed."""
 
-    @cached_property
+    @_once
     def order(self) -> tuple[float, str]:
         """Sort key, newest first when reversed: publication time, then slug."""
         return (self.published_at, self.slug)
 
-    @cached_property
+    @_once
     def changed_at(self) -> float:
         """When the entry last changed (updated, else published), as a POSIX timestamp."""
         return self.entry.last_changed.timestamp()
 
-    @cached_property
+    @_once
     def published_at(self) -> float:
         """The publication time as a POSIX timestamp, cheap to compare."""
         return self.entry.published.timestamp()
