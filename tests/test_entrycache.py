@@ -377,6 +377,11 @@ def _records_of_another_kind(path: Path) -> None:
     _rewrite(path, header, _framed(pickle.dumps({"a-visit.json": ("not", "a", "record")})))
 
 
+def _a_fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path, 0o600)  # opened for reading, it would wait for a writer for ever
+
+
 def _longer(path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"\0")
 
@@ -384,7 +389,7 @@ def _longer(path: Path) -> None:
 @pytest.mark.parametrize(
     "spoil",
     [_truncated, _garbage, _flipped_byte, _other_version, _other_format, _writable_by_others,
-     _empty, _longer, _a_pickle_that_runs_code, _records_of_another_kind],
+     _empty, _longer, _a_fifo, _a_pickle_that_runs_code, _records_of_another_kind],
 )  # fmt: skip
 def test_a_doubtful_cache_is_not_used(
     entries_dir: Path, write_entry: WriteEntry, state: Path, spoil: Callable[[Path], None]

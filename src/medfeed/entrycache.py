@@ -42,6 +42,7 @@ from medfeed.cachecodec import (
 CACHE_FILE = "entries.cache"
 LOCK_FILE = "entries.cache.lock"
 FOLDER_MODE, FILE_MODE = 0o700, 0o600
+HEADER_LIMIT = 64 * 1024
 RACY_NS = 2_000_000_000
 """A version read less than this after its file last changed is not cached: a second
 write within the same tick of the file system's clock (up to 2 s on some) would keep
@@ -77,16 +78,15 @@ class EntryCache:
         """Every record of the cache; empty if there is none or it is in any doubt."""
         self.trouble = None
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            f, info = self._open()
         except FileNotFoundError:
             return {}
         except OSError as e:
-            self.trouble = f"cannot be opened ({e.strerror})"
+            self.trouble = f"cannot be opened ({e.strerror or e})"
             return {}
         try:
-            with os.fdopen(fd, "rb") as f, gc_paused():
-                info = os.fstat(f.fileno())
-                digest, records = self._read(f, info)
+            with f, gc_paused():
+                digest, records = self._read(f)
         # A damaged or foreign file can fail in any way pickle or the checks can: each
         # one means only that the cache is not used.
         except Exception as e:  # noqa: BLE001
@@ -96,6 +96,21 @@ class EntryCache:
         self._loaded = (info.st_ino, info.st_mtime_ns, info.st_size)
         return records
 
+    def _open(self) -> tuple[BinaryIO, os.stat_result]:
+        # Non-blocking: a FIFO put in its place is refused, not waited on.
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+        f = os.fdopen(os.open(self.path, flags), "rb")
+        info = os.fstat(f.fileno())
+        # Unpickling calls what the file names: only this user may have written it (and
+        # the unpickler names nothing but the models' classes anyway).
+        if not stat.S_ISREG(info.st_mode):
+            f.close()
+            raise OSError("not a regular file")
+        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            f.close()
+            raise OSError("the file is not this user's alone")
+        return f, info
+
     def changed_since_load(self) -> bool:
         """Whether the cache on disk is not the one last loaded (another process wrote)."""
         try:
@@ -104,13 +119,7 @@ class EntryCache:
             return False
         return (info.st_ino, info.st_mtime_ns, info.st_size) != self._loaded
 
-    def _read(self, f: BinaryIO, info: os.stat_result) -> tuple[str, dict[str, Record]]:
-        # Unpickling calls what the file names: only this user may have written it (and
-        # the unpickler names nothing but the models' classes anyway).
-        if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise ValueError("the file is not this user's alone")
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
+    def _read(self, f: BinaryIO) -> tuple[str, dict[str, Record]]:
         header = self._header(f)
         records: dict[str, Record] = {}
         for chunk in read_frames(f):
@@ -123,9 +132,9 @@ class EntryCache:
         Raises:
             ValueError: the file is not one, with the reason.
         """
-        if f.readline() != MAGIC:
+        if f.readline(len(MAGIC)) != MAGIC:
             raise ValueError("not a cache of this format")
-        header = json.loads(f.readline())
+        header = json.loads(f.readline(HEADER_LIMIT))
         if not isinstance(header, dict):
             raise ValueError("no header")
         if header.get("fingerprint") != self.fingerprint():
@@ -188,7 +197,8 @@ class EntryCache:
 
     def _disk_digest(self) -> str | None:
         try:
-            with open(self.path, "rb") as f:
+            f, _ = self._open()
+            with f:
                 header = self._header(f)
         except (OSError, ValueError):
             return None

@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from medfeed import entrycache
 from medfeed.cachecodec import Record, Version
-from medfeed.entrycache import EntryCache
+from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
 from medfeed.store import Item, build_item
@@ -57,13 +56,12 @@ def records_of(files: Mapping[str, FileState], published: Mapping[str, Item]) ->
         html = item.rendered_html() if id(item) in with_html else None
         return Version(item.entry, item.modified_ns, html)
 
-    racy = entrycache.RACY_NS
     records: dict[str, Record] = {}
     adopt: list[str] = []
     for name, state in files.items():
         item, signature = state.item, state.signature
         current = None
-        if item is not None and signature is not None and signature[1] < state.read_ns - racy:
+        if item is not None and signature is not None and signature[1] < state.read_ns - RACY_NS:
             current = version(item)
         shown = by_name.get(name)
         if shown is None:
