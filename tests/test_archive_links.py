@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from conftest import entry_data
-from medfeed import feeds, jsonfeed
+from medfeed import feeds, feedsizes, jsonfeed
 from medfeed.errors import RenderError
 from medfeed.feeds import Format, render_feed
 from medfeed.jsonfeed import render_json_feed
@@ -299,10 +299,10 @@ LONG_URL = f"{BASE}archive/{'&x' * 2000}/feed"
 def test_xml_estimate_covers_the_archive_elements(fmt: Format, archive: Archive) -> None:
     plain, archived = meta(fmt), meta(fmt, archive, url("middle", fmt))
     grown = len(render_feed([], archived, fmt)) - len(render_feed([], plain, fmt))
-    estimated = feeds._Sizes([], archived, fmt).feed - feeds._Sizes([], plain, fmt).feed
+    estimated = feedsizes.Sizes([], archived, fmt).feed - feedsizes.Sizes([], plain, fmt).feed
     assert grown > 0
     assert estimated >= grown
-    assert feeds._Sizes([], archived, fmt).feed >= len(render_feed([], archived, fmt))
+    assert feedsizes.Sizes([], archived, fmt).feed >= len(render_feed([], archived, fmt))
 
 
 def test_json_estimate_covers_next_url() -> None:

@@ -59,10 +59,12 @@ ALLOWED: dict[str, set[str]] = {
     "georss": {"models"},
     "itemtexts": {"store"},
     "feeditems": {"budget", "georss", "meta", "models", "store", "urls", "wording"},
+    "feedsizes": {"feeditems", "georss", "meta", "models", "store", "urls", "wording"},
     "feeds": {
         "budget",
         "errors",
         "feeditems",
+        "feedsizes",
         "georss",
         "itemtexts",
         "meta",

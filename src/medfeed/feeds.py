@@ -14,8 +14,9 @@ feedgen's traps, and where each is handled here:
   the self link from it: _FeedFixes writes hub and archive links and fh:archive in both
   formats alike.
 
-A document never exceeds MAX_FEED_BYTES: its size is estimated from its texts before
-feedgen renders it, and what does not fit is cut, oldest items first.
+A document never exceeds MAX_FEED_BYTES: where its items written in full would not fit,
+its size is estimated from its texts (feedsizes.py) and what does not fit is cut,
+oldest items first.
 
 feedgen renders each document's own parts; its items are written by feeditems.py (the
 same bytes, much faster, each item once per content version: see ItemTexts) and spliced
@@ -26,7 +27,7 @@ hold the written items to.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
@@ -34,8 +35,9 @@ from lxml import etree
 
 from medfeed.budget import Cut, fit
 from medfeed.errors import RenderError
-from medfeed.feeditems import WRITERS, item_authors, summary_text
-from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point, location_bytes
+from medfeed.feeditems import WRITERS, Format, item_authors, summary_text
+from medfeed.feedsizes import Sizes, archive_links
+from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point
 from medfeed.itemtexts import ItemTexts
 from medfeed.meta import MAX_FEED_BYTES, Archive, FeedMeta, feed_updated
 from medfeed.models import Author, Location
@@ -43,32 +45,11 @@ from medfeed.store import Item
 from medfeed.urls import CATEGORIES_PATH, absolute, entry_path
 from medfeed.wording import item_notes
 
-Format = Literal["rss", "atom"]
 MEDIA_TYPES: dict[Format, str] = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
-
-# Generous sizes of the fixed parts of a document: tags, dates, indentation.
-FEED_BYTES = 1024
-ITEM_BYTES = 260
-CATEGORY_BYTES = 60
-AUTHOR_BYTES = 80
-ARCHIVE_LINK_BYTES = 100  # <atom:link href="" rel="prev-archive" type="..."/>
-ARCHIVE_MARK_BYTES = 100  # <fh:archive/> and the xmlns:fh declaration on the root
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 HISTORY_PREFIX = "fh"
-
-
-def _archive_links(archive: Archive | None) -> list[tuple[str, str]]:
-    """The RFC 5005 (rel, href) links of a feed document, in the order written."""
-    if archive is None:
-        return []
-    links = [
-        ("prev-archive", archive.prev_archive),
-        ("next-archive", archive.next_archive),
-        ("current", archive.current),
-    ]
-    return [(rel, href) for rel, href in links if href is not None]
 
 
 def _check_archive(meta: FeedMeta) -> None:
@@ -77,7 +58,7 @@ def _check_archive(meta: FeedMeta) -> None:
     archive = meta.archive
     if archive is None:
         return
-    if any(href == meta.self_url for _, href in _archive_links(archive)):
+    if any(href == meta.self_url for _, href in archive_links(archive)):
         raise ValueError("an archive link points at the document itself")
     if archive.next_archive is not None and not archive.is_archive:
         raise ValueError("the current feed has a next-archive link")
@@ -114,7 +95,7 @@ class _FeedFixes(BaseExtension):  # type: ignore[misc]
         for hub in self.hubs:
             after.addnext(etree.Element(tag, href=hub, rel="hub"))
             after = after.getnext()
-        for rel, href in _archive_links(self.archive):
+        for rel, href in archive_links(self.archive):
             after.addnext(etree.Element(tag, href=href, rel=rel, type=self.media_type))
             after = after.getnext()
         if self.archive is not None and self.archive.is_archive:
@@ -158,69 +139,6 @@ def _person(author: Author) -> dict[str, str]:
     return person
 
 
-def _xml_bytes(text: str) -> int:
-    # What lxml writes for a text node: UTF-8, with &, <, > and \r escaped.
-    size = len(text) if text.isascii() else len(text.encode())
-    size += 4 * (text.count("&") + text.count("\r"))
-    return size + 3 * (text.count("<") + text.count(">"))
-
-
-def _attribute_bytes(text: str) -> int:
-    # Attributes also escape quotes (&quot;) and tabs and newlines (&#9;, &#10;).
-    return _xml_bytes(text) + 5 * text.count('"') + 4 * (text.count("\n") + text.count("\t"))
-
-
-def _notes(item: Item) -> str:
-    # Kept whether or not the content fits: the event and the source are short.
-    return "".join(item_notes(item.entry))
-
-
-class _Sizes:
-    """Estimates of a document's bytes from the sizes of its items' texts; no rendering.
-
-    They err on the large side (tags, dates and indentation are counted generously), so
-    a document planned to fit almost always does.
-    """
-
-    def __init__(self, items: Sequence[Item], meta: FeedMeta, fmt: Format) -> None:
-        self.items, self.meta, self.fmt = items, meta, fmt
-        self.scheme = absolute(meta.base_url, CATEGORIES_PATH)
-        texts = (meta.id, meta.title, meta.self_url, meta.page_url, meta.language)
-        self.feed = FEED_BYTES + sum(_attribute_bytes(t) for t in texts)
-        self.feed += 2 * _xml_bytes(meta.description) + AUTHOR_BYTES
-        self.feed += _xml_bytes("".join(self.person(meta.author)))
-        links = _archive_links(meta.archive)
-        self.feed += sum(ARCHIVE_LINK_BYTES + _attribute_bytes(href) for _, href in links)
-        self.feed += ARCHIVE_MARK_BYTES if meta.archive and meta.archive.is_archive else 0
-        self.feed += sum(ARCHIVE_LINK_BYTES + _attribute_bytes(hub) for hub in meta.hubs)
-
-    def person(self, author: Author) -> list[str]:
-        """The texts the format writes for one author."""
-        if self.fmt == "atom":
-            return [author.name, author.email or "", str(author.uri or "")]
-        # <dc:creator>name, and <author>email (name) where there is an e-mail.
-        return [author.name, *((author.email, author.name) if author.email else ())]
-
-    def item(self, index: int, short: bool) -> int:
-        """An item without its content (but with its event and source, which always stay)."""
-        item, meta = self.items[index], self.meta
-        entry = item.entry
-        authors = item_authors(item, meta, short)
-        texts = [entry.title, item.id, summary_text(item, self.fmt, short), _notes(item)]
-        texts += [text for author in authors for text in self.person(author)]
-        labels = [meta.category_titles.get(slug, slug) for slug in entry.categories]
-        # One count over all texts joined costs less than one per text.
-        size = _xml_bytes("".join(texts)) + _attribute_bytes("".join(labels))
-        size += ITEM_BYTES + len(meta.base_url) + len(item.slug) + AUTHOR_BYTES * len(authors)
-        size += sum(CATEGORY_BYTES + len(self.scheme) + len(slug) for slug in entry.categories)
-        size += location_bytes(entry.event.location if entry.event else None)
-        return size + (len(str(entry.link)) if entry.link else 0)
-
-    def content(self, index: int) -> int:
-        """What an item's content adds: renders its Markdown if that was not done yet."""
-        return _xml_bytes(self.items[index].content_html)
-
-
 def render_feed(
     items: Sequence[Item], meta: FeedMeta, fmt: Format, texts: ItemTexts | None = None
 ) -> bytes:
@@ -244,7 +162,7 @@ def render_feed(
         parts = _items(items, meta, fmt, Cut(count, count, count), written)
         if len(shell) + sum(len(part) for part in parts) <= MAX_FEED_BYTES:
             return _splice(shell, parts, fmt)
-        sizes = _Sizes(items, meta, fmt)
+        sizes = Sizes(items, meta, fmt)
         return fit(
             lambda cut: _render(items, meta, fmt, cut, written), sizes, count, MAX_FEED_BYTES
         )
