@@ -13,10 +13,11 @@ import lxml.html
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REMOVE
+from medfeed import pages
 from medfeed.fields import PartialDate
 from medfeed.models import Event, Location
 from medfeed.pages import event_dates_html
@@ -437,6 +438,43 @@ def test_summary_is_left_out_where_the_content_starts_with_it(
     page = article(make_app().test_client())
     assert page.xpath(".//p[@class='standfirst']") == []
     assert " ".join(page.text_content().split()).lower().count("someone visited.") == 1
+
+
+def _whole_text_starts_with(summary: str, content_html: str) -> bool:
+    """shows_standfirst, reading the whole content at once: what the pieces must agree with."""
+    lead = pages._normal(summary)
+    reader = pages._Text()
+    reader.feed(content_html)
+    reader.close()
+    text = pages._normal("".join(reader.parts))
+    if not lead or not text.startswith(lead):
+        return True
+    rest = text[len(lead) :]
+    return bool(rest) and rest[0].isalnum() and lead[-1].isalnum()
+
+
+WORDS = st.sampled_from(["Someone", "visited", "VISITED", "ﬁne", "Straße", "strasse", "e\u0301",
+                         "é", "&amp;", "&eacute;", "&", "<", "1", "x" * 300])  # fmt: skip
+TAGS = st.sampled_from(["<p>", "</p>", "<em>", "</em>", "<br>", "<a href='x'>", "</a>", "\n", " "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(WORDS, min_size=1, max_size=6).map(" ".join),
+    st.lists(WORDS | TAGS, max_size=40).map("".join),
+    st.integers(1, 12),
+)
+def test_the_standfirst_is_decided_from_the_contents_beginning_as_from_all_of_it(
+    summary: str, rest: str, step: int
+) -> None:
+    # Contents that start with the summary (or nearly), read in pieces of any size.
+    for content in (rest, summary + rest, "<p>" + summary.upper() + rest, summary[:-1] + rest):
+        expected = _whole_text_starts_with(summary, content)
+        assert pages.shows_standfirst(summary, content) == expected
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pages, "STANDFIRST_STEP", step)
+            patch.setattr(pages, "STANDFIRST_FACTOR", 0)
+            assert pages.shows_standfirst(summary, content) == expected, (summary, content)
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,12 @@ class _Text(HTMLParser):
         self.parts.append(data)
 
 
+STANDFIRST_STEP = 256
+STANDFIRST_FACTOR = 2
+"""Characters of content HTML read at a time to compare its beginning with the summary:
+this many times the summary's length, and at least STANDFIRST_STEP."""
+
+
 def _normal(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
@@ -115,11 +121,22 @@ def shows_standfirst(summary: str, content_html: str) -> bool:
     content must go on at a word boundary: "A visit" does not start "A visitor came".
     """
     lead = _normal(summary)
+    if not lead:
+        return True
+    # Only the content's beginning matters: it is read a piece at a time until its text
+    # goes two characters past the summary's length (the last of a piece may combine
+    # with what follows it, and the one after the summary decides the word boundary).
     reader = _Text()
-    reader.feed(content_html)
-    reader.close()
-    text = _normal("".join(reader.parts))
-    if not lead or not text.startswith(lead):
+    step = max(STANDFIRST_STEP, STANDFIRST_FACTOR * len(summary))
+    for start in range(0, len(content_html), step):
+        reader.feed(content_html[start : start + step])
+        text = _normal("".join(reader.parts))
+        if len(text) > len(lead) + 1:
+            break
+    else:
+        reader.close()
+        text = _normal("".join(reader.parts))
+    if not text.startswith(lead):
         return True
     rest = text[len(lead) :]
     return bool(rest) and rest[0].isalnum() and lead[-1].isalnum()
