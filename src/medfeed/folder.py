@@ -127,7 +127,8 @@ class Folder:
         old = self.files.get(name)
         moment = self._now()
         try:
-            signature = read_signature(os.path.join(self._where, name))
+            # Not os.path.join: this runs for every file at start-up, and names have no "/".
+            signature = read_signature(f"{self._where}/{name}")
         except StatError as e:
             # What readers have stays; the file is read again once it can be.
             problem = Problem(self._label(name), "", f"cannot be read ({e})")
@@ -151,7 +152,7 @@ class Folder:
         read_ns = int(moment.timestamp() * 1e9)
         cached = self.cache.cached(name, signature) if self.cache and old is None else None
         try:
-            known = {c.slug for c in self.site.categories}
+            known = self._site_file.known
             if cached is None:
                 self.files_read += 1
                 entry, modified = read_entry(self.root / name, self.root, known)
@@ -172,7 +173,7 @@ class Folder:
             else:
                 item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
             # An entry naming an unknown category is not good enough to fall back on.
-            good = item if set(entry.categories) <= known else last_good
+            good = item if known.issuperset(entry.categories) else last_good
             state = FileState(signature, item, good, (), read_ns)
         self.files[name] = state
         return old is None or (state.item, state.last_good, state.problems) != (

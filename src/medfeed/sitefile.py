@@ -31,6 +31,8 @@ class SiteFile:
         self.root = root
         self.site: SiteConfig
         self.site, self.modified_ns = read_site(root)
+        self.known = frozenset(c.slug for c in self.site.categories)
+        """The category slugs of the settings in force."""
         self.problems: tuple[Problem, ...] = ()
         self._signature = self._stat()
 
@@ -59,6 +61,7 @@ class SiteFile:
             return self._hold_back(missing)
         changed = site != self.site or bool(self.problems)
         self.site, self.modified_ns, self.problems = site, modified, ()
+        self.known = frozenset(c.slug for c in site.categories)
         return changed
 
     def _hold_back(self, problems: tuple[Problem, ...]) -> bool:
