@@ -22,6 +22,7 @@ from medfeed.ical import (
     CalendarMeta,
     escape_text,
     fold,
+    fold_characters,
     render_calendar,
     revised_at,
     sequence,
@@ -450,6 +451,13 @@ def test_folding_keeps_characters_and_escapes_whole() -> None:
         assert not any(p.endswith("\\") and not p.endswith("\\\\") for p in pieces[:-1])
     assert fold("A" * 75) == "A" * 75 + "\r\n"
     assert fold("A" * 76) == "A" * 75 + "\r\n A\r\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab\\,;: \t"), max_size=400) | st.text(max_size=300))
+def test_lines_of_any_text_fold_as_a_character_at_a_time(line: str) -> None:
+    # ASCII lines are folded by slicing: the same lines as the general way.
+    assert fold(line) == fold_characters(line)
 
 
 _TEXT_CHARS = st.one_of(

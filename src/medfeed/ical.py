@@ -65,8 +65,32 @@ def fold(line: str) -> str:
     A fold never splits a character's UTF-8 bytes, nor a backslash from the character it
     escapes: some parsers misread an escape that a fold cuts in two.
     """
-    if len(line) <= LINE_OCTETS and (line.isascii() or len(line.encode()) <= LINE_OCTETS):
+    if line.isascii():
+        return _fold_ascii(line)
+    if len(line.encode()) <= LINE_OCTETS:
         return line + "\r\n"
+    return fold_characters(line)
+
+
+def _fold_ascii(line: str) -> str:
+    # One octet a character: the lines are slices, 75 characters, then 74 after the space.
+    # No line ends in a backslash that escapes what follows (one of an odd run: a line
+    # never starts in the middle of an escape, so the run's parity within it is enough).
+    pieces = []
+    start, width = 0, LINE_OCTETS
+    while len(line) - start > width:
+        end = start + width
+        piece = line[start:end]
+        if (len(piece) - len(piece.rstrip("\\"))) % 2:
+            end -= 1
+        pieces.append(line[start:end])
+        start, width = end, LINE_OCTETS - 1
+    pieces.append(line[start:])
+    return "\r\n ".join(pieces) + "\r\n"
+
+
+def fold_characters(line: str) -> str:
+    """``fold`` for any line, a character at a time (lines with non-ASCII characters)."""
     pieces: list[str] = []
     current: list[str] = []
     size = 0
