@@ -77,7 +77,7 @@ ALLOWED: dict[str, set[str]] = {
     "jsonfeed": {"budget", "errors", "itemtexts", "meta", "models", "store", "urls", "wording"},
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
-    "ical": {"fields", "models", "store", "urls", "wording"},
+    "ical": {"fields", "itemtexts", "models", "store", "urls", "wording"},
     "pages": {"models", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {

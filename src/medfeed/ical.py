@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from medfeed.fields import PartialDate
+from medfeed.itemtexts import ItemTexts
 from medfeed.models import Event
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path
@@ -237,15 +238,25 @@ def _start_then_id(pair: tuple[Item, Event]) -> tuple[date, date, str]:
     return first, last, item.id
 
 
-def render_calendar(items: Sequence[Item], meta: CalendarMeta) -> bytes:
+def render_calendar(
+    items: Sequence[Item], meta: CalendarMeta, texts: ItemTexts | None = None
+) -> bytes:
     """Render every item with an event as a VEVENT of one calendar, as UTF-8 bytes.
 
     Events run by first day, then last day, then id. Deterministic: no clock, no random
-    UIDs. With no events the calendar has no components, which clients accept.
+    UIDs. With no events the calendar has no components, which clients accept. Each
+    VEVENT is written once per content version (``texts``), for the site's calendar and
+    its categories' alike.
     """
+    written = ItemTexts() if texts is None else texts
+    context = (meta.base_url, meta.language, tuple(meta.category_titles.items()))
     events = [(item, event) for item in items if (event := item.entry.event) is not None]
-    lines = list(_calendar_lines(meta))
+    parts = ["".join(_calendar_lines(meta)).encode()]
     for item, event in sorted(events, key=_start_then_id):
-        lines.extend(_event_lines(item, event, meta))
-    lines.append("END:VCALENDAR\r\n")
-    return "".join(lines).encode()
+
+        def write(item: Item = item, event: Event = event) -> bytes:
+            return "".join(_event_lines(item, event, meta)).encode()
+
+        parts.append(written.text(context, item, "ics", True, False, write))
+    parts.append(b"END:VCALENDAR\r\n")
+    return b"".join(parts)

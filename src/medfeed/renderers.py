@@ -166,7 +166,7 @@ def calendar(content: Content, category: str | None) -> bytes:
         refresh_seconds=site.max_age,
         category_titles={c.slug: c.title for c in site.categories},
     )
-    return render_calendar(content.items_of(category), meta)
+    return render_calendar(content.items_of(category), meta, content.item_texts)
 
 
 def list_page(content: Content, category: str | None) -> bytes:
