@@ -71,22 +71,24 @@ _MODEL_MODULES = frozenset({"medfeed.models", "medfeed.fields"})
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many long-lived objects are made.
+def gc_paused(*, promote: bool = True) -> Iterator[None]:
+    """Pause the cyclic garbage collector while many objects are made, none in a cycle.
 
-    Loading thousands of entries allocates a dozen objects each, none in a cycle; the
-    collector would walk the growing heap again and again, for a third of the time.
+    Loading thousands of entries allocates a dozen objects each; the collector would
+    walk the growing heap again and again, for a third of the time (twice the time of
+    writing the cache). ``promote``: what was made lives on (see below).
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        # Straight to the oldest generation, as if they had survived collections, so
-        # that the first allocations afterwards do not walk them all twice more. Cycles
-        # among them are still found, by the next full collection.
-        gc.freeze()
-        gc.unfreeze()
+        if promote:
+            # Straight to the oldest generation, as if they had survived collections,
+            # so that the first allocations afterwards do not walk them all twice more.
+            # Cycles among them are still found, by the next full collection.
+            gc.freeze()
+            gc.unfreeze()
         if enabled:
             gc.enable()
 

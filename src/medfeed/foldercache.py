@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from medfeed.cachecodec import Record, Version
+from medfeed.cachecodec import Record, Version, gc_paused
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
@@ -28,6 +28,8 @@ QUIET = 1.0
 """Seconds without a change before the cache is written..."""
 LONGEST_WAIT = 10.0
 """...or at the longest after the first change not yet written."""
+SPACING = 10
+"""Writes are at least this many times the last one's duration apart."""
 
 Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
@@ -94,6 +96,8 @@ class CacheWriter:
         self._due = 0.0
         self._deadline = 0.0
         self._thread: threading.Thread | None = None
+        self._spent = 0.0
+        """How long the last write took."""
 
     def request(self, make: Callable[[], Made], *, at_once: bool = False) -> None:
         """Have what ``make`` returns written once the folder is quiet (or ``at_once``).
@@ -107,11 +111,14 @@ class CacheWriter:
             )
             self._thread.start()
         clock = time.monotonic()
+        # A write takes time in proportion to the folder (100,000 entries: seconds):
+        # writes at least ten times that apart keep the writer to a tenth of a core.
+        wait = max(self._quiet, SPACING * self._spent)
         with self._condition:
             if self._pending is None:
-                self._deadline = clock + self._longest
+                self._deadline = clock + max(self._longest, wait)
             self._pending = make
-            self._due = clock if at_once else min(clock + self._quiet, self._deadline)
+            self._due = clock if at_once else min(clock + wait, self._deadline)
             self._condition.notify()
 
     def flush(self) -> bool:
@@ -123,7 +130,14 @@ class CacheWriter:
         with self._saving:
             with self._condition:
                 make, self._pending = self._pending, None
-            return self.cache.save(*make()) if make is not None else False
+            if make is None:
+                return False
+            started = time.monotonic()
+            # The records and pickles are dropped once written: nothing to promote.
+            with gc_paused(promote=False):
+                written = self.cache.save(*make())
+            self._spent = time.monotonic() - started
+            return written
 
     def _own(self) -> None:
         pid = os.getpid()
