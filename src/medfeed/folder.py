@@ -279,10 +279,11 @@ class Folder:
         problems = [*self.folder_problems, *self.site_problems]
         present_ids = set()
         present_entries = []
-        for name, state in self.files.items():
-            if name not in self._vanished and state.item is not None:
-                present_ids.add(state.item.id)
-                present_entries.append(state.item.entry)
+        if self._vanished:  # to tell a file renamed from one deleted
+            for name, state in self.files.items():
+                if name not in self._vanished and state.item is not None:
+                    present_ids.add(state.item.id)
+                    present_entries.append(state.item.entry)
         # Any order: assemble sorts, and ties are broken by slug.
         for name, state in self.files.items():
             problems.extend(state.problems)

@@ -162,10 +162,13 @@ def resolve_aliases(items: Iterable[Item]) -> tuple[dict[str, str], list[Problem
     """Map each entry's earlier slugs to its slug; an alias naming an entry, or claimed
     twice, is a problem and redirects nowhere (the entries themselves stay published)."""
     items = list(items)
+    renamed = [item for item in items if item.entry.aliases]
+    if not renamed:
+        return {}, []  # the common case, on every change over every entry: one cheap loop
     slugs = {item.slug: item.source for item in items}
     owners: dict[str, list[tuple[Item, int]]] = {}
     problems = []
-    for item in items:
+    for item in renamed:
         for index, alias in enumerate(item.entry.aliases):
             if alias in slugs:
                 whose = "this entry's own slug" if alias == item.slug else slugs[alias]
