@@ -41,10 +41,10 @@ LARGE_BODY = 256 * 1024
 """Past this size, faster settings. Large bodies are archive documents, calendars and
 year pages, fetched rarely, and a build at 10,000 entries writes 230 MB of them: zlib at
 level 6 spent 4.5 s on them. On a 2.5 MB archive: zlib level 6 53 ms (299 KB), level 1
-11 ms (445 KB), ISA-L level 3 6 ms (420 KB). Brotli: quality 7 209 ms and 4 49 ms on a
-3.4 MiB feed, ~35% larger."""
+11 ms (445 KB); ISA-L level 3 6 ms (420 KB), level 2 2.9 ms (436 KB). Brotli: quality 7
+209 ms and 4 49 ms on a 3.4 MiB feed, ~35% larger."""
 LARGE_GZIP_LEVEL = 1
-LARGE_ISAL_LEVEL = 3
+LARGE_ISAL_LEVEL = 2
 LARGE_BROTLI_QUALITY = 4
 
 
