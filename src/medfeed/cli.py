@@ -215,7 +215,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         raise _fail(e) from e
     with _batch_memory():
         try:
-            catalog = load_catalog(entries)
+            catalog = load_catalog(entries, state=settings.state_folder)
         except MedfeedError as e:
             raise _fail(e) from e
         # Frozen objects are left alone by the collector, so the forked writer does not

@@ -79,7 +79,14 @@ class Publisher:
         self._now = now
         self._lock = threading.Lock()
         self._ledger = DateLedger()
-        self.folder = Folder(settings.entries_dir, deletion_grace=deletion_grace, now=now)
+        # The entry cache in the state folder: a restart reads no unchanged file, and a
+        # file broken before this process first read it keeps its published version.
+        self.folder = Folder(
+            settings.entries_dir,
+            deletion_grace=deletion_grace,
+            now=now,
+            state=settings.state_folder,
+        )
         self.last_check = now()
         self._snapshot = self._make_snapshot(self.last_check, None)
         self._report()
