@@ -491,3 +491,21 @@ def test_summary_stays_where_the_content_does_not_start_with_it(
     write_entry("a-visit", summary=summary, content=REMOVE if content is None else content)
     page = article(make_app().test_client())
     assert [text(p) for p in page.xpath(".//p[@class='standfirst']")] == [summary]
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/categories/visits/", "/archive/2015/", "/archive/2015/10/"]
+)
+def test_lists_show_markup_in_entries_as_text(
+    write_entry: WriteEntry, make_app: MakeApp, path: str
+) -> None:
+    title, summary, place = "<b>Tom & Jerry</b>", 'Say "hi" <script>x</script>', "A & B <i>"
+    event = {"start": "2015-10-12", "location": {"place": place, "country": "Israel"}}
+    write_entry("a-visit", title=title, summary=summary, event=event)
+    client = make_app().test_client()
+    body = client.get(path).get_data(as_text=True)
+    assert "<script>" not in body and "<b>Tom" not in body and "<i>" not in body
+    (item,) = parse(client, path).xpath(".//ol[@class='entries']/li")
+    assert text(item.xpath(".//h3")[0]) == title
+    assert text(item.xpath("./p")[-1]) == summary
+    assert f"{place}, Israel" in text(item.xpath(".//p[@class='meta']")[0])
