@@ -111,25 +111,31 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         OSError: reading or writing failed; what was written is listed for the next build.
     """
     manifest = read_manifest(outdir) if outdir.is_dir() else None
-    # Every document of the table. Entries' documents first, then the pages and lists
-    # that link to them, then the feeds: no document ever links to one not yet written.
-    # The first two groups are many and independent: each is split between two processes.
-    entry_paths = [
-        kind.path(subject)
-        for kind in KINDS
-        if kind.scope == "entry"
-        for subject in snapshot.subjects(kind)
-    ]
-    # A period's documents (its archive feeds and pages, the site's and its categories')
-    # show the same entries, each written once per process (see ItemTexts): one process
-    # writes all of them.
-    periods: dict[tuple[int | None, int | None], list[str]] = {}
+    # Every document of the table: each month's entry pages and then its archive (feeds
+    # and pages, the site's and its categories'), the years' pages, then the other pages
+    # and lists, then the feeds. A month's documents show the same entries: one process
+    # writes all of them, so each entry's Markdown is rendered and each of its texts
+    # written once (see ItemTexts); the months are shared between two processes.
+    months: dict[tuple[int | None, int | None], list[str]] = {}
+    for kind in KINDS:
+        if kind.scope == "entry":
+            for slug in snapshot.subjects(kind):
+                published = snapshot.item(slug or "").entry.published
+                months.setdefault((published.year, published.month), []).append(kind.path(slug))
+    years: dict[tuple[int | None, int | None], list[str]] = {}
     for kind in KINDS:
         if kind.shows in ("archive", "period"):
             for subject in snapshot.subjects(kind):
                 _, year, month = split(kind.scope, subject)
-                periods.setdefault((year, month), []).append(kind.path(subject))
-    period_paths = [path for group in periods.values() for path in group]
+                (months if month else years).setdefault((year, month), []).append(
+                    kind.path(subject)
+                )
+    paths = [path for group in [*months.values(), *years.values()] for path in group]
+    # A month holding much of the site (a bulk import) is split, or one process would
+    # write it alone; its archive goes with its last part.
+    most = max(TWO_PROCESSES_FROM, len(paths) // 4)
+    parts = [group[start : start + most] for group in months.values() for start in
+             range(0, len(group), most)]  # fmt: skip
     rest = [
         (kind, subject)
         for feeds_last in (False, True)
@@ -139,7 +145,7 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         and (kind.shows == "feed") == feeds_last
         for subject in snapshot.subjects(kind)
     ]
-    files = [file_for(path) for path in entry_paths + period_paths]
+    files = [file_for(path) for path in paths]
     files += [file_for(kind.path(subject)) for kind, subject in rest]
     kept, fresh = survey(outdir, files, manifest)
     outdir.mkdir(exist_ok=True)
@@ -150,8 +156,8 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
-    results = _in_two_processes(root, snapshot, [[path] for path in entry_paths], kept)
-    results += _in_two_processes(root, snapshot, list(periods.values()), kept)
+    results = _in_two_processes(root, snapshot, parts, kept)
+    results += _in_two_processes(root, snapshot, list(years.values()), kept)
     for kind, subject in rest:
         rel = file_for(kind.path(subject))
         results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
