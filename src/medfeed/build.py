@@ -103,6 +103,22 @@ def _in_two_processes(
     return mine + theirs
 
 
+def _balanced(groups: list[list[str]]) -> list[list[str]]:
+    """The groups ordered so that taking every other one (as in_two_processes does) gives
+    two halves of about the same number of documents: the largest first, each to the
+    half with fewer so far."""
+    halves: tuple[list[list[str]], list[list[str]]] = ([], [])
+    sizes = [0, 0]
+    for group in sorted(groups, key=len, reverse=True):
+        smaller = 0 if sizes[0] <= sizes[1] else 1
+        halves[smaller].append(group)
+        sizes[smaller] += len(group)
+    first, second = halves
+    second += [[]] * (len(first) - len(second))
+    first += [[]] * (len(second) - len(first))
+    return [group for pair in zip(first, second, strict=True) for group in pair]
+
+
 def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     """Bring ``outdir`` up to date with the snapshot, touching only what medfeed wrote.
 
@@ -156,7 +172,7 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
-    results = _in_two_processes(root, snapshot, parts, kept)
+    results = _in_two_processes(root, snapshot, _balanced(parts), kept)
     results += _in_two_processes(root, snapshot, list(years.values()), kept)
     for kind, subject in rest:
         rel = file_for(kind.path(subject))
