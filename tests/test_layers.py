@@ -145,12 +145,13 @@ ALLOWED: dict[str, set[str]] = {
         "snapshot",
         "websub",
     },  # fmt: skip
+    "health": {"pingstate", "site", "websub"},
     "web": {
         "delivery",
         "errors",
+        "health",
         "logs",
         "pinger",
-        "pingstate",
         "settings",
         "site",
         "snapshot",

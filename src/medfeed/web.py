@@ -25,14 +25,14 @@ from werkzeug.wrappers import Response
 
 from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
 from medfeed.errors import NotFound, RenderError, UnknownCategory, UnknownEntry
+from medfeed.health import health_report
 from medfeed.logs import configure_logging
 from medfeed.pinger import Pinger
-from medfeed.pingstate import HubStatus, read_status
 from medfeed.settings import Settings
 from medfeed.site import Publisher, SnapshotListener
 from medfeed.snapshot import Snapshot
 from medfeed.urls import absolute, entry_path, page_path
-from medfeed.websub import LinkHeaders, hubs_of
+from medfeed.websub import LinkHeaders
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 EXTENSION = "medfeed"
 LINKS = "medfeed.links"
-HEALTH_PROBLEMS = 50
-"""At most this many problems in /healthz, so that the body stays small."""
 
 # What stays unescaped in a redirect's path (werkzeug's set, the WHATWG path-segment
 # characters) and query (the same with "?" and "%", so the client's escapes survive).
@@ -210,38 +208,9 @@ def other_document(rest: str) -> Response:
     return send_path(request.path)
 
 
-def hub_statuses(publisher: Publisher) -> list[dict[str, object]]:
-    """The last ping to each hub site.toml names, as the pinging process last wrote it."""
-    hubs = hubs_of(publisher.snapshot())
-    known = read_status(publisher.settings.state_folder) if hubs else {}
-    return [vars(known.get(hub, HubStatus(hub))) for hub in hubs]
-
-
 @bp.get("/healthz")
 def healthz() -> Response:
-    publisher = get_publisher()
-    health = publisher.health()
-    body = {
-        "status": health.status,
-        "entries": health.entries,
-        "version": health.version,
-        "last_check": health.last_check.isoformat(timespec="seconds"),
-        "watching": health.watching,
-        "problem_count": len(health.problems),
-        "problems": [
-            {
-                # Relative to the entries folder: never the server's absolute paths.
-                "path": p.path.split("/", 1)[-1],
-                "field": p.field,
-                "message": p.message,
-            }
-            for p in health.problems[:HEALTH_PROBLEMS]
-        ],
-    }
-    hubs = hub_statuses(publisher)
-    if hubs:
-        body["hubs"] = hubs
-    response = jsonify(body)
+    response = jsonify(health_report(get_publisher()))
     response.cache_control.no_store = True
     return response
 
