@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
 from conftest import WriteEntry
-from medfeed.delivery import answer, http_date, make_document, with_vary
+from medfeed.delivery import LARGE_BODY, answer, gzip_bytes, http_date, make_document, with_vary
 from medfeed.negotiation import choose_encoding, parse_http_date
 
 FEEDS = ["/feed.atom", "/feed.rss", "/categories/visits/feed.atom", "/"]
@@ -501,3 +501,16 @@ def test_with_vary_names_accept_encoding_once(
     merged = with_vary([("Content-Type", "text/html"), *headers])
     assert [v for k, v in merged if k.lower() == "vary"] == vary
     assert merged[0] == ("Content-Type", "text/html")
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, LARGE_BODY, LARGE_BODY + 1, 3 * 1024 * 1024])
+def test_gzip_forms_are_whole_deterministic_and_smaller(size: int) -> None:
+    # Small bodies take zlib's best-ratio level, large ones (archives) the fast deflate.
+    words = b"visit talks security cooperation dialogue minister summit delegation "
+    body = (words * (size // len(words) + 1))[:size]
+    first, again = gzip_bytes(body), gzip_bytes(body)
+    assert first == again
+    assert gzip.decompress(first) == body
+    assert first[:3] == b"\x1f\x8b\x08" and first[4:8] == b"\0\0\0\0"  # gzip, no time
+    if size > 1000:
+        assert len(first) < size / 4
