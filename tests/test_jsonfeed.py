@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,10 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 from conftest import BASE_URL, REMOVE, SEED_ENTRIES, SITE_TOML
-from helpers import displayed, long_markdown, write_many
+from helpers import displayed, long_markdown, valid_entries, write_many
 from medfeed import jsonfeed
 from medfeed.budget import SHORT_AUTHORS, SUMMARY_CHARS
 from medfeed.feeds import render_feed
-from medfeed.fields import xml_unsafe
 from medfeed.jsonfeed import EXTENSION, VERSION, render_json_feed
 from medfeed.loading import load_catalog
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
@@ -533,48 +532,8 @@ def test_a_feed_that_fits_is_rendered_once(
 # Any valid entries
 
 
-def _xml_text(*, lines: bool, max_size: int) -> st.SearchStrategy[str]:
-    alphabet = st.characters(exclude_categories=("Cs", "Cc")) | st.sampled_from("\t\n\r")
-    text = st.text(alphabet, min_size=1, max_size=max_size)
-    text = text.filter(lambda t: xml_unsafe(t) is None)
-    return text if lines else text.filter(lambda t: "\n" not in t and "\r" not in t)
-
-
-OFFSETS = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
-TIMES = st.builds(
-    lambda moment, zone: moment.replace(tzinfo=zone),
-    st.datetimes(datetime(1901, 1, 1), datetime(9998, 11, 1)),
-    OFFSETS,
-)
-
-
-@st.composite
-def entries(draw: st.DrawFn) -> dict[str, Any]:
-    """Entry data that validation accepts, every optional field maybe there."""
-    published = draw(TIMES)
-    data: dict[str, Any] = {
-        "title": draw(_xml_text(lines=False, max_size=40)),
-        "summary": draw(_xml_text(lines=True, max_size=80)),
-        "published": published.isoformat(),
-        "categories": draw(st.lists(st.sampled_from(["visits", "conferences", "other"]),
-                                    min_size=1, max_size=3, unique=True)),
-    }  # fmt: skip
-    if draw(st.booleans()):
-        data["content"] = draw(_xml_text(lines=True, max_size=80))
-    if draw(st.booleans()):
-        later = published + draw(st.timedeltas(timedelta(0), timedelta(days=30)))
-        data["updated"] = later.astimezone(draw(OFFSETS)).isoformat()
-    if draw(st.booleans()):
-        data["link"] = draw(st.sampled_from([SOURCE, "http://example.com/a?b=c&d=<e>"]))
-    names = draw(st.lists(_xml_text(lines=False, max_size=20), max_size=3))
-    data["authors"] = [{"name": name} for name in names]
-    if draw(st.booleans()):
-        data["event"] = {"start": "2015-10-12", "location": {"place": "P", "country": "C"}}
-    return data
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(entries(), max_size=5))
+@given(st.lists(valid_entries(("visits", "conferences", "other")), max_size=5))
 def test_any_valid_entries_make_a_valid_feed(data: list[dict[str, Any]]) -> None:
     site = SiteConfig.model_validate(tomllib.loads(SITE_TOML))
     made = []
