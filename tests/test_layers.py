@@ -134,7 +134,9 @@ ALLOWED: dict[str, set[str]] = {
     "pingstate": {"coordination", "websub"},
     "pings": set(),
     "pinger": {"coordination", "logs", "pings", "pingstate", "site", "snapshot", "websub"},
+    "clioptions": {"settings"},
     "pingcli": {
+        "clioptions",
         "coordination",
         "errors",
         "loading",
@@ -162,6 +164,7 @@ ALLOWED: dict[str, set[str]] = {
     "build": {"parallel", "delivery", "documents", "outdir", "snapshot", "urls"},
     "cli": {
         "build",
+        "clioptions",
         "editing",
         "errors",
         "loading",

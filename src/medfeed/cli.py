@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from medfeed.build import build_site
+from medfeed.clioptions import ENTRIES_OPTION
 from medfeed.editing import NewEntry, move_entry, new_entry
 from medfeed.errors import ConfigError, EntryError, MedfeedError, Problem
 from medfeed.loading import load_catalog
@@ -31,16 +32,6 @@ from medfeed.settings import (
 from medfeed.site import public_base_url, utc_now
 from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog
-
-ENTRIES_OPTION = click.option(
-    "--entries",
-    "entries",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MEDFEED_ENTRIES",
-    default=DEFAULT_ENTRIES,
-    show_default=True,
-    help="The entries folder (env MEDFEED_ENTRIES).",
-)
 
 
 @contextmanager

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import click
 
+from medfeed.clioptions import ENTRIES_OPTION
 from medfeed.coordination import Leader
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.loading import load_catalog
 from medfeed.pings import Outcome, Send, backoff, send_ping
 from medfeed.pingstate import LOCK_FILE, HubStatus, iso, read_record, write_record, write_status
-from medfeed.settings import DEFAULT_ENTRIES, Settings, env_config
+from medfeed.settings import Settings, env_config
 from medfeed.site import public_base_url, utc_now
 from medfeed.snapshot import Snapshot
 from medfeed.websub import PingRecord, hubs_of, topics, update_record
@@ -172,15 +173,7 @@ def run(
 
 
 @click.command()
-@click.option(
-    "--entries",
-    "entries",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MEDFEED_ENTRIES",
-    default=DEFAULT_ENTRIES,
-    show_default=True,
-    help="The entries folder (env MEDFEED_ENTRIES).",
-)
+@ENTRIES_OPTION
 @click.option("--dry-run", is_flag=True, help="Print what would be pinged; send nothing.")
 def ping(entries: Path, dry_run: bool) -> None:
     """Tell the WebSub hubs of site.toml of every feed changed since they were told.
