@@ -407,6 +407,8 @@ def test_a_doubtful_cache_is_not_used(
     assert folder.catalog().items == fresh.items[1:]  # b and a, without c
     assert folder.cache is not None and folder.cache.cache.trouble
     assert not (Path(__file__).parent / "trap-was-sprung").exists()
+    # Its own write, here and now: its writer thread must not write it after the restart.
+    folder.save_cache()
     # The next write replaces it with a good one.
     write_entry("c-visit")
     restart(entries_dir, state).save_cache()
