@@ -11,6 +11,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from medfeed.fields import xml_unsafe
+from medfeed.models import Entry, entry_id
+from medfeed.store import Item
 
 WriteEntry = Callable[..., Path]
 
@@ -131,3 +133,15 @@ def valid_entries(
         if draw(st.booleans()):
             data["event"]["location"] = draw(PLACES)
     return data
+
+
+def items_of(data: list[dict[str, Any]]) -> list[Item]:
+    """Items of these entries' data (slugs entry-0, entry-1, ...), newest first."""
+    made = []
+    for index, fields in enumerate(data):
+        entry = Entry.model_validate(fields)
+        slug = f"entry-{index}"
+        made.append(
+            Item(slug, f"{slug}.json", entry, entry_id("example.org", entry.published, slug))
+        )
+    return sorted(made, key=lambda item: item.order, reverse=True)

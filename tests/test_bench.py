@@ -18,11 +18,10 @@ def _missing() -> list[str]:
     return [t for t in TOOLS if not (shutil.which(t) or Path("/usr/sbin", t).exists())]
 
 
-@pytest.mark.skipif(bool(_missing()), reason=f"benchmark tools not installed: {_missing()}")
-def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
-    out = tmp_path / "results.md"
+def run_bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of bench/'s scripts; it must exit 0."""
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -30,6 +29,13 @@ def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.skipif(bool(_missing()), reason=f"benchmark tools not installed: {_missing()}")
+def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    run_bench("run.py", "--smoke", "--out", str(out))
     report = out.read_text(encoding="utf-8")
     for section in ("a. Feed throughput", "b. Static", "c. Start-up", "d. Build", "f. granian"):
         assert section in report
@@ -37,30 +43,14 @@ def test_smoke_benchmark_runs_and_reports(tmp_path: Path) -> None:
 
 
 def test_the_archive_benchmark_runs_and_reports() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "archives.py"), "--count", "150", "--runs", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_bench("archives.py", "--count", "150", "--runs", "1")
     lines = done.stdout.splitlines()
     assert any(line.startswith("archive documents and pages: ") for line in lines), lines
     assert any(line.startswith("archive / rest: ") for line in lines), lines
 
 
 def test_the_startup_benchmark_runs_and_a_restart_reads_no_entry_file() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "startup.py"), "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_bench("startup.py", "--smoke")
     [row] = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[4] == "0", row  # files read at restart: the cache held them all

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BASE_URL, SITE_TOML
-from helpers import valid_entries
+from helpers import items_of, valid_entries
 from medfeed import feeds, jsonfeed
 from medfeed.budget import Cut
 from medfeed.feeditems import attribute, rfc2822, text
 from medfeed.itemtexts import ItemTexts
 from medfeed.meta import Archive, FeedMeta
-from medfeed.models import Entry, SiteConfig, entry_id
+from medfeed.models import SiteConfig
 from medfeed.settings import Settings
 from medfeed.site import Publisher
 from medfeed.store import Item
@@ -36,17 +36,6 @@ def _site() -> SiteConfig:
     site = SiteConfig.model_validate(tomllib.loads(SITE_TOML))
     categories = [c.model_copy(update={"title": CATEGORY_TITLES[c.slug]}) for c in site.categories]
     return site.model_copy(update={"categories": tuple(categories)})
-
-
-def _items(data: list[dict[str, Any]]) -> list[Item]:
-    made = []
-    for index, fields in enumerate(data):
-        entry = Entry.model_validate(fields)
-        slug = f"entry-{index}"
-        made.append(
-            Item(slug, f"{slug}.json", entry, entry_id("example.org", entry.published, slug))
-        )
-    return sorted(made, key=lambda item: item.order, reverse=True)
 
 
 def _meta(site: SiteConfig, fmt: str, archive: Archive | None, hubs: tuple[str, ...]) -> FeedMeta:
@@ -85,7 +74,7 @@ def cuts(draw: st.DrawFn, count: int) -> Cut:
 def test_written_items_are_what_feedgen_writes(
     data: list[dict[str, Any]], archive: Archive | None, hubs: tuple[str, ...], draw: st.DataObject
 ) -> None:
-    items = _items(data)
+    items = items_of(data)
     cut = draw.draw(cuts(len(items)))
     site = _site()
     for fmt in ("rss", "atom"):
@@ -101,7 +90,7 @@ def test_written_items_are_what_feedgen_writes(
 @given(st.lists(valid_entries(), min_size=1, max_size=3))
 def test_whole_documents_within_the_size_limit_match_too(data: list[dict[str, Any]]) -> None:
     # Through render_feed, with its size plan: the same document either way.
-    items = _items(data)
+    items = items_of(data)
     site = _site()
     for fmt in ("rss", "atom"):
         meta = _meta(site, fmt, None, ())
@@ -134,8 +123,9 @@ def test_escaping_is_libxml2s() -> None:
 
 
 def test_an_item_in_several_documents_is_written_once() -> None:
-    items = _items([{"title": f"T{i}", "summary": "S", "published": f"2016-06-0{i}T10:00:00+02:00",
-                     "categories": ["visits"]} for i in range(1, 4)])  # fmt: skip
+    days = range(1, 4)
+    items = items_of([{"title": f"T{i}", "summary": "S", "categories": ["visits"],
+                       "published": f"2016-06-0{i}T10:00:00+02:00"} for i in days])  # fmt: skip
     site = _site()
     texts = ItemTexts()
     site_meta = _meta(site, "atom", None, ())
@@ -154,7 +144,7 @@ def test_an_item_in_several_documents_is_written_once() -> None:
 
 
 def test_an_edited_item_is_written_again() -> None:
-    (item,) = _items([{"title": "Old", "summary": "S", "published": "2016-06-01T10:00:00+02:00",
+    (item,) = items_of([{"title": "Old", "summary": "S", "published": "2016-06-01T10:00:00+02:00",
                        "categories": ["visits"]}])  # fmt: skip
     edited = Item(item.slug, item.source, item.entry.model_copy(update={"title": "New"}), item.id)
     texts = ItemTexts()

@@ -24,14 +24,14 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 from conftest import BASE_URL, REMOVE, SEED_ENTRIES, SITE_TOML
-from helpers import displayed, long_markdown, valid_entries, write_many
+from helpers import displayed, items_of, long_markdown, valid_entries, write_many
 from medfeed import jsonfeed
 from medfeed.budget import SHORT_AUTHORS, SUMMARY_CHARS
 from medfeed.feeds import render_feed
 from medfeed.jsonfeed import EXTENSION, VERSION, render_json_feed
 from medfeed.loading import load_catalog
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
-from medfeed.models import Entry, SiteConfig, entry_id
+from medfeed.models import SiteConfig
 from medfeed.store import Item
 from medfeed.urls import absolute, page_path
 
@@ -536,14 +536,7 @@ def test_a_feed_that_fits_is_rendered_once(
 @given(st.lists(valid_entries(("visits", "conferences", "other")), max_size=5))
 def test_any_valid_entries_make_a_valid_feed(data: list[dict[str, Any]]) -> None:
     site = SiteConfig.model_validate(tomllib.loads(SITE_TOML))
-    made = []
-    for index, fields in enumerate(data):
-        entry = Entry.model_validate(fields)
-        slug = f"entry-{index}"
-        made.append(
-            Item(slug, f"{slug}.json", entry, entry_id("example.org", entry.published, slug))
-        )
-    items = sorted(made, key=lambda item: item.order, reverse=True)
+    items = items_of(data)
     body = render_json_feed(items, meta_of(site))
     assert render_json_feed(items, meta_of(site)) == body
     shown = check(body, items)["items"]
