@@ -78,7 +78,7 @@ ALLOWED: dict[str, set[str]] = {
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
     "ical": {"fields", "itemtexts", "models", "store", "urls", "wording"},
-    "pages": {"models", "store", "urls", "wording"},
+    "pages": {"itemtexts", "models", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {
         "feeds",

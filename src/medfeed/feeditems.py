@@ -17,6 +17,7 @@ What lxml's pretty printer does, and this module repeats:
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -69,18 +70,7 @@ def rfc2822(moment: datetime) -> str:
 def summary_text(item: Item, fmt: Format, short: bool) -> str:
     """The summary as the format carries it: RSS readers take <description> as HTML."""
     summary = shorten(item.entry.summary) if short else item.entry.summary
-    return text_as_html(summary) if fmt == "rss" else summary
-
-
-def text_as_html(value: str) -> str:
-    # html.escape with quote=True, which is what feeds.py always used.
-    return (
-        value.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&#x27;")
-    )
+    return html.escape(summary) if fmt == "rss" else summary
 
 
 def item_authors(item: Item, meta: FeedMeta, short: bool) -> tuple[Author, ...]:

@@ -26,7 +26,7 @@ hold the written items to.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -170,11 +170,6 @@ def render_feed(
         raise RenderError(f"cannot render {meta.self_url}: {e}") from e
 
 
-def _context(meta: FeedMeta) -> Hashable:
-    """What an item's text depends on besides the item."""
-    return (meta.base_url, tuple(meta.category_titles.items()), meta.author)
-
-
 def _render(
     items: Sequence[Item], meta: FeedMeta, fmt: Format, cut: Cut, texts: ItemTexts
 ) -> bytes:
@@ -187,7 +182,7 @@ def _items(
 ) -> list[bytes]:
     """The items of a document as text, each written once per content version."""
     write = WRITERS[fmt]
-    context = _context(meta)
+    context = meta.item_context
     parts = []
     for index, item in enumerate(shown):
         with_content, short = index < cut.with_content, index >= cut.shortened_from

@@ -1,6 +1,7 @@
 """Each item written once per format and cut, for every document of a content version
 that shows it: an entry in the site's archive and in its categories' archives is one
-piece of text, written once.
+piece of text, written once; so is its VEVENT in every calendar and its entry in every
+list page.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -74,7 +74,7 @@ def render_json_feed(
         # Nearly always everything fits: then the items written in full are the document.
         head = _dump({**_feed(meta), "items": []})
         parts = [written.item(item, True, False) for item in items]
-        if len(head) + sum(len(part) + ITEM_SEPARATOR for part in parts) + 8 <= MAX_FEED_BYTES:
+        if _spliced_size(head, parts) <= MAX_FEED_BYTES:
             return _splice(head, parts)
         sizes = _Sizes(items, meta, written)
         return fit(
@@ -89,11 +89,6 @@ class _Written:
 
     def __init__(self, meta: FeedMeta, texts: ItemTexts) -> None:
         self.meta, self.texts = meta, texts
-        self.context: Hashable = (
-            meta.base_url,
-            tuple(meta.category_titles.items()),
-            meta.author,
-        )
 
     def item(self, item: Item, with_content: bool, short: bool) -> bytes:
         def write() -> bytes:
@@ -102,7 +97,7 @@ class _Written:
             _lay_out(_item(item, self.meta, with_content, short), margin, out)
             return "".join(out).encode()
 
-        return self.texts.text(self.context, item, "json", with_content, short, write)
+        return self.texts.text(self.meta.item_context, item, "json", with_content, short, write)
 
 
 def _lay_out(value: object, margin: str, out: list[str]) -> None:
@@ -151,6 +146,14 @@ def _render(items: Sequence[Item], meta: FeedMeta, cut: Cut, written: _Written) 
         for index, item in enumerate(shown)
     ]
     return _splice(_dump({**_feed(meta), "items": []}), parts)
+
+
+def _spliced_size(head: bytes, parts: list[bytes]) -> int:
+    """len(_splice(head, parts)), without putting it together."""
+    if not parts:
+        return len(head)
+    opened = len(b"[\n") + len(b"\n") + INDENT + len(b"]") - len(b"[]")
+    return len(head) + opened + sum(map(len, parts)) + ITEM_SEPARATOR * (len(parts) - 1)
 
 
 def _splice(head: bytes, parts: list[bytes]) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -32,6 +32,12 @@ class FeedMeta:
     """Where this document stands in its feed's chain of archives (RFC 5005), if any."""
     hubs: tuple[str, ...] = ()
     """WebSub hubs the document advertises (rel="hub")."""
+
+    @property
+    def item_context(self) -> Hashable:
+        """What an item's text in this feed depends on besides the item: a text written
+        for one feed serves another with the same context (see ItemTexts)."""
+        return (self.base_url, tuple(self.category_titles.items()), self.author)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from html.parser import HTMLParser
@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from medfeed.itemtexts import ItemTexts
 from medfeed.models import Category, Entry, Event, SiteConfig
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path, page_path
@@ -186,11 +187,13 @@ def _environment() -> Environment:
 class PageRenderer:
     """Renders the pages of one site at one base URL."""
 
-    def __init__(self, site: SiteConfig, base_url: str, links: FeedLinks) -> None:
+    def __init__(
+        self, site: SiteConfig, base_url: str, links: FeedLinks, texts: ItemTexts | None = None
+    ) -> None:
         self.site = site
         self.base_url = base_url
         self.links = links
-        self._listed: dict[int, tuple[Item, Markup]] = {}
+        self.texts = ItemTexts() if texts is None else texts
         # The same on every page: rendered once, not once per page of thousands.
         self.chrome = Chrome(
             header=Markup(self._render_str("_header.html")),
@@ -218,19 +221,16 @@ class PageRenderer:
     def _render_str(self, template: str, **context: Any) -> str:
         return _environment().get_template(template).render(**self._context(), **context)
 
-    def keep_listed(self, earlier: PageRenderer, items: Iterable[Item]) -> None:
-        """Take over what ``earlier`` rendered of these items (same site and base URL)."""
-        present = {id(item): item for item in items}
-        self._listed.update(
-            (key, found) for key, found in earlier._listed.items() if present.get(key) is found[0]
-        )
-
     def listed(self, item: Item) -> Markup:
-        """An entry as lists show it, rendered once: an entry is in its year's and month's
-        archive pages, its categories' and the lists of the latest, all alike."""
-        found = self._listed.get(id(item))
-        if found is not None and found[0] is item:
-            return found[1]
+        """An entry as lists show it, written once per content version (see ItemTexts):
+        an entry is in its year's and month's archive pages, its categories' and the lists
+        of the latest, all alike."""
+        html = self.texts.text(
+            ("page", self.base_url), item, "html", True, False, lambda: self._list_entry(item)
+        )
+        return Markup(html.decode())
+
+    def _list_entry(self, item: Item) -> bytes:
         entry = item.entry
         meta = str(published_html(entry))
         event = entry.event
@@ -239,12 +239,10 @@ class PageRenderer:
             if event.location is not None:
                 meta += ", " + str(escape(event_place(event.location)))
         url = escape(self.url(entry_path(item.slug)))
-        html = Markup(
+        return (
             f'<li>\n<h3><a href="{url}">{escape(entry.title)}</a></h3>\n'
             f'<p class="meta">{meta}</p>\n<p>{escape(entry.summary)}</p>\n</li>'
-        )
-        self._listed[id(item)] = (item, html)
-        return html
+        ).encode()
 
     def _render(self, template: str, **context: Any) -> bytes:
         return self._render_str(template, chrome=self.chrome, **context).encode("utf-8")

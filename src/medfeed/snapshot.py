@@ -44,7 +44,14 @@ class Snapshot(ContentVersion):
         prepare: bool = True,
         ledger: DateLedger | None = None,
     ) -> None:
-        super().__init__(catalog, base_url, now)
+        same_context = previous is not None and (
+            previous.base_url,
+            previous.site,
+            previous.catalog.site_modified_ns,
+        ) == (base_url, catalog.site, catalog.site_modified_ns)
+        # What was written of entries that are still there, as they were, is kept.
+        kept = previous.item_texts.kept_for(catalog.items) if previous and same_context else None
+        super().__init__(catalog, base_url, now, kept)
         self.ledger = ledger or DateLedger()
         self.unrenderable: dict[str, Problem] = {}
         """Items whose versions no renderer could take, by source file (left out)."""
@@ -54,16 +61,9 @@ class Snapshot(ContentVersion):
         """Documents by path with what they show, kept from snapshot to snapshot."""
         self._ready: dict[str, Document] = {}
         """This snapshot's served documents by path, once made or checked."""
-        if previous is not None and (
-            previous.base_url,
-            previous.site,
-            previous.catalog.site_modified_ns,
-        ) == (base_url, self.site, catalog.site_modified_ns):
+        if previous is not None and same_context:
             # Kept only where the key (what the document shows) is the same.
             self._documents = dict(previous._documents)
-            # And what was written of entries that are still there, as they were.
-            self.item_texts = previous.item_texts.kept_for(self.items)
-            self.pages.keep_listed(previous.pages, self.items)
         for kind in KINDS:
             if kind.shows == "feed":
                 for subject in self.subjects(kind):

@@ -34,7 +34,9 @@ def _moment(seconds: float) -> datetime:
 class ContentVersion:
     """The visible items of one moment, as every renderer reads them."""
 
-    def __init__(self, catalog: Catalog, base_url: str, now: datetime) -> None:
+    def __init__(
+        self, catalog: Catalog, base_url: str, now: datetime, texts: ItemTexts | None = None
+    ) -> None:
         self.catalog = catalog
         self.now = now
         self.site = catalog.site
@@ -57,8 +59,11 @@ class ContentVersion:
         # newest change anywhere in it, or the newest release of a scheduled entry.
         newest = max(catalog.changed_ns / 1e9, max((i.published_at for i in self.items), default=0))
         self.changed_at = min(now, _moment(newest))
-        self.pages = PageRenderer(self.site, base_url, lambda c: feed_links(self, c))
-        self.item_texts = ItemTexts()
+        self.item_texts = ItemTexts() if texts is None else texts
+        """Entries written for feeds, calendars and lists, once for every document."""
+        self.pages = PageRenderer(
+            self.site, base_url, lambda c: feed_links(self, c), self.item_texts
+        )
         self.history = History(self.items, self.by_category, self.site.item_limit)
         self._sitemaps: dict[str, bytes] | None = None
 
