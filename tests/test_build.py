@@ -395,7 +395,7 @@ def test_an_interrupted_build_leaves_nothing_a_rebuild_cannot_handle(
     assert [p.name for p in out.rglob("*.medfeed-tmp")] == []
 
 
-def test_many_entries_are_written_by_two_processes(
+def test_many_entries_are_written_by_every_core(
     runner: CliRunner, write_entry: WriteEntry, entries_dir: Path, tmp_path: Path
 ) -> None:
     for n in range(300):
@@ -522,17 +522,3 @@ def test_an_error_while_building_is_one_line(
     out = tmp_path / "site"
     (out / MARKER).mkdir(parents=True)
     assert MARKER in one_error_line(run_build(runner, entries_dir, str(out)))
-
-
-def test_the_two_processes_get_about_as_many_documents_each() -> None:
-    from medfeed.build import _balanced
-
-    # Months newest first, each a little smaller: every other one would give one process
-    # 200 documents more than the other.
-    sizes = [700, 650, 600, 550, 500, 450, 400, 350, 0]
-    groups = [[f"/{n}/{i}" for i in range(size)] for n, size in enumerate(sizes)]
-    ordered = _balanced(groups)
-    padding = [[]] * (len(ordered) - len(groups))
-    assert sorted(map(tuple, ordered)) == sorted(map(tuple, groups + padding))
-    halves = sum(map(len, ordered[0::2])), sum(map(len, ordered[1::2]))
-    assert abs(halves[0] - halves[1]) <= 50

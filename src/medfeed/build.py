@@ -9,13 +9,13 @@ Last-Modified, and files medfeed did not write are never changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from medfeed.delivery import Document
-from medfeed.documents import KINDS
+from medfeed.documents import KINDS, Kind
 from medfeed.outdir import (
     Record,
     delete_written,
@@ -24,12 +24,12 @@ from medfeed.outdir import (
     survey,
     write_manifest,
 )
-from medfeed.parallel import in_two_processes
+from medfeed.parallel import cores, shared_out
 from medfeed.snapshot import Snapshot
 from medfeed.urls import split
 
-TWO_PROCESSES_FROM = 200
-"""A build with at least this many entry pages writes them with two processes."""
+PARALLEL_FROM = 200
+"""A build round of at least this many documents is shared out between every core."""
 
 WRITTEN, REDATED, UNCHANGED = 0, 1, 2
 Result = tuple[str, Record, int]
@@ -77,46 +77,77 @@ def _put(root: str, rel: str, doc: Document, kept: Record | None) -> tuple[Recor
     return (doc.etag, mtime, main.st_size, main.st_ino, gz.st_size, gz.st_ino), WRITTEN
 
 
-def _put_entry_pages(
-    root: str, snapshot: Snapshot, paths: Iterable[str], kept: Mapping[str, Record]
+Job = tuple[Kind, str | None]
+"""One document to put in place: its kind and what it is about."""
+Weighed = tuple[int, list[Job]]
+"""Documents put in place together, and roughly what they cost (entry pages, or items)."""
+
+
+def _put_all(
+    root: str, snapshot: Snapshot, jobs: Iterable[Job], kept: Mapping[str, Record]
 ) -> list[Result]:
     results = []
-    for path in paths:
-        rel = file_for(path)
-        results.append((rel, *_put(root, rel, snapshot.page(path), kept.get(rel))))
+    for kind, subject in jobs:
+        rel = file_for(kind.path(subject))
+        results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
     return results
 
 
-def _in_two_processes(
-    root: str, snapshot: Snapshot, groups: list[list[str]], kept: Mapping[str, Record]
+def _in_parallel(
+    root: str, snapshot: Snapshot, groups: list[Weighed], kept: Mapping[str, Record]
 ) -> list[Result]:
-    """Write these documents (entry pages, archives), half of the groups in a child
-    process; the documents of one group are written by the same process."""
-
-    def write(some: Sequence[list[str]]) -> list[Result]:
-        return _put_entry_pages(root, snapshot, [path for group in some for path in group], kept)
-
-    many = sum(len(group) for group in groups) >= TWO_PROCESSES_FROM
-    mine, theirs = in_two_processes(groups, write, minimum=2 if many else len(groups) + 1)
-    if theirs is None:
-        raise OSError("writing documents failed in a child process")
-    return mine + theirs
+    """Put these groups of documents in place with every core, the heaviest first; the
+    documents of one group are put by one process, in order."""
+    many = sum(weight for weight, _ in groups) >= PARALLEL_FROM
+    done = shared_out(
+        [group for _, group in sorted(groups, key=lambda weighed: weighed[0], reverse=True)],
+        lambda group: _put_all(root, snapshot, group, kept),
+        processes=None if many else 1,
+    )
+    return [result for results in done for result in results]
 
 
-def _balanced(groups: list[list[str]]) -> list[list[str]]:
-    """The groups ordered so that taking every other one (as in_two_processes does) gives
-    two halves of about the same number of documents: the largest first, each to the
-    half with fewer so far."""
-    halves: tuple[list[list[str]], list[list[str]]] = ([], [])
-    sizes = [0, 0]
-    for group in sorted(groups, key=len, reverse=True):
-        smaller = 0 if sizes[0] <= sizes[1] else 1
-        halves[smaller].append(group)
-        sizes[smaller] += len(group)
-    first, second = halves
-    second += [[]] * (len(first) - len(second))
-    first += [[]] * (len(second) - len(first))
-    return [group for pair in zip(first, second, strict=True) for group in pair]
+def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
+    """The documents in three rounds, each ending before the next begins, so that no
+    document links to one not yet written: each month's entry pages and then its archive
+    (feeds and pages, the site's and its categories'); the years' pages and every other
+    page and list; then the feeds.
+
+    A month's documents show the same entries: one process puts all of them, so each
+    entry's Markdown is rendered and each of its texts written once (see ItemTexts).
+    """
+    months: dict[tuple[int | None, int | None], list[Job]] = {}
+    for kind in KINDS:
+        if kind.scope == "entry":
+            for slug in snapshot.subjects(kind):
+                published = snapshot.item(slug or "").entry.published
+                months.setdefault((published.year, published.month), []).append((kind, slug))
+    periods: dict[tuple[int | None, int | None], list[Job]] = {}
+    for kind in KINDS:
+        if kind.shows in ("archive", "period"):
+            for subject in snapshot.subjects(kind):
+                _, year, month = split(kind.scope, subject)
+                (months if month else periods).setdefault((year, month), []).append((kind, subject))
+    # A month holding much of the site (a bulk import) is split, or one process would
+    # put it alone; its archive goes with its last part.
+    most = max(PARALLEL_FROM, sum(map(len, months.values())) // (4 * cores()))
+    parts = [group[start : start + most] for group in months.values() for start in
+             range(0, len(group), most)]  # fmt: skip
+    others = [*periods.values()]
+    feeds: list[Job] = []
+    for kind in KINDS:
+        if kind.scope != "entry" and kind.shows not in ("archive", "period"):
+            jobs = [(kind, subject) for subject in snapshot.subjects(kind)]
+            if kind.shows == "feed":
+                feeds += jobs
+            else:
+                others += [[job] for job in jobs]
+
+    def items(group: list[Job]) -> int:
+        # What its documents show: a year's pages list every entry of the year.
+        return sum(len(snapshot.key(kind, subject)) for kind, subject in group)
+
+    return [(len(part), part) for part in parts], [(items(g), g) for g in others], feeds
 
 
 def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
@@ -127,42 +158,12 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         OSError: reading or writing failed; what was written is listed for the next build.
     """
     manifest = read_manifest(outdir) if outdir.is_dir() else None
-    # Every document of the table: each month's entry pages and then its archive (feeds
-    # and pages, the site's and its categories'), the years' pages, then the other pages
-    # and lists, then the feeds. A month's documents show the same entries: one process
-    # writes all of them, so each entry's Markdown is rendered and each of its texts
-    # written once (see ItemTexts); the months are shared between two processes.
-    months: dict[tuple[int | None, int | None], list[str]] = {}
-    for kind in KINDS:
-        if kind.scope == "entry":
-            for slug in snapshot.subjects(kind):
-                published = snapshot.item(slug or "").entry.published
-                months.setdefault((published.year, published.month), []).append(kind.path(slug))
-    years: dict[tuple[int | None, int | None], list[str]] = {}
-    for kind in KINDS:
-        if kind.shows in ("archive", "period"):
-            for subject in snapshot.subjects(kind):
-                _, year, month = split(kind.scope, subject)
-                (months if month else years).setdefault((year, month), []).append(
-                    kind.path(subject)
-                )
-    paths = [path for group in [*months.values(), *years.values()] for path in group]
-    # A month holding much of the site (a bulk import) is split, or one process would
-    # write it alone; its archive goes with its last part.
-    most = max(TWO_PROCESSES_FROM, len(paths) // 4)
-    parts = [group[start : start + most] for group in months.values() for start in
-             range(0, len(group), most)]  # fmt: skip
-    rest = [
-        (kind, subject)
-        for feeds_last in (False, True)
-        for kind in KINDS
-        if kind.scope != "entry"
-        and kind.shows not in ("archive", "period")
-        and (kind.shows == "feed") == feeds_last
-        for subject in snapshot.subjects(kind)
+    months, others, feeds = _plan(snapshot)
+    files = [
+        file_for(kind.path(subject))
+        for group in [*(group for _, group in [*months, *others]), feeds]
+        for kind, subject in group
     ]
-    files = [file_for(path) for path in paths]
-    files += [file_for(kind.path(subject)) for kind, subject in rest]
     kept, fresh = survey(outdir, files, manifest)
     outdir.mkdir(exist_ok=True)
     root = str(outdir)
@@ -172,11 +173,9 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
-    results = _in_two_processes(root, snapshot, _balanced(parts), kept)
-    results += _in_two_processes(root, snapshot, list(years.values()), kept)
-    for kind, subject in rest:
-        rel = file_for(kind.path(subject))
-        results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
+    results = _in_parallel(root, snapshot, months, kept)
+    results += _in_parallel(root, snapshot, others, kept)
+    results += _put_all(root, snapshot, feeds, kept)
     now = {rel: record for rel, record, _ in results}
     deleted = delete_written(root, [rel for rel in documents if rel not in now], folders)
     if now != documents or folders != made:  # a rebuild that changed nothing changes nothing

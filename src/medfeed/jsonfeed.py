@@ -92,12 +92,77 @@ class _Written:
 
     def item(self, item: Item, with_content: bool, short: bool) -> bytes:
         def write() -> bytes:
-            margin = " " * ITEM_INDENT
-            out = [margin]
-            _lay_out(_item(item, self.meta, with_content, short), margin, out)
-            return "".join(out).encode()
+            return _item_text(item, self.meta, with_content, short).encode()
 
         return self.texts.text(self.meta.item_context, item, "json", with_content, short, write)
+
+
+_MARGINS = tuple(" " * (ITEM_INDENT + INDENT * depth) for depth in range(5))
+"""The indentation of each nesting level of an item, from the item's braces down."""
+
+
+def _item_text(item: Item, meta: FeedMeta, with_content: bool, short: bool) -> str:
+    """What ``_lay_out`` writes for ``_item(item, meta, with_content, short)``, written
+    directly: an item's fields are known, and spelling them out takes half the time of
+    laying out a dictionary (items are most of what a build writes as JSON)."""
+    entry = item.entry
+    m0, m1, m2, m3, m4 = _MARGINS
+    text = encode_basestring
+    out = [
+        f'{m0}{{\n{m1}"id": {text(item.id)},\n'
+        f'{m1}"url": {text(absolute(meta.base_url, entry_path(item.slug)))},\n'
+    ]
+    if entry.link:
+        out.append(f'{m1}"external_url": {text(str(entry.link))},\n')
+    out.append(
+        f'{m1}"title": {text(entry.title)},\n'
+        f'{m1}"content_html": {text(_body(item, with_content, short))},\n'
+        f'{m1}"summary": {text(_summary(item, short))},\n'
+        f'{m1}"date_published": {text(entry.published.isoformat())},\n'
+    )
+    if entry.updated is not None:
+        out.append(f'{m1}"date_modified": {text(entry.updated.isoformat())},\n')
+    authors = entry.authors or (meta.author,)
+    people = []
+    for author in authors[:SHORT_AUTHORS] if short else authors:
+        person = f'{m2}{{\n{m3}"name": {text(author.name)}'
+        if author.uri:
+            person += f',\n{m3}"url": {text(str(author.uri))}'
+        people.append(f"{person}\n{m2}}}")
+    out.append(f'{m1}"authors": [\n' + ",\n".join(people) + f"\n{m1}],\n")
+    tags = _tags(entry.categories, meta.category_titles)
+    if tags:
+        listed = ",\n".join(m2 + text(tag) for tag in tags)
+        out.append(f'{m1}"tags": [\n{listed}\n{m1}]')
+    else:
+        out.append(f'{m1}"tags": []')
+    if entry.event is not None:
+        event = entry.event
+        out.append(f',\n{m1}{text(EXTENSION)}: {{\n{m2}"event": {{\n')
+        out.append(f'{m3}"start": {text(str(event.start))}')
+        if event.end is not None:
+            out.append(f',\n{m3}"end": {text(str(event.end))}')
+        if event.location is not None:
+            where = event.location
+            out.append(
+                f',\n{m3}"location": {{\n{m4}"place": {text(where.place)},\n'
+                f'{m4}"country": {text(where.country)}'
+            )
+            if where.latitude is not None and where.longitude is not None:
+                out.append(
+                    f',\n{m4}"latitude": {_number(where.latitude)},\n'
+                    f'{m4}"longitude": {_number(where.longitude)}'
+                )
+            out.append(f"\n{m3}}}")
+        out.append(f"\n{m2}}}\n{m1}}}")
+    out.append(f"\n{m0}}}")
+    return "".join(out)
+
+
+def _number(value: float) -> str:
+    out: list[str] = []
+    _lay_out(value, "", out)
+    return out[0]
 
 
 def _lay_out(value: object, margin: str, out: list[str]) -> None:

@@ -1,11 +1,10 @@
 """Read a whole entries folder at once into a Catalog (the command line and static builds;
-the running app keeps a live ``folder`` instead). Large folders are read by two processes;
+the running app keeps a live ``folder`` instead). Large folders are read by every core;
 with a state folder, unchanged files come from the entry cache (see ``entrycache``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,12 +13,15 @@ from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.models import Entry
-from medfeed.parallel import in_two_processes
+from medfeed.parallel import shared_out
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
 from medfeed.store import Catalog, assemble, build_item, time_problems
 
 PARALLEL_FROM = 2000
-"""A folder of at least this many files is read by two processes."""
+"""A folder of at least this many files is read by every core."""
+SHARE = 500
+"""Files a process reads before it takes more: small enough for the cores to finish
+together, large enough that handing out shares costs nothing."""
 
 
 Reading = tuple[str, Entry | None, tuple[Problem, ...], int]
@@ -48,19 +50,16 @@ def _read_files(
     return readings
 
 
-def _read_in_two_processes(
+def _read_in_parallel(
     paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
 ) -> list[Reading]:
-    # Validating thousands of files is CPU-bound: a child reads every other file and
-    # pickles its readings back, which costs a fifth of reading them.
-    def read(some: Sequence[Path]) -> list[Reading]:
-        return _read_files(list(some), folder, now, known)
-
-    mine, theirs = in_two_processes(paths, read, minimum=PARALLEL_FROM)
-    if theirs is None:
-        theirs = read(paths[1::2])
-    merged = [reading for pair in zip(mine, theirs, strict=False) for reading in pair]
-    return merged + mine[len(theirs) :]
+    # Validating thousands of files is CPU-bound: children read shares of the files and
+    # pickle their readings back, which costs a fifth of reading them.
+    if len(paths) < PARALLEL_FROM:
+        return _read_files(paths, folder, now, known)
+    shares = [paths[start : start + SHARE] for start in range(0, len(paths), SHARE)]
+    read = shared_out(shares, lambda share: _read_files(share, folder, now, known))
+    return [reading for share in read for reading in share]
 
 
 class _Recalled:
@@ -111,7 +110,7 @@ class _Recalled:
 def load_catalog(
     folder: Path, now: datetime | None = None, *, state: Path | None = None
 ) -> Catalog:
-    """Read a whole entries folder (large ones with two processes).
+    """Read a whole entries folder (large ones with every core).
 
     With ``state``, a state folder, files unchanged since the entry cache there was
     written are not read again, and the cache is brought up to date.
@@ -133,9 +132,9 @@ def load_catalog(
     with gc_paused():
         recalled = _Recalled(EntryCache(state, folder), paths) if state is not None else None
         if recalled is None:
-            readings = _read_in_two_processes(paths, folder, moment, known)
+            readings = _read_in_parallel(paths, folder, moment, known)
         else:
-            fresh = _read_in_two_processes(recalled.fresh, folder, moment, known)
+            fresh = _read_in_parallel(recalled.fresh, folder, moment, known)
             recalled.save(fresh, moment)
             readings = recalled.readings(folder, moment) + fresh
         for name, entry, found, modified in readings:
