@@ -176,3 +176,15 @@ def test_bundled_entries_with_coordinates_get_points() -> None:
         for item in document.findall("channel/item")
     }
     assert {slug: point for slug, point in found.items() if point} == expected
+
+
+def test_bundled_places_have_coordinates_unless_they_are_a_whole_country() -> None:
+    places = [
+        json.loads(path.read_text(encoding="utf-8")).get("event", {}).get("location")
+        for path in sorted(SEED_ENTRIES.glob("*.json"))
+    ]
+    located = [place for place in places if place]
+    assert located, "no bundled entry has a place"
+    for place in located:
+        whole_country = place["place"] == place["country"]
+        assert ("latitude" in place) is not whole_country, place
