@@ -28,7 +28,8 @@ from helpers import displayed, items_of, long_markdown, valid_entries, write_man
 from medfeed import jsonfeed
 from medfeed.budget import SHORT_AUTHORS, SUMMARY_CHARS
 from medfeed.feeds import render_feed
-from medfeed.jsonfeed import EXTENSION, VERSION, render_json_feed
+from medfeed.jsonfeed import VERSION, render_json_feed
+from medfeed.jsonitems import EXTENSION
 from medfeed.loading import load_catalog
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
 from medfeed.models import SiteConfig

@@ -74,7 +74,8 @@ ALLOWED: dict[str, set[str]] = {
         "wording",
     },  # fmt: skip
     "budget": set(),
-    "jsonfeed": {"budget", "errors", "itemtexts", "meta", "models", "store", "urls", "wording"},
+    "jsonitems": {"budget", "meta", "models", "store", "urls", "wording"},
+    "jsonfeed": {"budget", "errors", "itemtexts", "jsonitems", "meta", "models", "store", "urls"},
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
     "ical": {"fields", "itemtexts", "models", "store", "urls", "wording"},

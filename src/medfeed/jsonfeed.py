@@ -23,34 +23,22 @@ document that shows it: the bytes are those of json.dumps of the whole document,
 
 from __future__ import annotations
 
-import html
 import json
-import math
-from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring
-from typing import Any
+from collections.abc import Sequence
 
-from medfeed.budget import SHORT_AUTHORS, Cut, fit, shorten
+from medfeed.budget import Cut, fit
 from medfeed.errors import RenderError
 from medfeed.itemtexts import ItemTexts
+from medfeed.jsonitems import INDENT, Json, body, item_fields, item_text, person
 from medfeed.meta import MAX_FEED_BYTES, FeedMeta
-from medfeed.models import Author, Event
 from medfeed.store import Item
-from medfeed.urls import absolute, entry_path
-from medfeed.wording import item_notes
+from medfeed.urls import absolute
 
 VERSION = "https://jsonfeed.org/version/1.1"
 MEDIA_TYPE = "application/feed+json"
-EXTENSION = "_medfeed"
-"""The key of medfeed's extension object in an item; JSON Feed reserves ``_`` names."""
 FAVICON_PATH = "/favicon.svg"
 """The site's icon, which the web app and the static build both serve."""
-INDENT = 2
-# Items sit two levels down ({"items": [...]}): each of their lines gets this much more.
-ITEM_INDENT = 2 * INDENT
 ITEM_SEPARATOR = len(",\n")
-
-Json = dict[str, Any]
 
 
 def render_json_feed(
@@ -92,116 +80,9 @@ class _Written:
 
     def item(self, item: Item, with_content: bool, short: bool) -> bytes:
         def write() -> bytes:
-            return _item_text(item, self.meta, with_content, short).encode()
+            return item_text(item, self.meta, with_content, short).encode()
 
         return self.texts.text(self.meta.item_context, item, "json", with_content, short, write)
-
-
-_MARGINS = tuple(" " * (ITEM_INDENT + INDENT * depth) for depth in range(5))
-"""The indentation of each nesting level of an item, from the item's braces down."""
-
-
-def _item_text(item: Item, meta: FeedMeta, with_content: bool, short: bool) -> str:
-    """What ``_lay_out`` writes for ``_item(item, meta, with_content, short)``, written
-    directly: an item's fields are known, and spelling them out takes half the time of
-    laying out a dictionary (items are most of what a build writes as JSON)."""
-    entry = item.entry
-    m0, m1, m2, m3, m4 = _MARGINS
-    text = encode_basestring
-    out = [
-        f'{m0}{{\n{m1}"id": {text(item.id)},\n'
-        f'{m1}"url": {text(absolute(meta.base_url, entry_path(item.slug)))},\n'
-    ]
-    if entry.link:
-        out.append(f'{m1}"external_url": {text(str(entry.link))},\n')
-    out.append(
-        f'{m1}"title": {text(entry.title)},\n'
-        f'{m1}"content_html": {text(_body(item, with_content, short))},\n'
-        f'{m1}"summary": {text(_summary(item, short))},\n'
-        f'{m1}"date_published": {text(entry.published.isoformat())},\n'
-    )
-    if entry.updated is not None:
-        out.append(f'{m1}"date_modified": {text(entry.updated.isoformat())},\n')
-    authors = entry.authors or (meta.author,)
-    people = []
-    for author in authors[:SHORT_AUTHORS] if short else authors:
-        person = f'{m2}{{\n{m3}"name": {text(author.name)}'
-        if author.uri:
-            person += f',\n{m3}"url": {text(str(author.uri))}'
-        people.append(f"{person}\n{m2}}}")
-    out.append(f'{m1}"authors": [\n' + ",\n".join(people) + f"\n{m1}],\n")
-    tags = _tags(entry.categories, meta.category_titles)
-    if tags:
-        listed = ",\n".join(m2 + text(tag) for tag in tags)
-        out.append(f'{m1}"tags": [\n{listed}\n{m1}]')
-    else:
-        out.append(f'{m1}"tags": []')
-    if entry.event is not None:
-        event = entry.event
-        out.append(f',\n{m1}{text(EXTENSION)}: {{\n{m2}"event": {{\n')
-        out.append(f'{m3}"start": {text(str(event.start))}')
-        if event.end is not None:
-            out.append(f',\n{m3}"end": {text(str(event.end))}')
-        if event.location is not None:
-            where = event.location
-            out.append(
-                f',\n{m3}"location": {{\n{m4}"place": {text(where.place)},\n'
-                f'{m4}"country": {text(where.country)}'
-            )
-            if where.latitude is not None and where.longitude is not None:
-                out.append(
-                    f',\n{m4}"latitude": {_number(where.latitude)},\n'
-                    f'{m4}"longitude": {_number(where.longitude)}'
-                )
-            out.append(f"\n{m3}}}")
-        out.append(f"\n{m2}}}\n{m1}}}")
-    out.append(f"\n{m0}}}")
-    return "".join(out)
-
-
-def _number(value: float) -> str:
-    out: list[str] = []
-    _lay_out(value, "", out)
-    return out[0]
-
-
-def _lay_out(value: object, margin: str, out: list[str]) -> None:
-    """What json.dumps(value, ensure_ascii=False, indent=INDENT, allow_nan=False) writes,
-    lines after the first indented by ``margin`` more, for the types items hold. The
-    standard library lays out indented JSON in pure Python, through generators: this is
-    the same layout in a third of the time, with its C string encoder."""
-    if isinstance(value, str):
-        out.append(encode_basestring(value))
-    elif isinstance(value, dict):
-        _lay_out_pairs(list(value.items()), margin, "{", "}", out)
-    elif isinstance(value, list):
-        _lay_out_pairs([(None, v) for v in value], margin, "[", "]", out)
-    elif value is True or value is False or value is None:
-        out.append("true" if value else "false" if value is False else "null")
-    elif isinstance(value, int):
-        out.append(int.__repr__(value))
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
-        out.append(float.__repr__(value))
-    else:
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _lay_out_pairs(
-    pairs: list[tuple[str | None, object]], margin: str, opening: str, closing: str, out: list[str]
-) -> None:
-    if not pairs:
-        out.append(opening + closing)
-        return
-    inner = margin + " " * INDENT
-    out.append(opening)
-    for index, (key, value) in enumerate(pairs):
-        out.append(("\n" if index == 0 else ",\n") + inner)
-        if key is not None:
-            out.append(encode_basestring(key) + ": ")
-        _lay_out(value, inner, out)
-    out.append("\n" + margin + closing)
 
 
 def _render(items: Sequence[Item], meta: FeedMeta, cut: Cut, written: _Written) -> bytes:
@@ -233,7 +114,7 @@ def render_whole(items: Sequence[Item], meta: FeedMeta, cut: Cut) -> bytes:
     """The document serialised in one json.dumps: what ``_render`` must equal."""
     document = _feed(meta)
     document["items"] = [
-        _item(item, meta, index < cut.with_content, index >= cut.shortened_from)
+        item_fields(item, meta, index < cut.with_content, index >= cut.shortened_from)
         for index, item in enumerate(items[: cut.count])
     ]
     return _dump(document)
@@ -262,67 +143,9 @@ def _feed(meta: FeedMeta) -> Json:
         fields["next_url"] = meta.archive.prev_archive
     fields["language"] = meta.language
     fields["favicon"] = absolute(meta.base_url, FAVICON_PATH)
-    fields["authors"] = [_person(meta.author)]
+    fields["authors"] = [person(meta.author)]
     if meta.hubs:
         fields["hubs"] = [{"type": "WebSub", "url": hub} for hub in meta.hubs]
-    return fields
-
-
-def _item(item: Item, meta: FeedMeta, with_content: bool, short: bool) -> Json:
-    entry = item.entry
-    fields: Json = {"id": item.id, "url": absolute(meta.base_url, entry_path(item.slug))}
-    if entry.link:
-        fields["external_url"] = str(entry.link)
-    fields["title"] = entry.title
-    fields["content_html"] = _body(item, with_content, short)
-    fields["summary"] = _summary(item, short)
-    fields["date_published"] = entry.published.isoformat()
-    if entry.updated is not None:
-        fields["date_modified"] = entry.updated.isoformat()
-    authors = entry.authors or (meta.author,)
-    fields["authors"] = [_person(a) for a in (authors[:SHORT_AUTHORS] if short else authors)]
-    fields["tags"] = _tags(entry.categories, meta.category_titles)
-    if entry.event is not None:
-        fields[EXTENSION] = {"event": _event(entry.event)}
-    return fields
-
-
-def _summary(item: Item, short: bool) -> str:
-    return shorten(item.entry.summary) if short else item.entry.summary
-
-
-def _body(item: Item, with_content: bool, short: bool) -> str:
-    # The same notes as RSS and Atom content, so that the formats agree.
-    before, after = item_notes(item.entry)
-    if with_content and item.content_html:
-        return before + item.content_html + after
-    return f"{before}<p>{html.escape(_summary(item, short))}</p>{after}"
-
-
-def _person(author: Author) -> Json:
-    # JSON Feed authors have a name, url and avatar: an e-mail address has no place.
-    person: Json = {"name": author.name}
-    if author.uri:
-        person["url"] = str(author.uri)
-    return person
-
-
-def _tags(categories: Sequence[str], titles: Mapping[str, str]) -> list[str]:
-    # dict.fromkeys keeps the first of equal titles: tags must be unique, titles need not.
-    return list(dict.fromkeys(titles.get(slug, slug) for slug in categories))
-
-
-def _event(event: Event) -> Json:
-    fields: Json = {"start": str(event.start)}
-    if event.end is not None:
-        fields["end"] = str(event.end)
-    if event.location is not None:
-        where = event.location
-        place: Json = {"place": where.place, "country": where.country}
-        if where.latitude is not None and where.longitude is not None:
-            place["latitude"] = where.latitude
-            place["longitude"] = where.longitude
-        fields["location"] = place
     return fields
 
 
@@ -365,7 +188,7 @@ class _Sizes:
             item = self.items[index]
             extra = 0
             if item.content_html:
-                extra = _string_bytes(_body(item, True, False))
-                extra -= _string_bytes(_body(item, False, False))
+                extra = _string_bytes(body(item, True, False))
+                extra -= _string_bytes(body(item, False, False))
             self._contents[index] = extra
         return self._contents[index]
