@@ -135,7 +135,8 @@ ALLOWED: dict[str, set[str]] = {
     "pingstate": {"coordination", "websub"},
     "pings": set(),
     "pinger": {"coordination", "logs", "pings", "pingstate", "site", "snapshot", "websub"},
-    "clioptions": {"settings"},
+    "clioptions": {"errors", "settings"},
+    "editcli": {"clioptions", "editing", "errors"},
     "pingcli": {
         "clioptions",
         "coordination",
@@ -166,7 +167,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "build",
         "clioptions",
-        "editing",
+        "editcli",
         "errors",
         "loading",
         "logs",

@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 
 from medfeed.build import build_site
-from medfeed.clioptions import ENTRIES_OPTION
-from medfeed.editing import NewEntry, move_entry, new_entry
-from medfeed.errors import ConfigError, EntryError, MedfeedError, Problem
+from medfeed.clioptions import ENTRIES_OPTION, fail
+from medfeed.editcli import mv, new
+from medfeed.errors import ConfigError, MedfeedError, Problem
 from medfeed.loading import load_catalog
 from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
@@ -46,12 +46,6 @@ def _batch_memory() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
-
-
-def _fail(error: MedfeedError) -> click.ClickException:
-    if isinstance(error, ConfigError | EntryError):
-        return click.ClickException("\n".join(str(p) for p in error.problems))
-    return click.ClickException(str(error))
 
 
 @click.group()
@@ -98,80 +92,6 @@ def validate(folder: Path | None) -> None:
 
 
 @main.command()
-@click.argument("title")
-@click.option(
-    "--category", "categories", multiple=True, required=True, help="A category slug (repeatable)."
-)
-@click.option("--published", help="RFC 3339 time with offset. Default: now, local offset.")
-@click.option("--event-date", help="The event's day (2015-10-12) or month (2014-12).")
-@click.option("--summary", help="Plain-text summary (needed with --publish).")
-@click.option("--slug", help="The file name without .json. Default: made from the title.")
-@click.option(
-    "--draft/--publish",
-    default=True,
-    show_default=True,
-    help='Write a draft (seen nowhere until "draft" is false), or publish at once.',
-)
-@ENTRIES_OPTION
-def new(
-    title: str,
-    categories: tuple[str, ...],
-    published: str | None,
-    event_date: str | None,
-    summary: str | None,
-    slug: str | None,
-    draft: bool,
-    entries: Path,
-) -> None:
-    """Start a new entry file, as a draft; never overwrites a file.
-
-    Prints the path of the file it wrote. The file name comes from the title (in any
-    script) unless --slug names it. To publish the draft, set "draft" to false in the
-    file (or delete that line), or write it with --publish.
-
-    Example: medfeed new "Conference in Amman" --category conferences-and-anniversaries
-    """
-    request = NewEntry(title, categories, published, event_date, summary, not draft, slug)
-    try:
-        path = new_entry(entries, request)
-    except MedfeedError as e:
-        raise _fail(e) from e
-    click.echo(str(path))
-    if draft:
-        click.echo(
-            f'{path}: a draft, published nowhere until you set "draft": false in it '
-            "(or delete that line); medfeed validate checks it first",
-            err=True,
-        )
-
-
-@main.command()
-@click.argument("old")
-@click.argument("new")
-@ENTRIES_OPTION
-def mv(old: str, new: str, entries: Path) -> None:
-    """Rename an entry without breaking links or showing it twice in feed readers.
-
-    OLD and NEW are slugs or file names. The entry keeps its id (written into the file
-    if it was computed from the old name) and lists the old slug in "aliases": its old
-    address redirects to the new one (301) in the app and in static builds.
-
-    Example: medfeed mv vershbow-visits-israel vershbow-visit-to-israel
-    """
-    try:
-        move = move_entry(entries, old, new)
-    except MedfeedError as e:
-        raise _fail(e) from e
-    old_slug, new_slug = move.old.name.removesuffix(".json"), move.new.name.removesuffix(".json")
-    click.echo(f"{move.old} -> {move.new}")
-    kept = "pinned in the file" if move.pinned else "unchanged"
-    click.echo(
-        f"id {move.id} {kept}; /entries/{old_slug}/ now redirects to /entries/{new_slug}/",
-        err=True,
-    )
-
-
-@main.command()
 @click.argument("outdir")
 @ENTRIES_OPTION
 @click.option(
@@ -203,12 +123,12 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
     except BuildError as e:
         raise click.ClickException(str(e)) from e
     except MedfeedError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     with _batch_memory():
         try:
             catalog = load_catalog(entries, state=settings.state_folder)
         except MedfeedError as e:
-            raise _fail(e) from e
+            raise fail(e) from e
         # Frozen objects are left alone by the collector, so the forked writer does not
         # copy the pages that hold them.
         gc.freeze()
@@ -229,7 +149,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         try:
             ping_build(settings, snapshot, written)
         except MedfeedError as e:
-            raise _fail(e) from e
+            raise fail(e) from e
 
 
 def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
@@ -250,6 +170,8 @@ def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
             click.echo(f"left out: {path} (it has problems)", err=True)
 
 
+main.add_command(new)
+main.add_command(mv)
 main.add_command(ping)
 
 
@@ -304,12 +226,12 @@ def serve(host: str, port: str, entries: Path) -> None:
     except ConfigError as e:
         problems.extend(e.problems)
     if problems or number is None:
-        raise _fail(ConfigError(problems))
+        raise fail(ConfigError(problems))
     configure_logging((LOGGER, "werkzeug"))
     try:
         app = create_app(settings=settings)
     except MedfeedError as e:
-        raise _fail(e) from e
+        raise fail(e) from e
     click.echo(f"medfeed: serving {entries} at {settings.base_url}", err=True)
     try:
         app.run(host=host, port=number, debug=False, use_reloader=False)

@@ -1,4 +1,5 @@
-"""Options every ``medfeed`` command that reads the entries folder takes."""
+"""What every ``medfeed`` command shares: the entries folder option, and how a medfeed
+error becomes the command's one-line (or one-line-per-problem) refusal."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from medfeed.errors import ConfigError, EntryError, MedfeedError
 from medfeed.settings import DEFAULT_ENTRIES
 
 ENTRIES_OPTION = click.option(
@@ -17,3 +19,10 @@ ENTRIES_OPTION = click.option(
     show_default=True,
     help="The entries folder (env MEDFEED_ENTRIES).",
 )
+
+
+def fail(error: MedfeedError) -> click.ClickException:
+    """The refusal to raise for ``error``: one line per problem, no traceback."""
+    if isinstance(error, ConfigError | EntryError):
+        return click.ClickException("\n".join(str(p) for p in error.problems))
+    return click.ClickException(str(error))
