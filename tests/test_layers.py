@@ -82,10 +82,8 @@ ALLOWED: dict[str, set[str]] = {
     "pages": {"itemtexts", "models", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {
-        "feeds",
         "ical",
         "itemtexts",
-        "jsonfeed",
         "meta",
         "models",
         "pages",
@@ -94,7 +92,7 @@ ALLOWED: dict[str, set[str]] = {
         "urls",
     },  # fmt: skip
     "links": set(),
-    "documents": {"links", "opml", "pages", "renderers", "urls"},
+    "documents": {"feeds", "jsonfeed", "links", "opml", "pages", "renderers", "urls"},
     "history": {"store"},
     "ledger": set(),
     "version": {

@@ -10,21 +10,21 @@ import pytest
 from lxml import etree
 
 from medfeed.errors import RenderError
-from medfeed.opml import OPML_DOCS, FeedFormat, Outline, render_opml
+from medfeed.opml import OPML_DOCS, Outline, render_opml
 
 BASE = "https://news.example.org/"
 MODIFIED = datetime(2016, 9, 16, 10, 0, tzinfo=timezone(timedelta(hours=2)))
-FORMAT_NAMES: dict[FeedFormat, str] = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
-EXTENSIONS: dict[FeedFormat, str] = {"rss": "rss", "atom": "atom", "json": "json"}
+FORMATS = [("RSS", "rss", "RSS2"), ("Atom", "atom", ""), ("JSON Feed", "json", "")]
+"""Each format's name, extension and OPML version, as the table of documents gives them."""
 
 
 def site_outlines() -> list[Outline]:
     """What the site passes: every entry and each category, in each format."""
     pages = [("Test News", BASE), ("Test News: Visits", f"{BASE}categories/visits/")]
     return [
-        Outline(f"{title} ({FORMAT_NAMES[fmt]})", f"{page}feed.{EXTENSIONS[fmt]}", page, fmt)
+        Outline(f"{title} ({name})", f"{page}feed.{extension}", page, version)
         for title, page in pages
-        for fmt in ("rss", "atom", "json")
+        for name, extension, version in FORMATS
     ]
 
 
@@ -58,7 +58,7 @@ def test_every_outline_is_a_flat_rss_subscription_with_absolute_urls() -> None:
         assert outline.get("xmlUrl") == expected.xml_url
         assert outline.get("htmlUrl") == expected.html_url
         assert outline.get("xmlUrl", "").startswith(BASE)
-        assert outline.get("version") == ("RSS2" if expected.fmt == "rss" else None)
+        assert outline.get("version") == (expected.version or None)
         assert len(outline) == 0
 
 
@@ -77,7 +77,7 @@ def test_listparser_reads_every_feed() -> None:
 def test_attributes_and_texts_are_escaped() -> None:
     awkward = "Q&A <live> \"quoted\" 'single' tab\tnew\nline"
     url = f"{BASE}feed.rss?tag=a&b<c>"
-    body = render([Outline(awkward, url, BASE, "rss")], title="News & <Views>")
+    body = render([Outline(awkward, url, BASE, "RSS2")], title="News & <Views>")
     assert b"News &amp; &lt;Views&gt;" in body
     assert b"feed.rss?tag=a&amp;b&lt;c&gt;" in body
     outline = etree.fromstring(body).find("body/outline")
@@ -109,10 +109,10 @@ def test_empty_list_is_still_a_document() -> None:
 @pytest.mark.parametrize(
     "outline",
     [
-        Outline("Relative", "/feed.rss", BASE, "rss"),
-        Outline("No scheme", "news.example.org/feed.rss", BASE, "atom"),
-        Outline("Relative page", f"{BASE}feed.rss", "/", "json"),
-        Outline("Other scheme", "ftp://news.example.org/feed.rss", BASE, "rss"),
+        Outline("Relative", "/feed.rss", BASE, "RSS2"),
+        Outline("No scheme", "news.example.org/feed.rss", BASE),
+        Outline("Relative page", f"{BASE}feed.rss", "/"),
+        Outline("Other scheme", "ftp://news.example.org/feed.rss", BASE, "RSS2"),
     ],
 )
 def test_relative_or_odd_urls_are_refused(outline: Outline) -> None:
@@ -127,4 +127,4 @@ def test_naive_date_is_refused() -> None:
 
 def test_text_xml_cannot_carry_is_a_render_error() -> None:
     with pytest.raises(RenderError):
-        render([Outline("bell\x07", f"{BASE}feed.rss", BASE, "rss")])
+        render([Outline("bell\x07", f"{BASE}feed.rss", BASE, "RSS2")])

@@ -2,23 +2,28 @@
 media type, what content it shows and how it is rendered.
 
 The app's dispatch, the static build, the sitemap, the OPML list, the pages' feed links
-(autodiscovery) and the nginx configurations' types (checked by the tests) all read
-``KINDS``: a new format is one renderer and one row here.
+(autodiscovery), the footer and the nginx configurations' types (checked by the tests)
+all read ``KINDS``, made of the site folder's rows (``SITE_KINDS``): a new feed format is
+its writer's module and one ``feed_kind`` row, and its category feeds and monthly archives
+follow from that row.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
+from medfeed.feeds import render_feed
+from medfeed.jsonfeed import render_json_feed
 from medfeed.links import nginx_link_map
 from medfeed.opml import Outline, render_opml
 from medfeed.pages import FeedLink
 from medfeed.renderers import (
     FAVICON,
     Content,
+    FeedWriter,
     Renderer,
     archive_index,
     calendar,
@@ -60,6 +65,8 @@ class Kind:
     """How pages name a feed of this kind ("RSS"); empty for what is not subscribed to."""
     served: bool = True
     """False for files only a static build writes (redirect lists for static hosts)."""
+    opml_version: str = ""
+    """A feed's ``version`` in the OPML list: OPML 2.0 names "RSS2" for RSS, nothing else."""
 
     @property
     def page(self) -> bool:
@@ -78,14 +85,28 @@ class Kind:
         return folder(self.scope, subject) + self.name
 
 
+def feed_kind(
+    name: str, media_type: str, label: str, write: FeedWriter, opml_version: str = ""
+) -> Kind:
+    """A feed format's row: the site's current feed in file ``name``, written by ``write``.
+    The table makes each category's feed and the monthly archives of the same row."""
+    return Kind(name, "site", media_type, "feed", feed(name, write), label,
+                opml_version=opml_version)  # fmt: skip
+
+
+def _feedgen(fmt: Literal["rss", "atom"]) -> FeedWriter:
+    """``feeds.render_feed`` bound to one of its formats."""
+    return lambda items, meta, texts: render_feed(items, meta, fmt, texts)
+
+
 def _opml(content: Content, _: str | None) -> bytes:
     outlines = []
     for category in (None, *(c.slug for c in content.site.categories)):
         html_url = absolute(content.base_url, page_path(category))
-        for kind in FEEDS:
+        for kind in TABLE.feeds:
             name = f"{title(content, category)} ({kind.label})"
             url = absolute(content.base_url, page_path(category) + kind.name)
-            outlines.append(Outline(name, url, html_url, _OPML_FORMATS[kind.name]))
+            outlines.append(Outline(name, url, html_url, kind.opml_version))
     home = absolute(content.base_url, page_path())
     return render_opml(content.site.title, content.changed_at, home, outlines)
 
@@ -96,41 +117,24 @@ def _link_map(content: Content, _: str | None) -> bytes:
 
 
 XML = "; charset=utf-8"
-RSS = Kind("feed.rss", "site", "application/rss+xml" + XML, "feed", feed("rss"), "RSS")
-ATOM = Kind("feed.atom", "site", "application/atom+xml" + XML, "feed", feed("atom"), "Atom")
-JSON_FEED = Kind(
-    "feed.json", "site", "application/feed+json; charset=utf-8", "feed", feed("json"),
-    "JSON Feed",
-)  # fmt: skip
+HTML = "text/html; charset=utf-8"
 CALENDAR = Kind(
     "events.ics", "site", "text/calendar; charset=utf-8", "calendar", calendar, "Calendar"
 )
-HTML = "text/html; charset=utf-8"
+OPML = Kind("feeds.opml", "site", "text/x-opml; charset=utf-8", "site", _opml)
 SITEMAP = Kind("sitemap.xml", "site", "application/xml; charset=utf-8", "site", sitemap)
 SITEMAP_PART = Kind("sitemap-{}.xml", "site", SITEMAP.media_type, "site", sitemap)
 FAVICON_KIND = Kind("favicon.svg", "site", "image/svg+xml", "fixed", lambda c, s: FAVICON)
 
-_SITE_FEEDS = (RSS, ATOM, JSON_FEED)
-FEEDS: tuple[Kind, ...] = _SITE_FEEDS
-"""The feed formats, in the order pages and the OPML list offer them."""
-FEED_KINDS = {"rss": RSS, "atom": ATOM, "json": JSON_FEED}
-_OPML_FORMATS: dict[str, Literal["rss", "atom", "json"]] = {
-    RSS.name: "rss", ATOM.name: "atom", JSON_FEED.name: "json",
-}  # fmt: skip
-
-
-def _in(scope: Scope, kind: Kind, shows: Shows | None = None, label: str | None = None) -> Kind:
-    return Kind(
-        kind.name, scope, kind.media_type, shows or kind.shows, kind.render,
-        kind.label if label is None else label,
-    )  # fmt: skip
-
-
-KINDS: tuple[Kind, ...] = (
+SITE_KINDS: tuple[Kind, ...] = (
     Kind("", "site", HTML, "list", list_page),
-    *_SITE_FEEDS,
+    # The feed formats, in the order pages and the OPML list offer them.
+    feed_kind("feed.rss", "application/rss+xml" + XML, "RSS", _feedgen("rss"), "RSS2"),
+    feed_kind("feed.atom", "application/atom+xml" + XML, "Atom", _feedgen("atom")),
+    feed_kind("feed.json", "application/feed+json; charset=utf-8", "JSON Feed",
+              render_json_feed),
     CALENDAR,
-    Kind("feeds.opml", "site", "text/x-opml; charset=utf-8", "site", _opml),
+    OPML,
     SITEMAP,
     SITEMAP_PART,
     Kind("robots.txt", "site", "text/plain; charset=utf-8", "site", robots),
@@ -141,31 +145,76 @@ KINDS: tuple[Kind, ...] = (
          redirects(".redirects.map"), served=False),
     # nginx's copy of the feeds' Link headers (WebSub), for deploy/nginx-static.conf.
     Kind(".links.map", "site", "text/plain; charset=utf-8", "site", _link_map, served=False),
-    Kind("", "category", HTML, "list", list_page),
-    *(_in("category", kind) for kind in (*_SITE_FEEDS, CALENDAR)),
-    Kind("", "entry", HTML, "entry", entry_page),
-    # The archive: an index of periods, a page per year and per month, and each feed's
-    # archive documents (RFC 5005), one per month, for the site and every category.
-    Kind("", "archive", HTML, "site", archive_index),
-    Kind("", "category-archive", HTML, "site", archive_index),
-    Kind("", "year", HTML, "period", period_page),
-    Kind("", "category-year", HTML, "period", period_page),
-    Kind("", "month", HTML, "period", period_page),
-    Kind("", "category-month", HTML, "period", period_page),
-    *(_in(scope, kind, "archive", "") for scope in ("month", "category-month")
-      for kind in _SITE_FEEDS),
 )  # fmt: skip
-"""Every sort of document the site has."""
-TOPICS: tuple[Kind, ...] = tuple(kind for kind in KINDS if kind.shows in ("feed", "archive"))
-"""The feed documents, current and archive, of every format: what WebSub hubs are told of
-and what carries Link headers."""
+"""The documents of the site's folder: the rows the whole table is made of. A new feed
+format is its writer's module and one ``feed_kind`` row here."""
 
-_BY_NAME = {(kind.scope, kind.name): kind for kind in KINDS if "{}" not in kind.name}
-_NUMBERED = [
-    (re.compile(re.escape(kind.name).replace(r"\{\}", r"([1-9][0-9]{0,5})")), kind)
-    for kind in KINDS
-    if "{}" in kind.name
-]
+
+@dataclass(frozen=True)
+class Table:
+    """Every sort of document the site has, and the lookups made of them."""
+
+    kinds: tuple[Kind, ...]
+    feeds: tuple[Kind, ...]
+    """The feed formats (the site's current feeds), in the order pages and OPML offer them."""
+    feed_kinds: dict[tuple[Scope, str], Kind]
+    """The current feeds by scope ("site", "category") and format (their extension)."""
+    topics: tuple[Kind, ...]
+    """The feed documents, current and archive, of every format: what WebSub hubs are
+    told of and what carries Link headers."""
+    by_name: dict[tuple[Scope, str], Kind]
+    numbered: tuple[tuple[re.Pattern[str], Kind], ...]
+
+
+def _in(scope: Scope, kind: Kind, shows: Shows | None = None, label: str | None = None) -> Kind:
+    return replace(
+        kind, scope=scope, shows=shows or kind.shows, label=kind.label if label is None else label
+    )
+
+
+def make_table(site_kinds: Iterable[Kind]) -> Table:
+    """The table of every document made of the site folder's rows: each category's feeds
+    and calendars, and each month's feed archives, follow the site's."""
+    site = tuple(site_kinds)
+    kinds = (
+        *site,
+        Kind("", "category", HTML, "list", list_page),
+        *(_in("category", kind) for kind in site if kind.label),
+        Kind("", "entry", HTML, "entry", entry_page),
+        # The archive: an index of periods, a page per year and per month, and each feed's
+        # archive documents (RFC 5005), one per month, for the site and every category.
+        Kind("", "archive", HTML, "site", archive_index),
+        Kind("", "category-archive", HTML, "site", archive_index),
+        Kind("", "year", HTML, "period", period_page),
+        Kind("", "category-year", HTML, "period", period_page),
+        Kind("", "month", HTML, "period", period_page),
+        Kind("", "category-month", HTML, "period", period_page),
+        *(_in(scope, kind, "archive", "") for scope in ("month", "category-month")
+          for kind in site if kind.shows == "feed"),
+    )  # fmt: skip
+    current = [kind for kind in kinds if kind.shows == "feed"]
+    return Table(
+        kinds=kinds,
+        feeds=tuple(kind for kind in current if kind.scope == "site"),
+        feed_kinds={(kind.scope, kind.extension): kind for kind in current},
+        topics=tuple(kind for kind in kinds if kind.shows in ("feed", "archive")),
+        by_name={(kind.scope, kind.name): kind for kind in kinds if "{}" not in kind.name},
+        numbered=tuple(
+            (re.compile(re.escape(kind.name).replace(r"\{\}", r"([1-9][0-9]{0,5})")), kind)
+            for kind in kinds
+            if "{}" in kind.name
+        ),
+    )
+
+
+TABLE = make_table(SITE_KINDS)
+"""The site's table; the names below are its parts, for the modules that read them."""
+KINDS = TABLE.kinds
+"""Every sort of document the site has."""
+FEEDS = TABLE.feeds
+FEED_KINDS = TABLE.feed_kinds
+TOPICS = TABLE.topics
+
 _PARTS = {"c": r"([a-z0-9]+(?:-[a-z0-9]+)*)", "y": r"([0-9]{4})", "m": r"(0[1-9]|1[0-2])"}
 _FOLDER_PATTERNS: list[tuple[Scope, re.Pattern[str]]] = [
     (scope, re.compile("^" + re.sub(r"\{(\w)\}", lambda m: _PARTS[m[1]], pattern) + "([^/]*)$"))
@@ -178,10 +227,10 @@ def locate(path: str) -> tuple[Kind, str | None] | None:
     """The kind and subject (a slug, a period, a part number) of a site path, if any."""
     if path.count("/") == 1:
         name = path[1:]
-        kind = _BY_NAME.get(("site", name))
+        kind = TABLE.by_name.get(("site", name))
         if kind is not None:
             return kind, None
-        for pattern, numbered in _NUMBERED:
+        for pattern, numbered in TABLE.numbered:
             found = pattern.fullmatch(name)
             if found:
                 return numbered, found[1]
@@ -189,7 +238,7 @@ def locate(path: str) -> tuple[Kind, str | None] | None:
     for scope, pattern in _FOLDER_PATTERNS:
         matched = pattern.match(path)
         if matched:
-            kind = _BY_NAME.get((scope, matched.groups()[-1]))
+            kind = TABLE.by_name.get((scope, matched.groups()[-1]))
             subject = "/".join(matched.groups()[:-1]) or None
             return (kind, subject) if kind else None
     return None
@@ -201,25 +250,42 @@ def feed_path_pattern() -> str:
     parts = {"c": r"[a-z0-9]+(?:-[a-z0-9]+)*", "y": "[0-9]{4}", "m": "(?:0[1-9]|1[0-2])"}
     paths = (
         re.sub(r"\{(\w)\}", lambda m: parts[m[1]], FOLDERS[kind.scope]) + re.escape(kind.name)
-        for kind in TOPICS
+        for kind in TABLE.topics
     )
     return "|".join(dict.fromkeys(paths))
 
 
 def advertised(scope: Scope) -> Sequence[Kind]:
     """The documents pages of this scope offer to subscribe to (feeds, then calendars)."""
-    return [kind for kind in KINDS if kind.label and kind.scope == scope]
+    return [kind for kind in TABLE.kinds if kind.label and kind.scope == scope]
 
 
-def feed_links(content: Content, category: str | None) -> list[FeedLink]:
+class Subscriptions(list[FeedLink]):
+    """A scope's feeds and calendars as pages advertise them, with what pages say of
+    every feed at once: the names of the feed formats and the OPML list of every feed."""
+
+    def __init__(
+        self, links: Iterable[FeedLink], feed_names: Sequence[str], every_feed: FeedLink
+    ) -> None:
+        super().__init__(links)
+        self.feed_names = tuple(feed_names)
+        self.every_feed = every_feed
+
+
+def _link(content: Content, kind: Kind, name: str, subject: str | None) -> FeedLink:
+    return FeedLink(
+        title=f"{title(content, subject)} ({name})",
+        url=absolute(content.base_url, kind.path(subject)),
+        media_type=kind.media_type.split(";")[0],
+        format_name=name,
+    )
+
+
+def feed_links(content: Content, category: str | None) -> Subscriptions:
     """The feeds and calendar of a scope, as pages advertise them."""
     scope: Scope = "site" if category is None else "category"
-    return [
-        FeedLink(
-            title=f"{title(content, category)} ({kind.label})",
-            url=absolute(content.base_url, kind.path(category)),
-            media_type=kind.media_type.split(";")[0],
-            format_name=kind.label,
-        )
-        for kind in advertised(scope)
-    ]
+    return Subscriptions(
+        (_link(content, kind, kind.label, category) for kind in advertised(scope)),
+        [kind.label for kind in TABLE.feeds],
+        _link(content, OPML, "OPML", None),
+    )

@@ -13,27 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Literal
 
 from lxml import etree
 
 from medfeed.errors import RenderError
 
 OPML_DOCS = "http://opml.org/spec2.opml"
-FeedFormat = Literal["rss", "atom", "json"]
-# The OPML 2.0 spec names version values for RSS only; Atom and JSON Feed get none.
-_VERSIONS: dict[str, str] = {"rss": "RSS2"}
 _ABSOLUTE = re.compile(r"https?://[^\s/?#]+[^\s]*", re.ASCII)
 
 
 @dataclass(frozen=True)
 class Outline:
-    """One feed in the list: its title, its URL, the page it belongs to, its format."""
+    """One feed in the list: its title, its URL, the page it belongs to, its version."""
 
     title: str
     xml_url: str
     html_url: str
-    fmt: FeedFormat
+    version: str = ""
+    """The ``version`` attribute: the OPML 2.0 spec names values for RSS only ("RSS2"),
+    so other formats have none ("")."""
 
 
 def _absolute(url: str, what: str) -> str:
@@ -71,8 +69,8 @@ def render_opml(
             attributes = {"type": "rss", "text": outline.title, "title": outline.title}
             attributes["xmlUrl"] = _absolute(outline.xml_url, "xmlUrl")
             attributes["htmlUrl"] = _absolute(outline.html_url, "htmlUrl")
-            if outline.fmt in _VERSIONS:
-                attributes["version"] = _VERSIONS[outline.fmt]
+            if outline.version:
+                attributes["version"] = outline.version
             etree.SubElement(body, "outline", attributes)
     except ValueError as e:  # lxml refuses control characters and the like
         raise RenderError(f"cannot render the OPML list: {e}") from e

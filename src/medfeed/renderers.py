@@ -5,14 +5,12 @@ makes which document is the table in ``documents``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-from medfeed.feeds import render_feed
 from medfeed.ical import CalendarMeta, render_calendar
 from medfeed.itemtexts import ItemTexts
-from medfeed.jsonfeed import render_json_feed
 from medfeed.meta import Archive, FeedMeta
 from medfeed.models import SiteConfig
 from medfeed.pages import PageRenderer
@@ -75,6 +73,9 @@ class Content(Protocol):
 
 Renderer = Callable[[Content, str | None], bytes]
 Month = tuple[int, int]
+FeedWriter = Callable[[Sequence[Item], FeedMeta, ItemTexts], bytes]
+"""A feed format's document writer: its items (newest first), what the feed says of
+itself, and the item texts the content version shares."""
 
 
 def title(content: Content, category: str | None) -> str:
@@ -142,13 +143,13 @@ def _feed_items(
     return category, month, content.archived(category, month)
 
 
-def feed(fmt: Literal["rss", "atom", "json"]) -> Renderer:
+def feed(name: str, write: FeedWriter) -> Renderer:
+    """The renderer of a feed format's documents (file ``name``), current and archive,
+    written by the format's ``write``."""
+
     def render(content: Content, subject: str | None) -> bytes:
         category, month, shown = _feed_items(content, subject)
-        meta = feed_meta(content, category, f"feed.{fmt}", month)
-        if fmt == "json":
-            return render_json_feed(shown, meta, content.item_texts)
-        return render_feed(shown, meta, fmt, content.item_texts)
+        return write(shown, feed_meta(content, category, name, month), content.item_texts)
 
     return render
 

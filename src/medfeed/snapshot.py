@@ -160,16 +160,17 @@ class Snapshot(ContentVersion):
                     yield kind.path(subject), self.document_of(kind, subject)
 
     def feed(self, category: str | None, fmt: str) -> Document:
-        """The feed of a category (None: every entry) in a format ("rss", "atom", "json").
+        """The feed of a category (None: every entry) in a format, named by its file
+        extension ("rss", "atom", "json").
 
         Raises:
             UnknownCategory: the vocabulary has no such slug.
         """
-        kind = FEED_KINDS[fmt]
         if category is not None:
             self.category(category)
-            kind = next(k for k in KINDS if k.scope == "category" and k.name == kind.name)
-        return self.document_of(kind, category)
+        return self.document_of(
+            FEED_KINDS["site" if category is None else "category", fmt], category
+        )
 
     def page(self, path: str) -> Document:
         """The page or document at a path.
