@@ -514,3 +514,18 @@ def test_gzip_forms_are_whole_deterministic_and_smaller(size: int) -> None:
     assert first[:3] == b"\x1f\x8b\x08" and first[4:8] == b"\0\0\0\0"  # gzip, no time
     if size > 1000:
         assert len(first) < size / 4
+
+
+@pytest.mark.parametrize("size", [0, 1000, 100_000])
+def test_documents_fetched_rarely_are_compressed_for_speed_at_any_size(size: int) -> None:
+    words = b"<li>visit talks security cooperation dialogue minister summit</li>\n"
+    body = (words * (size // len(words) + 1))[:size]
+    moment = datetime(2016, 9, 16, tzinfo=UTC)
+    fast = make_document(body, "text/html", moment, 60, fast=True)
+    usual = make_document(body, "text/html", moment, 60)
+    assert fast.gzip == gzip_bytes(body, fast=True)
+    assert usual.gzip == gzip_bytes(body, fast=False) == gzip_bytes(body)
+    assert gzip.decompress(fast.gzip) == gzip.decompress(usual.gzip) == body
+    assert fast.redated(moment.replace(year=2017)).fast
+    if size >= 100_000:
+        assert fast.gzip != usual.gzip, "a different (faster) compressor"

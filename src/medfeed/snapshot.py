@@ -100,6 +100,8 @@ class Snapshot(ContentVersion):
             updated,
             self._max_age(kind, subject),
             PAGE_HEADERS if kind.page else (),
+            # The archive is fetched rarely (and cached for long): compressed for speed.
+            fast=kind.shows in ("archive", "period"),
         )
         if not self.ledger.date_validates(path, doc.etag, updated):
             doc = doc.redated(updated, date_validates=False)
