@@ -53,6 +53,16 @@ class History:
             self._archives[category] = found
         return found
 
+    def newest_archive_month(self, category: str | None) -> tuple[Month, ...]:
+        """``archive_months(category)[:1]`` without sorting every item of the scope into
+        months: the month of the newest item that left the current feed (months come in
+        the order their items do)."""
+        items = self.items_of(category)
+        if len(items) <= self.limit:
+            return ()
+        published = items[self.limit].entry.published
+        return ((published.year, published.month),)
+
     def archive_months(self, category: str | None) -> tuple[Month, ...]:
         """Months, newest first, holding items of the scope that left its current feed."""
         return tuple(self._archive(category))

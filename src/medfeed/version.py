@@ -196,12 +196,13 @@ class ContentVersion:
         """What a document shows: equal keys (item by item, by identity), equal bytes."""
         if kind.shows == "feed":
             shown = self.items_of(subject)[: self.site.item_limit]
-            newest = self.archive_months(subject)[:1]
+            newest = self.history.newest_archive_month(subject)
             # An empty feed's updated time is the whole site's, so it must follow that.
             return (*shown, self.updated, *newest) if not shown else (*shown, *newest)
         if kind.shows == "list":
             items = self.items_of(subject)
-            return (len(items), *items[: self.site.item_limit], bool(self.archive_months(subject)))
+            newest = self.history.newest_archive_month(subject)
+            return (len(items), *items[: self.site.item_limit], bool(newest))
         if kind.shows == "calendar":
             return tuple(i for i in self.items_of(subject) if i.entry.event)
         if kind.shows == "entry":
