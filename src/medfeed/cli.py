@@ -16,7 +16,7 @@ from medfeed.build import build_site
 from medfeed.clioptions import ENTRIES_OPTION, fail
 from medfeed.editcli import mv, new
 from medfeed.errors import ConfigError, MedfeedError, Problem
-from medfeed.loading import load_catalog
+from medfeed.loading import check_entries_alone, load_catalog
 from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
 from medfeed.outdir import BuildError, check_outdir
@@ -74,8 +74,18 @@ def validate(folder: Path | None) -> None:
     try:
         catalog = load_catalog(folder)
     except ConfigError as e:
-        for problem in e.problems:
+        # The entries are still checked on their own, so that no problem waits for
+        # site.toml to be fixed.
+        try:
+            alone = check_entries_alone(folder)
+        except OSError:
+            alone = []
+        for problem in [*e.problems, *alone]:
             click.echo(str(problem))
+        click.echo(
+            "site.toml has problems: categories and computed ids are checked once it is fixed",
+            err=True,
+        )
         sys.exit(1)
     for problem in catalog.problems:
         click.echo(str(problem))

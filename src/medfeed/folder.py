@@ -25,8 +25,10 @@ from medfeed.cachecodec import gc_paused
 from medfeed.errors import EntryError, Problem
 from medfeed.filestate import FileState, StatError, read_signature
 from medfeed.foldercache import FolderCache, item_of
+from medfeed.identity import claim_of_file
 from medfeed.models import SiteConfig, entry_id
 from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry
+from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
 from medfeed.store import Catalog, Item, assemble, build_item, time_problems
 
@@ -67,6 +69,8 @@ class Folder:
         """Files found gone, with the moment their removal will be published."""
         self._published: dict[str, Item] = {}
         """What the last published catalog held, by source file."""
+        self._salvaged: dict[str, Salvage] = {}
+        """What the files with problems still say of who they are, by file name."""
         self.files_read = 0
         """How many times an entry file was read and validated (not taken from the cache)."""
         self.cache = FolderCache(state, root) if state is not None else None
@@ -160,12 +164,14 @@ class Folder:
                 entry, modified = cached.entry, cached.modified_ns
             late = time_problems(entry, label, moment)
             if late:
-                raise EntryError(late)
+                raise InvalidEntry(late, salvage_entry(entry))
         except EntryError as e:
+            self._salvaged[name] = salvage_of(e)
             if old is None and last_good is None and self.cache is not None:
                 last_good = self.cache.published_again(name, label, self.site)
             state = FileState(signature, None, last_good, e.problems, read_ns)
         else:
+            self._salvaged.pop(name, None)
             if last_good is not None and (last_good.entry is entry or last_good.entry == entry):
                 item = last_good  # touched, not changed: keep the rendered HTML and time
             elif cached is not None:
@@ -184,6 +190,7 @@ class Folder:
 
     def _forget(self, name: str) -> bool:
         self._vanished.pop(name, None)
+        self._salvaged.pop(name, None)
         return self.files.pop(name, None) is not None
 
     def settle(self) -> bool:
@@ -251,6 +258,7 @@ class Folder:
             served = self._published.get(problem.path)
             fallback = served if served is not None and served != state.item else None
             self.files[name] = FileState(state.signature, None, fallback, (problem,))
+            self._salvaged[name] = salvage_entry(state.item.entry)
 
     # --- the catalog --------------------------------------------------------------------
 
@@ -299,11 +307,18 @@ class Folder:
             items.append(current)
         # What readers have now is the best fallback for a file that breaks a rule.
         last_good.update((s, i) for s, i in self._published.items() if s in last_good)
+        broken = [
+            claim
+            for name, salvaged in self._salvaged.items()
+            if name not in self._vanished
+            and (claim := claim_of_file(name, self._label(name), salvaged, self.site))
+        ]
         published, cross = assemble(
             self.site,
             items,
             last_good=last_good,
             published={(item.id, source) for source, item in self._published.items()},
+            broken=broken,
         )
         if publish:
             self.publish(published)

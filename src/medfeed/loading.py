@@ -12,9 +12,11 @@ from medfeed.cachecodec import Record, Version, gc_paused
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.filestate import Signature, StatError, read_signature
+from medfeed.identity import Claim, claim_of_file, identity_problems
 from medfeed.models import Entry
 from medfeed.parallel import shared_out
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
+from medfeed.salvage import Salvage, salvage_entry, salvage_of
 from medfeed.store import Catalog, assemble, build_item, time_problems
 
 PARALLEL_FROM = 2000
@@ -24,8 +26,9 @@ SHARE = 500
 together, large enough that handing out shares costs nothing."""
 
 
-Reading = tuple[str, Entry | None, tuple[Problem, ...], int]
-"""One file read: its name, its entry or its problems, and its mtime in nanoseconds."""
+Reading = tuple[str, Entry | None, tuple[Problem, ...], Salvage | None, int]
+"""One file read: its name, its entry or its problems (and then what can still be read
+from it), and its mtime in nanoseconds."""
 
 
 def _mtime_ns(path: Path) -> int:
@@ -43,10 +46,10 @@ def _read_files(
         try:
             entry, modified = read_entry(path, folder, known)
         except EntryError as e:
-            readings.append((path.name, None, e.problems, _mtime_ns(path)))
+            readings.append((path.name, None, e.problems, salvage_of(e), _mtime_ns(path)))
             continue
         late = time_problems(entry, file_label(folder, path.name), now)
-        readings.append((path.name, None if late else entry, tuple(late), modified))
+        readings.append((path.name, *_unless_late(entry, late), modified))
     return readings
 
 
@@ -90,7 +93,7 @@ class _Recalled:
         found: list[Reading] = []
         for name, version in self.hits.items():
             late = time_problems(version.entry, file_label(folder, name), now)
-            found.append((name, None if late else version.entry, tuple(late), version.modified_ns))
+            found.append((name, *_unless_late(version.entry, late), version.modified_ns))
         return found
 
     def save(self, readings: list[Reading], now: datetime) -> None:
@@ -98,7 +101,7 @@ class _Recalled:
         settled = int(now.timestamp() * 1e9) - RACY_NS
         records = {name: Record(self.records[name].signature, v, None)
                    for name, v in self.hits.items()}  # fmt: skip
-        for name, entry, _, modified in readings:
+        for name, entry, _, _, modified in readings:
             signature = self.signatures.get(name)
             if entry is not None and signature is not None and signature[1] < settled:
                 records[name] = Record(signature, Version(entry, modified), None)
@@ -126,6 +129,7 @@ def load_catalog(
         raise ConfigError(f"{folder}: cannot list the entries folder ({e.strerror})") from e
     problems: list[Problem] = []
     items = []
+    broken: list[Claim] = []
     changed = max(site_modified, folder_modified)
     known = frozenset(c.slug for c in site.categories)
     moment = now or _utc_now()
@@ -137,9 +141,12 @@ def load_catalog(
             fresh = _read_in_parallel(recalled.fresh, folder, moment, known)
             recalled.save(fresh, moment)
             readings = recalled.readings(folder, moment) + fresh
-        for name, entry, found, modified in readings:
+        for name, entry, found, salvaged, modified in readings:
             problems.extend(found)
             changed = max(changed, modified)
+            if salvaged is not None:
+                claim = claim_of_file(name, file_label(folder, name), salvaged, site)
+                broken += [claim] if claim else []
             if entry is not None:
                 slug = name.removesuffix(".json")
                 item = build_item(slug, file_label(folder, name), entry, site, modified)
@@ -147,14 +154,47 @@ def load_catalog(
                 if hit is not None and hit.html is not None:
                     item.keep_html(hit.html)
                 items.append(item)
-    published, cross = assemble(site, items)
+    published, cross = assemble(site, items, broken=broken)
     return Catalog(
         site=site,
         items=published,
-        problems=tuple(sorted(problems + cross)),
+        problems=tuple(sorted({*problems, *cross})),
         site_modified_ns=site_modified,
         changed_ns=changed,
     )
+
+
+def check_entries_alone(folder: Path, now: datetime | None = None) -> list[Problem]:
+    """Every entry file's own problems, and ids and aliases across files, for a folder
+    whose site.toml cannot be read: categories and the ids computed from the authority
+    need it, and are checked once it can be.
+
+    Raises:
+        OSError: the folder cannot be listed.
+    """
+    problems: list[Problem] = []
+    claims = []
+    moment = now or _utc_now()
+    for path in entry_paths(folder):
+        label = file_label(folder, path.name)
+        try:
+            entry, _ = read_entry(path, folder)
+        except EntryError as e:
+            problems += e.problems
+            salvaged = salvage_of(e)
+        else:
+            problems += time_problems(entry, label, moment)
+            salvaged = salvage_entry(entry)
+        claim = claim_of_file(path.name, label, salvaged, None)
+        claims += [claim] if claim else []
+    return sorted({*problems, *identity_problems(claims)})
+
+
+def _unless_late(
+    entry: Entry, late: list[Problem]
+) -> tuple[Entry | None, tuple[Problem, ...], Salvage | None]:
+    # An entry whose times are not yet right publishes nothing, but still says who it is.
+    return (None, tuple(late), salvage_entry(entry)) if late else (entry, (), None)
 
 
 def _utc_now() -> datetime:

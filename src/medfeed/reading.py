@@ -21,6 +21,7 @@ from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.fields import SLUG_RE, unsafe_texts
 from medfeed.models import Entry, SiteConfig
 from medfeed.safefile import Unreadable, read_regular_file
+from medfeed.salvage import InvalidEntry, salvage, salvage_entry, skipped_rules
 
 SITE_FILE = "site.toml"
 MAX_FILE_BYTES = 1 << 20
@@ -207,10 +208,13 @@ def validate_entry(
     """Validate parsed entry data, reporting every problem at once.
 
     With ``known`` categories, unknown ones are reported along with the other problems of
-    a file that fails, so that no problem waits for the others to be fixed.
+    a file that fails, and so are the rules between fields that pydantic skips once a
+    field fails, so that no problem waits for the others to be fixed.
 
     Raises:
-        EntryError: with every problem found, each naming the file and field.
+        InvalidEntry: with every problem found, each naming the file and field, and what
+            can still be read from the file (see ``salvage_of``).
+        EntryError: the data nests too deeply to be checked.
     """
     try:
         unsafe = [Problem(label, field, message) for field, message in unsafe_texts(data)]
@@ -220,11 +224,13 @@ def validate_entry(
             found = problems_from_validation(e, label, Entry)
             if known is not None:
                 found += category_problems(data.get("categories"), label, known)
-            raise EntryError(list(dict.fromkeys([*unsafe, *found]))) from e
+            found += skipped_rules(data, label)
+            problems = list(dict.fromkeys([*unsafe, *found]))
+            raise InvalidEntry(problems, salvage(data)) from e
     except RecursionError as e:
         raise EntryError([Problem(label, "", "nests too deeply")]) from e
     if unsafe:
-        raise EntryError(unsafe)
+        raise InvalidEntry(unsafe, salvage_entry(entry))
     return entry
 
 

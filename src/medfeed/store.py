@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar, overload
 
 from medfeed.errors import EntryError, Problem
+from medfeed.identity import Claim, alias_rules, identity_problems, twice
 from medfeed.markup import render_markdown
 from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.reading import (
@@ -158,34 +159,18 @@ def time_problems(entry: Entry, label: str, now: datetime) -> list[Problem]:
     return []
 
 
+def claim_of(item: Item) -> Claim:
+    """Who a valid entry's file says it is."""
+    return Claim(item.source, item.slug, item.id, tuple(enumerate(item.entry.aliases)))
+
+
 def resolve_aliases(items: Iterable[Item]) -> tuple[dict[str, str], list[Problem]]:
     """Map each entry's earlier slugs to its slug; an alias naming an entry, or claimed
     twice, is a problem and redirects nowhere (the entries themselves stay published)."""
     items = list(items)
-    renamed = [item for item in items if item.entry.aliases]
-    if not renamed:
+    if not any(item.entry.aliases for item in items):
         return {}, []  # the common case, on every change over every entry: one cheap loop
-    slugs = {item.slug: item.source for item in items}
-    owners: dict[str, list[tuple[Item, int]]] = {}
-    problems = []
-    for item in renamed:
-        for index, alias in enumerate(item.entry.aliases):
-            if alias in slugs:
-                whose = "this entry's own slug" if alias == item.slug else slugs[alias]
-                message = f"{alias!r} is the slug of {whose}; an alias names an earlier slug"
-                problems.append(Problem(item.source, f"aliases.{index}", message))
-            else:
-                owners.setdefault(alias, []).append((item, index))
-    aliases = {}
-    for alias, claims in owners.items():
-        if len(claims) == 1:
-            aliases[alias] = claims[0][0].slug
-            continue
-        for item, index in claims:
-            others = ", ".join(o.source for o, _ in claims if o is not item)
-            message = f"{alias!r} is also an alias of {others}"
-            problems.append(Problem(item.source, f"aliases.{index}", message))
-    return aliases, problems
+    return alias_rules([claim_of(item) for item in items])
 
 
 def _order(item: Item) -> tuple[float, str]:
@@ -198,14 +183,19 @@ def assemble(
     *,
     last_good: Mapping[str, Item] | None = None,
     published: Collection[tuple[str, str]] = (),
+    broken: Iterable[Claim] = (),
 ) -> tuple[tuple[Item, ...], list[Problem]]:
-    """Apply the rules that span files: known categories and unique ids.
+    """Apply the rules that span files: known categories, unique ids and aliases.
 
     ``last_good`` (by source) stands in for an item that breaks a rule, and an id that
     two files claim stays with the file that had it in ``published`` ((id, source)
-    pairs): a careless edit never unpublishes what readers already have.
+    pairs): a careless edit never unpublishes what readers already have. ``broken`` is
+    what the files with problems say of themselves: they publish nothing, but an id or
+    alias they share with another file is reported now rather than once they are fixed.
     """
     # This runs on every change over every entry: the common case stays a cheap loop.
+    items = list(items)
+    broken = list(broken)
     problems: list[Problem] = []
     known = frozenset(c.slug for c in site.categories)
     usable = []
@@ -229,8 +219,7 @@ def assemble(
         if owner == item.source:
             settled.append(item)
             continue
-        problems.append(Problem(item.source, "id", f"the id {item.id!r} is also used by {owner}"))
-        problems.append(Problem(owner, "id", f"the id {item.id!r} is also used by {item.source}"))
+        problems += twice(item.id, [item.source, owner])
         fallback = fallbacks.get(item.source)
         if (
             fallback is not None
@@ -247,14 +236,17 @@ def assemble(
             claims.setdefault(item.id, [holder]).append(item)
     kept = [item for item in settled if item.id not in claims] if claims else settled
     for claimed, claimants in claims.items():
-        for item in claimants:
-            others = ", ".join(o.source for o in claimants if o is not item)
-            problems.append(
-                Problem(item.source, "id", f"the id {claimed!r} is also used by {others}")
-            )
+        problems += twice(claimed, [item.source for item in claimants])
     kept.sort(key=_order, reverse=True)
+    held_back = bool(problems)
     problems.extend(resolve_aliases(kept)[1])
-    return tuple(kept), problems
+    if broken or held_back:
+        # What the files on disk say, those held back or with problems included: the
+        # rules above see only the versions that are published.
+        said = {item.source: claim_of(item) for item in items}
+        said.update((claim.source, claim) for claim in broken)
+        problems += identity_problems(said.values())
+    return tuple(kept), list(dict.fromkeys(problems))
 
 
 def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> list[Problem]:
