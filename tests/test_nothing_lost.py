@@ -77,16 +77,16 @@ class FakeClock:
 @pytest.fixture
 def fussy_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
     """A feed renderer that refuses one title, standing in for a bug validation missed."""
-    import medfeed.renderers
+    import medfeed.documents
 
-    real = medfeed.renderers.render_feed
+    real = medfeed.documents.render_feed  # the RSS and Atom rows' writer
 
     def render(items, meta, fmt, *rest):  # type: ignore[no-untyped-def]
         if any(item.entry.title == "Unrenderable" for item in items):
             raise RenderError("refused") from ValueError("All strings must be XML compatible")
         return real(items, meta, fmt, *rest)
 
-    monkeypatch.setattr(medfeed.renderers, "render_feed", render)
+    monkeypatch.setattr(medfeed.documents, "render_feed", render)
 
 
 @pytest.mark.usefixtures("fussy_renderer")
