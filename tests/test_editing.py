@@ -405,3 +405,55 @@ def test_validate_reports_every_problem_of_a_file_in_one_run(
     health = make_app().test_client().get("/healthz").get_json()
     fields = {p["field"] for p in health["problems"]}
     assert {"titel", "published", "categories.0"} <= fields
+
+
+# --- new and mv: a slug that is another entry's alias -------------------------------------
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["valid", "broken"])
+@pytest.mark.parametrize(
+    "args", [["Old Name"], ["Anything", "--slug", "old-name"]], ids=["from-title", "slug"]
+)
+def test_new_refuses_another_entrys_alias(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry, args: list[str], broken: bool
+) -> None:
+    # Only validate flagged it before, once the file was written and redirecting nowhere.
+    write_entry("renamed", aliases=["old-name"], **({"titel": "x"} if broken else {}))
+    before = folder_names(entries_dir)
+    result = new(runner, entries_dir, *args, "--category", "visits")
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert lines(result.output) == [
+        "Error: 'old-name' is an alias of entries/renamed.json (an earlier name of that "
+        "entry: its old address redirects there); choose another slug"
+    ]
+    assert folder_names(entries_dir) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["a-visit", "old-name"], "'old-name' is an alias of entries/renamed.json"),
+        (["taken", "elsewhere"], "'taken' is already an alias of entries/renamed.json"),
+    ],
+)
+def test_mv_refuses_a_name_that_is_another_entrys_alias(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry, args: list[str], says: str
+) -> None:
+    write_entry("a-visit")
+    write_entry("taken", title="Taken")
+    write_entry("renamed", title="Renamed", aliases=["old-name", "taken"])
+    before = {p.name: p.read_bytes() for p in entries_dir.iterdir()}
+    result = runner.invoke(main, ["mv", *args, "--entries", str(entries_dir)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert len(lines(result.output)) == 1 and says in result.output, result.output
+    assert {p.name: p.read_bytes() for p in entries_dir.iterdir()} == before
+
+
+def test_mv_back_to_its_own_earlier_name_is_no_alias_clash(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("renamed", aliases=["old-name"])
+    result = runner.invoke(main, ["mv", "renamed", "old-name", "--entries", str(entries_dir)])
+    assert result.exit_code == 0, result.output

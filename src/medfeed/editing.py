@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +19,14 @@ from medfeed.fields import SLUG_RE
 from medfeed.models import entry_id
 from medfeed.reading import (
     SITE_FILE,
+    entry_paths,
     file_label,
     load_site,
     parse_entry,
     read_entry,
     suggest_slug,
 )
+from medfeed.salvage import salvage_of
 from medfeed.store import check_new_entry
 
 SCHEMA_FILE = "schema/entry.schema.json"
@@ -50,6 +53,32 @@ def check_slug(slug: str) -> str:
             "e.g. conference-in-amman"
         )
     return slug
+
+
+def alias_owner(
+    entries: Path, slugs: Collection[str], besides: Path | None = None
+) -> tuple[str, str] | None:
+    """The first of ``slugs`` that an entry file (other than ``besides``) lists in its
+    aliases, with that file's label; None if none does. Files with problems count too,
+    so far as their aliases can be read."""
+    for path in entry_paths(entries):
+        if path == besides:
+            continue
+        try:
+            aliases = read_entry(path, entries)[0].aliases
+        except EntryError as e:
+            aliases = tuple(alias for _, alias in salvage_of(e).aliases)
+        taken = next((slug for slug in slugs if slug in aliases), None)
+        if taken is not None:
+            return taken, file_label(entries, path.name)
+    return None
+
+
+def _taken(slug: str, owner: str) -> EditError:
+    return EditError(
+        f"{slug!r} is an alias of {owner} (an earlier name of that entry: its old address "
+        "redirects there); choose another slug"
+    )
 
 
 @dataclass(frozen=True)
@@ -87,7 +116,8 @@ def new_entry(entries: Path, request: NewEntry) -> Path:
 
     Raises:
         ConfigError: site.toml cannot be read.
-        EditError: no file name could be made, or the file exists or cannot be written.
+        EditError: no file name could be made, or it is another entry's alias, or the file
+            exists or cannot be written.
         EntryError: the entry would not be valid.
     """
     site = load_site(entries)
@@ -99,6 +129,9 @@ def new_entry(entries: Path, request: NewEntry) -> Path:
         )
     if request.publish and not request.summary:
         raise EditError("an entry published at once needs its summary: give --summary")
+    taken = alias_owner(entries, [slug])
+    if taken:
+        raise _taken(*taken)
     data: dict[str, object] = {}
     if (entries.parent / SCHEMA_FILE).is_file():
         data["$schema"] = f"../{SCHEMA_FILE}"
@@ -157,7 +190,8 @@ def move_entry(entries: Path, old_name: str, new_name: str) -> Move:
 
     Raises:
         ConfigError: site.toml cannot be read.
-        EditError: a file is missing, exists already, or cannot be written.
+        EditError: a file is missing, exists already or cannot be written, or a name the
+            entry would take (the new slug, the old one as an alias) is another's alias.
         EntryError: the old file is not a valid entry (fix it first).
     """
     site = load_site(entries)
@@ -168,10 +202,19 @@ def move_entry(entries: Path, old_name: str, new_name: str) -> Move:
         raise EditError(f"{old}: no such entry file")
     if new.exists() or new.is_symlink():
         raise EditError(f"{new} already exists; not overwritten")
+    old_slug, new_slug = old.name.removesuffix(".json"), new.name.removesuffix(".json")
+    taken = alias_owner(entries, [new_slug, old_slug], besides=old)
+    if taken and taken[0] == new_slug:
+        raise _taken(*taken)
+    if taken:
+        # The old slug becomes an alias of this entry: it would be claimed twice.
+        raise EditError(
+            f"{old_slug!r} is already an alias of {taken[1]}, and would become one of this "
+            "entry too: remove it from that file first"
+        )
     known = {c.slug for c in site.categories}
     entry, _ = read_entry(old, entries, known)
     data = json.loads(old.read_text(encoding="utf-8-sig"))
-    old_slug, new_slug = old.name.removesuffix(".json"), new.name.removesuffix(".json")
     pinned = entry.id is None
     data["id"] = entry.id or entry_id(site.authority, entry.published, old_slug)
     aliases = [a for a in entry.aliases if a != new_slug]
