@@ -58,7 +58,7 @@ ALLOWED: dict[str, set[str]] = {
         "sitefile",
         "store",
     },  # fmt: skip
-    "editing": {"errors", "fields", "models", "reading", "store"},
+    "editing": {"errors", "fields", "models", "reading", "salvage", "store"},
     "watch": set(),
     "meta": {"models", "store"},
     "wording": {"fields", "models"},
