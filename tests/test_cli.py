@@ -163,3 +163,44 @@ def test_serve_refuses_a_broken_site_toml(
     assert len(output) == 1, output
     assert "entries/site.toml" in output[0]
     assert "TOML" in output[0]
+
+
+# --- every command that reads the entries folder takes --entries ---------------------------
+
+NOT_READING_THE_FOLDER = {"schema"}
+
+
+@pytest.mark.parametrize("name", sorted(set(main.commands) - NOT_READING_THE_FOLDER))
+def test_every_command_that_reads_the_folder_takes_entries(name: str) -> None:
+    options = [opt for param in main.commands[name].params for opt in param.opts]
+    assert "--entries" in options
+
+
+def test_validate_takes_the_folder_as_an_argument_or_entries(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("fine")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args, env in [
+        (["--entries", str(entries_dir)], {}),
+        ([str(entries_dir)], {}),
+        ([], {"MEDFEED_ENTRIES": str(entries_dir)}),
+        ([str(entries_dir)], {"MEDFEED_ENTRIES": str(elsewhere)}),  # the argument wins
+        ([str(entries_dir), "--entries", f"{entries_dir}/"], {}),  # the same folder twice
+    ]:
+        result = runner.invoke(main, ["validate", *args], env=env)
+        assert result.exit_code == 0, (args, result.output)
+        assert "1 entries valid" in result.stdout
+
+
+def test_validate_refuses_two_different_folders_in_one_line(
+    runner: CliRunner, entries_dir: Path, tmp_path: Path
+) -> None:
+    result = runner.invoke(main, ["validate", str(entries_dir), "--entries", str(tmp_path)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert lines(result.output) == [
+        f"Error: two entries folders given: {str(entries_dir)!r} and --entries "
+        f"{str(tmp_path)!r}; give one"
+    ]

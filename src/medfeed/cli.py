@@ -55,20 +55,23 @@ def main() -> None:
 
 
 @main.command()
-@click.argument(
-    "folder",
-    required=False,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="MEDFEED_ENTRIES",
-)
-def validate(folder: Path | None) -> None:
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@ENTRIES_OPTION
+def validate(folder: Path | None, entries: Path) -> None:
     """Check every entry file and the folder as a whole.
 
     Prints one line per problem, `file: field: message`, and exits 1 if there is any.
+    The folder is FOLDER or --entries, as the other commands take it.
 
     Example: medfeed validate entries/
     """
-    folder = folder or Path(DEFAULT_ENTRIES)
+    source = click.get_current_context().get_parameter_source("entries")
+    if folder is None:
+        folder = entries
+    elif source is click.core.ParameterSource.COMMANDLINE and not _same_folder(folder, entries):
+        raise click.ClickException(
+            f"two entries folders given: {str(folder)!r} and --entries {str(entries)!r}; give one"
+        )
     if not folder.is_dir():
         raise click.ClickException(f"{folder}: no such folder")
     try:
@@ -99,6 +102,13 @@ def validate(folder: Path | None) -> None:
         )
         sys.exit(1)
     click.echo(f"{len(catalog.items)} entries valid in {folder}")
+
+
+def _same_folder(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except (OSError, RuntimeError):
+        return one == other
 
 
 @main.command()
