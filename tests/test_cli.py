@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -145,24 +149,76 @@ def test_the_group_has_help(runner: CliRunner) -> None:
 
 @pytest.fixture
 def busy_port() -> Iterator[int]:
-    """A port already in use, so that serve could never listen if it got that far."""
+    """A port already in use."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         yield sock.getsockname()[1]
 
 
+@pytest.fixture
+def no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve must stop before it serves: reaching the server fails the test, never hangs."""
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("serve went on to serve")
+
+    monkeypatch.setattr("medfeed.servecli.run_server", refuse)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def test_serve_refuses_a_broken_site_toml(
-    runner: CliRunner, entries_dir: Path, busy_port: int
+    runner: CliRunner, entries_dir: Path, no_serving: None
 ) -> None:
     (entries_dir / "site.toml").write_text("title = [\n", encoding="utf-8")
-    result = runner.invoke(main, ["serve", "--port", str(busy_port), "--entries", str(entries_dir)])
+    args = ["serve", "--port", str(free_port()), "--entries", str(entries_dir)]
+    result = runner.invoke(main, args)
     assert result.exit_code != 0
     no_traceback(result)
     output = lines(result.output)
     assert len(output) == 1, output
     assert "entries/site.toml" in output[0]
     assert "TOML" in output[0]
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_before_announcing(
+    runner: CliRunner, entries_dir: Path, busy_port: int, no_serving: None
+) -> None:
+    result = runner.invoke(main, ["serve", "--port", str(busy_port), "--entries", str(entries_dir)])
+    assert result.exit_code == 1
+    no_traceback(result)
+    assert lines(result.output) == [
+        f"Error: --port: {busy_port} is in use on 127.0.0.1 by another program; stop it or "
+        "choose another"
+    ]
+    # Reported with every other bad setting, at once.
+    env = {"MEDFEED_WATCH": "maybe"}
+    args = ["serve", "--port", str(busy_port), "--entries", str(entries_dir)]
+    result = runner.invoke(main, args, env=env)
+    assert [line.split(":")[0] for line in lines(result.output)] == ["Error", "MEDFEED_WATCH"]
+    assert "--port" in lines(result.output)[0]
+
+
+def test_serve_serves_on_the_socket_it_checked(entries_dir: Path) -> None:
+    port = free_port()
+    medfeed = Path(sys.executable).with_name("medfeed")
+    args = [str(medfeed), "serve", "--port", str(port), "--entries", str(entries_dir)]
+    env = {**os.environ, "MEDFEED_WATCH": "0"}
+    with subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stderr is not None
+            announced = server.stderr.readline()
+            assert announced.startswith("medfeed: serving "), announced
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as reply:
+                assert json.load(reply)["status"] == "ok"
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 # --- every command that reads the entries folder takes --entries ---------------------------

@@ -141,6 +141,7 @@ ALLOWED: dict[str, set[str]] = {
     "pinger": {"coordination", "logs", "pings", "pingstate", "site", "snapshot", "websub"},
     "clioptions": {"errors", "settings"},
     "editcli": {"clioptions", "editing", "errors"},
+    "servecli": {"clioptions", "errors", "logs", "settings", "web"},
     "pingcli": {
         "clioptions",
         "coordination",
@@ -172,6 +173,7 @@ ALLOWED: dict[str, set[str]] = {
         "build",
         "clioptions",
         "editcli",
+        "servecli",
         "errors",
         "loading",
         "logs",

@@ -15,19 +15,15 @@ import click
 from medfeed.build import build_site
 from medfeed.clioptions import ENTRIES_OPTION, fail
 from medfeed.editcli import mv, new
-from medfeed.errors import ConfigError, MedfeedError, Problem
+from medfeed.errors import ConfigError, MedfeedError
 from medfeed.loading import check_entries_alone, load_catalog
-from medfeed.logs import LOGGER, configure_logging
 from medfeed.models import entry_json_schema
 from medfeed.outdir import BuildError, check_outdir
 from medfeed.pingcli import ping, ping_build
+from medfeed.servecli import serve
 from medfeed.settings import (
-    DEFAULT_ENTRIES,
     Settings,
     env_config,
-    host_problem,
-    local_base_url,
-    port_number,
 )
 from medfeed.site import public_base_url, utc_now
 from medfeed.snapshot import Snapshot
@@ -193,6 +189,7 @@ def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
 main.add_command(new)
 main.add_command(mv)
 main.add_command(ping)
+main.add_command(serve)
 
 
 @main.command()
@@ -202,58 +199,3 @@ def schema() -> None:
     Example: medfeed schema > schema/entry.schema.json
     """
     click.echo(json.dumps(entry_json_schema(), indent=2, ensure_ascii=False))
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default="8000", show_default=True, help="Port to listen on (1-65535).")
-@click.option(
-    "--entries",
-    type=click.Path(path_type=Path),
-    envvar="MEDFEED_ENTRIES",
-    default=DEFAULT_ENTRIES,
-    show_default=True,
-    help="The entries folder (env MEDFEED_ENTRIES).",
-)
-def serve(host: str, port: str, entries: Path) -> None:
-    """Serve the site with the development server, for trying it out.
-
-    Links use http://HOST:PORT/ unless MEDFEED_BASE_URL is set.
-    For production, run gunicorn: gunicorn wsgi:app
-
-    Example: medfeed serve --port 8000 --entries entries
-    """
-    # Imported here so that validate and schema do not load Flask.
-    from medfeed.web import create_app
-
-    # Every bad setting is reported at once, by the name the operator typed, so the
-    # options are checked here rather than by click, which stops at the first.
-    problems = []
-    trouble = host_problem(host)
-    if trouble:
-        problems.append(Problem("--host", "", trouble))
-    number = port_number(port)
-    if number is None:
-        problems.append(Problem("--port", "", f"{port!r} is not a port number (1-65535)"))
-    source = click.get_current_context().get_parameter_source("entries")
-    from_env = source is click.core.ParameterSource.ENVIRONMENT
-    config = {"ENTRIES_DIR": str(entries)}
-    names = {"ENTRIES_DIR": "MEDFEED_ENTRIES" if from_env else "--entries"}
-    if not os.environ.get("MEDFEED_BASE_URL") and number is not None and not problems:
-        config["BASE_URL"] = local_base_url(host, number)
-    try:
-        settings = Settings.load(os.environ, config, names)
-    except ConfigError as e:
-        problems.extend(e.problems)
-    if problems or number is None:
-        raise fail(ConfigError(problems))
-    configure_logging((LOGGER, "werkzeug"))
-    try:
-        app = create_app(settings=settings)
-    except MedfeedError as e:
-        raise fail(e) from e
-    click.echo(f"medfeed: serving {entries} at {settings.base_url}", err=True)
-    try:
-        app.run(host=host, port=number, debug=False, use_reloader=False)
-    except OSError as e:
-        raise click.ClickException(f"cannot listen on {host}:{number} ({e.strerror or e})") from e
