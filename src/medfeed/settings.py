@@ -7,6 +7,7 @@ the mapping passed to ``create_app``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import ipaddress
 import os
@@ -14,6 +15,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ ENV_NAMES = {
 }
 """Each setting's key, and the environment variable that sets it."""
 HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+STATE_FOLDER_MODE = 0o700
+"""The mode a state folder is made with (``coordination.FOLDER_MODE``): this user's only."""
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 
@@ -193,23 +197,49 @@ def check_folders(settings: Settings, names: Mapping[str, str]) -> list[Problem]
 
 def _state_folder_problem(folder: Path, *, chosen: bool) -> str | None:
     what = f"the state folder {str(folder)!r}"
+    made = False
     try:
         # The default sits in a folder every user can write to: a link or someone else's
         # folder there could be a trap, so it must be a real folder of this user's.
         info = os.stat(folder) if chosen else os.lstat(folder)
     except FileNotFoundError:
-        parent = folder.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            return f"{what} does not exist and cannot be made in {str(parent)!r}"
-        return None
+        # Made now, as the processes would make it, so that making it is tried for real.
+        try:
+            folder.mkdir(mode=STATE_FOLDER_MODE)
+            info = os.lstat(folder)
+        except (OSError, ValueError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            return f"{what} does not exist and cannot be made in {str(folder.parent)!r} ({reason})"
+        made = True
     except (OSError, ValueError) as e:
         return f"{what} cannot be used ({e})"
     if not stat.S_ISDIR(info.st_mode):
         return f"{what} is not a folder"
     if not chosen and info.st_uid != os.getuid():
         return f"{what} belongs to another user; set {ENV_NAMES['STATE_DIR']} to a folder of yours"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{what} cannot be written to"
+    trouble = _write_problem(folder)
+    if trouble and made:
+        with suppress(OSError):
+            folder.rmdir()
+    return f"{what} cannot be written to ({trouble})" if trouble else None
+
+
+def _write_problem(folder: Path) -> str | None:
+    # Permission bits say little (root passes them everywhere, /proc and read-only
+    # mounts refuse anyway): make, lock and remove a file as the lock files will be.
+    try:
+        fd, name = tempfile.mkstemp(prefix=".medfeed-check-", dir=folder)
+    except OSError as e:
+        return e.strerror or str(e)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError as e:
+        return f"cannot lock a file there: {e.strerror or e}"
+    finally:
+        os.close(fd)
+        with suppress(OSError):
+            os.unlink(name)
     return None
 
 
