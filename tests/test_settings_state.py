@@ -89,3 +89,21 @@ def test_gunicorns_app_refuses_it_in_one_line_naming_the_variable(entries_dir: P
     problems = [line for line in done.stderr.splitlines() if "MEDFEED_STATE_DIR" in line]
     assert len(problems) == 1, done.stderr
     assert "'/proc/x'" in problems[0]
+
+
+def test_a_state_folder_made_by_another_process_meanwhile_is_fine(
+    entries_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gunicorn's workers start at once: each may find the folder missing, one makes it.
+    real_mkdir = Path.mkdir
+
+    def made_meanwhile(self: Path, *args: object, **kwargs: object) -> None:
+        real_mkdir(self)
+        raise FileExistsError(17, "File exists")
+
+    monkeypatch.setattr(Path, "mkdir", made_meanwhile)
+    folder = tmp_path / "state"
+    settings = Settings.load(
+        {"MEDFEED_ENTRIES": str(entries_dir), "MEDFEED_STATE_DIR": str(folder)}
+    )
+    assert settings.state_folder == folder and folder.is_dir()

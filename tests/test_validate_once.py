@@ -234,3 +234,14 @@ def test_a_file_that_is_not_json_still_has_its_slug(
         "an alias names an earlier slug" in lines
     )
     assert not any(line.startswith("entries/multi.json: aliases.1") for line in lines)
+
+
+def test_a_file_that_writes_a_bad_id_is_not_known_by_a_computed_one(
+    runner: CliRunner, entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    # Its id is whatever it will write once fixed, not the one computed from its name.
+    write_entry("multi", id="not a uri", published="2016-09-16T10:00:00+00:00")
+    write_entry("other", id="tag:example.org,2016-09-16:multi")
+    lines = runner.invoke(main, ["validate", str(entries_dir)]).stdout.splitlines()
+    assert [line.split(": ")[:2] for line in lines] == [["entries/multi.json", "id"]]
+    assert "should be an absolute URI" in lines[0]

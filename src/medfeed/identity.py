@@ -6,7 +6,7 @@ problems still has these reported at once; what is published is decided in ``sto
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from medfeed.errors import Problem
@@ -36,14 +36,20 @@ def claim_of_file(
     if not SLUG_RE.fullmatch(slug):
         return None
     computed = None
-    if salvaged.id is None and salvaged.published is not None and site is not None:
+    if not salvaged.id_written and salvaged.published is not None and site is not None:
         computed = entry_id(site.authority, salvaged.published, slug)
     return Claim(label, slug, salvaged.id or computed, salvaged.aliases)
 
 
-def alias_rules(claims: list[Claim]) -> tuple[dict[str, str], list[Problem]]:
-    """Each alias and the slug it redirects to; the problems of those that cannot."""
-    slugs = {claim.slug: claim.source for claim in claims}
+def alias_rules(
+    claims: list[Claim], slugs: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[Problem]]:
+    """Each alias and the slug it redirects to; the problems of those that cannot.
+
+    ``slugs`` maps every file's slug to the file, where it is not that of ``claims``.
+    """
+    if slugs is None:
+        slugs = {claim.slug: claim.source for claim in claims}
     owners: dict[str, list[tuple[Claim, int]]] = {}
     problems = []
     for claim in claims:
@@ -71,16 +77,28 @@ def alias_rules(claims: list[Claim]) -> tuple[dict[str, str], list[Problem]]:
 def identity_problems(claims: Iterable[Claim]) -> list[Problem]:
     """The rules across files, over what every file says (valid or not): an id claimed
     twice, an alias that is a slug or is claimed twice. Publishes nothing."""
-    claims = list(claims)
-    by_id: dict[str, list[Claim]] = {}
+    ids: dict[str, list[str]] = {}
+    slugs = {}
+    renamed = []
     for claim in claims:
+        slugs[claim.slug] = claim.source
         if claim.id is not None:
-            by_id.setdefault(claim.id, []).append(claim)
+            ids.setdefault(claim.id, []).append(claim.source)
+        if claim.aliases:
+            renamed.append(claim)
+    return identity_rules(ids, slugs, renamed)
+
+
+def identity_rules(
+    ids: Mapping[str, list[str]], slugs: Mapping[str, str], renamed: list[Claim]
+) -> list[Problem]:
+    """The problems of each id claimed by more than one file (``ids``: the files that
+    claim each), and of the aliases of ``renamed`` against ``slugs`` (every file's)."""
     problems = []
-    for claimed, claimants in by_id.items():
-        if len(claimants) > 1:
-            problems += twice(claimed, [c.source for c in claimants])
-    return problems + alias_rules(claims)[1]
+    for claimed, sources in ids.items():
+        if len(sources) > 1:
+            problems += twice(claimed, sources)
+    return problems + alias_rules(renamed, slugs)[1]
 
 
 def twice(claimed: str, sources: list[str]) -> list[Problem]:

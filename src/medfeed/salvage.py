@@ -42,6 +42,8 @@ class Salvage:
     """The parts of an entry file that say which entry it is, each valid on its own."""
 
     id: str | None = None
+    id_written: bool = False
+    """Whether the file writes an id, valid or not: if it does, no id is computed for it."""
     published: datetime | None = None
     """As written: without an offset if it has none (only its date makes the id)."""
     aliases: tuple[tuple[int, str], ...] = ()
@@ -63,7 +65,8 @@ def salvage_of(error: EntryError) -> Salvage:
 
 def salvage_entry(entry: Entry) -> Salvage:
     """What a valid entry says of who it is (for one that is not published all the same)."""
-    return Salvage(entry.id, entry.published, tuple(enumerate(entry.aliases)))
+    aliases = tuple(enumerate(entry.aliases))
+    return Salvage(entry.id, entry.id is not None, entry.published, aliases)
 
 
 def salvage(data: Mapping[str, object]) -> Salvage:
@@ -74,8 +77,9 @@ def salvage(data: Mapping[str, object]) -> Salvage:
         for index, alias in enumerate(aliases):
             if _valid(_SLUG, alias) is not None:
                 kept.append((index, str(alias)))
-    entry_id = _valid(_ENTRY_ID, data.get("id"))
-    return Salvage(entry_id, _time_as_written(data.get("published")), tuple(kept))
+    written = data.get("id")
+    published = _time_as_written(data.get("published"))
+    return Salvage(_valid(_ENTRY_ID, written), written is not None, published, tuple(kept))
 
 
 def skipped_rules(data: Mapping[str, object], label: str) -> list[Problem]:

@@ -205,12 +205,15 @@ def _state_folder_problem(folder: Path, *, chosen: bool) -> str | None:
     except FileNotFoundError:
         # Made now, as the processes would make it, so that making it is tried for real.
         try:
-            folder.mkdir(mode=STATE_FOLDER_MODE)
-            info = os.lstat(folder)
+            try:
+                folder.mkdir(mode=STATE_FOLDER_MODE)
+                made = True
+            except FileExistsError:
+                pass  # another process starting at the same moment made it
+            info = os.stat(folder) if chosen else os.lstat(folder)
         except (OSError, ValueError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             return f"{what} does not exist and cannot be made in {str(folder.parent)!r} ({reason})"
-        made = True
     except (OSError, ValueError) as e:
         return f"{what} cannot be used ({e})"
     if not stat.S_ISDIR(info.st_mode):

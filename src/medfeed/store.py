@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar, overload
 
 from medfeed.errors import EntryError, Problem
-from medfeed.identity import Claim, alias_rules, identity_problems, twice
+from medfeed.identity import Claim, alias_rules, identity_rules, twice
 from medfeed.markup import render_markdown
 from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.reading import (
@@ -243,10 +243,31 @@ def assemble(
     if broken or held_back:
         # What the files on disk say, those held back or with problems included: the
         # rules above see only the versions that are published.
-        said = {item.source: claim_of(item) for item in items}
-        said.update((claim.source, claim) for claim in broken)
-        problems += identity_problems(said.values())
+        problems += _on_disk(items, broken)
     return tuple(kept), list(dict.fromkeys(problems))
+
+
+def _on_disk(items: list[Item], broken: list[Claim]) -> list[Problem]:
+    # identity_problems over every file, without a Claim made for each valid one: this
+    # runs on every change for as long as a file has problems.
+    replaced = {claim.source for claim in broken}
+    ids: dict[str, list[str]] = {}
+    slugs = {}
+    renamed = []
+    for item in items:
+        if item.source in replaced:
+            continue
+        slugs[item.slug] = item.source
+        ids.setdefault(item.id, []).append(item.source)
+        if item.entry.aliases:
+            renamed.append(claim_of(item))
+    for claim in broken:
+        slugs[claim.slug] = claim.source
+        if claim.id is not None:
+            ids.setdefault(claim.id, []).append(claim.source)
+        if claim.aliases:
+            renamed.append(claim)
+    return identity_rules(ids, slugs, renamed)
 
 
 def check_new_entry(data: dict[str, object], label: str, site: SiteConfig) -> list[Problem]:
