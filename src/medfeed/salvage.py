@@ -89,10 +89,14 @@ def skipped_rules(data: Mapping[str, object], label: str) -> list[Problem]:
     for field in _DISTINCT:
         values = data.get(field)
         if isinstance(values, list):
-            strings = [v for v in values if isinstance(v, str)]
-            twice = [v for i, v in enumerate(strings) if v in strings[:i]]
-            if twice:
-                problems.append(Problem(label, field, f"lists {twice[0]!r} twice"))
+            seen: set[str] = set()
+            for value in values:
+                if not isinstance(value, str):
+                    continue
+                if value in seen:
+                    problems.append(Problem(label, field, f"lists {value!r} twice"))
+                    break
+                seen.add(value)
     problems += _lengths(data, label)
     event = data.get("event")
     location = event.get("location") if isinstance(event, dict) else None
