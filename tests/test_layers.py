@@ -167,7 +167,8 @@ ALLOWED: dict[str, set[str]] = {
         "urls",
         "websub",
     },  # fmt: skip
-    "outdir": set(),
+    "manifest": set(),
+    "outdir": {"manifest"},
     "build": {"parallel", "delivery", "documents", "outdir", "snapshot", "urls"},
     "cli": {
         "build",

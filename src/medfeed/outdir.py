@@ -1,26 +1,25 @@
 """The folder a static build writes into, and what medfeed owns there.
 
 This module decides which folders a build may write to at all, keeps the manifest
-(``.medfeed-build``) of the files and folders earlier builds wrote, surveys the folder
-for anything medfeed did not write before a build changes it, writes each file
-atomically, and deletes only what the manifest lists; ``build`` decides what to write.
+(``.medfeed-build``, see ``manifest``) of the files and folders earlier builds wrote,
+surveys the folder for anything medfeed did not write before a build changes it, writes
+each file atomically, and deletes only what the manifest lists, where it is still as
+written, through no symbolic link; ``build`` decides what to write.
 """
 
 from __future__ import annotations
 
-import json
+import errno
 import os
 import stat
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
-MARKER = ".medfeed-build"
-"""The manifest of what medfeed wrote in a folder; a rebuild touches nothing else."""
-MANIFEST_FORMAT = 1
-
-Record = tuple[str, int, int, int, int, int]
-"""A document as written: etag, mtime (ns), then size and inode of the file and its .gz."""
+# Record and read_manifest are build's too, by way of this module.
+from medfeed.manifest import MARKER, Manifest, a_written_pair, as_written, manifest_bytes
+from medfeed.manifest import Record as Record
+from medfeed.manifest import read_manifest as read_manifest
 
 TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 UTIME_FD = os.utime in os.supports_fd
@@ -28,15 +27,6 @@ UTIME_FD = os.utime in os.supports_fd
 
 class BuildError(Exception):
     """The build cannot go ahead as asked; nothing in the output folder was changed."""
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What earlier builds wrote in a folder: documents by file, and folders they made."""
-
-    documents: dict[str, Record | None]
-    folders: frozenset[str]
-    legacy: bool = False
 
 
 def check_outdir(outdir: str, entries: Path) -> Path:
@@ -61,46 +51,32 @@ def check_outdir(outdir: str, entries: Path) -> Path:
     if source in target.parents:
         raise BuildError(f"{refuse}: it is inside the entries folder {entries}")
     if os.path.lexists(target) and not target.is_dir():
-        raise BuildError(f"{refuse}: it is a file, not a folder")
+        raise BuildError(f"{refuse}: it {_not_a_folder(target, 'is a file, not a folder')}")
     folder = target if target.is_dir() else target.parent
     if not folder.is_dir():
-        missing = "is not a folder" if os.path.lexists(folder) else "does not exist"
+        exists = os.path.lexists(folder)
+        missing = _not_a_folder(folder, "is not a folder") if exists else "does not exist"
         raise BuildError(f"{refuse}: {folder} {missing}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BuildError(f"{refuse}: no permission to write in {folder}")
     return target
 
 
-def _record(value: object) -> Record | None:
-    if isinstance(value, list) and len(value) == 6 and isinstance(value[0], str):
-        if all(isinstance(n, int) for n in value[1:]):
-            return (value[0], value[1], value[2], value[3], value[4], value[5])
-    return None
-
-
-def read_manifest(root: Path) -> Manifest | None:
-    """The manifest of an earlier build in ``root``, or None if medfeed never built there."""
+def _not_a_folder(path: Path, otherwise: str) -> str:
+    """Why something that exists at ``path`` is not a folder, for a one-line refusal."""
+    # realpath leaves a link it cannot resolve as it is: a loop, or a path it cannot read.
     try:
-        raw = (root / MARKER).read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        data = json.loads(raw)
-        if data["medfeed-build"] != MANIFEST_FORMAT:
-            raise ValueError("another manifest format")
-        documents = {str(k): _record(v) for k, v in data["documents"].items()}
-        return Manifest(documents, frozenset(str(f) for f in data["folders"]))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        # A marker from before manifests, or a damaged one: medfeed built this folder but
-        # did not list what, so the files at the new build's paths count as medfeed's.
-        return Manifest({}, frozenset(), legacy=True)
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symbolic link loop, not a folder"
+        return f"cannot be read: {e.strerror}"
+    return otherwise
 
 
 def write_manifest(root: str, documents: Mapping[str, Record | None], folders: set[str]) -> None:
     """Replace the manifest in ``root`` with these documents and folders."""
-    listed = {rel: documents[rel] for rel in sorted(documents)}
-    data = {"medfeed-build": MANIFEST_FORMAT, "documents": listed, "folders": sorted(folders)}
-    replace_file(os.path.join(root, MARKER), json.dumps(data, separators=(",", ":")).encode(), None)
+    replace_file(os.path.join(root, MARKER), manifest_bytes(documents, folders), None)
 
 
 def _stat(path: str) -> os.stat_result | None:
@@ -111,9 +87,7 @@ def _stat(path: str) -> os.stat_result | None:
 
 
 def _intact(record: Record, main: os.stat_result, gz: os.stat_result) -> bool:
-    # A file replaced or edited since medfeed wrote it has a new inode, size or mtime.
-    on_disk = (main.st_mtime_ns, main.st_size, main.st_ino, gz.st_mtime_ns, gz.st_size, gz.st_ino)
-    return on_disk == (record[1], record[2], record[3], record[1], record[4], record[5])
+    return as_written(main, record) and as_written(gz, record, gz=True)
 
 
 def survey(
@@ -188,27 +162,93 @@ def replace_file(target: str, data: bytes, mtime: int | None) -> os.stat_result:
 
 
 def delete_written(root: str, gone: Iterable[str], folders: set[str]) -> int:
-    """Delete these documents and the folders medfeed made that they leave empty.
+    """Delete these documents where they are still the files medfeed wrote, and the
+    folders medfeed made that they leave empty.
 
-    Returns how many documents went; ``folders`` loses the folders removed.
+    Each file must be as the manifest in ``root`` records it (mtime, size and inode): a
+    file put in its place or edited since is not medfeed's and stays, as does a folder
+    that is not empty. Nothing is reached through a symbolic link, so nothing outside
+    ``root`` goes. Returns how many documents went; ``folders`` loses those removed.
     """
+    manifest = read_manifest(Path(root))
+    records = manifest.documents if manifest else {}
     count = 0
     emptied = set()
-    for rel in gone:
-        for name in (rel, rel + ".gz"):
-            found = _stat(os.path.join(root, name))
-            if found is not None and stat.S_ISREG(found.st_mode):
-                os.unlink(os.path.join(root, name))
-                count += name == rel
-        emptied.add(os.path.dirname(rel))
-    # A folder medfeed made goes once empty; one holding anything else stays.
-    for start in emptied:
-        folder = start
-        while folder in folders:
-            try:
-                os.rmdir(os.path.join(root, folder))
-            except OSError:
-                break
-            folders.discard(folder)
-            folder = os.path.dirname(folder)
+    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for rel in gone:
+            emptied.add(os.path.dirname(rel))
+            if rel in records:  # read_manifest checked that its paths stay inside
+                count += _at(top, rel, partial(_delete, record=records[rel]))
+        for start in emptied:
+            folder = start
+            while folder in folders and _at(top, folder, _remove_empty):
+                folders.discard(folder)
+                folder = os.path.dirname(folder)
+    finally:
+        os.close(top)
     return count
+
+
+def _at(top: int, rel: str, act: Callable[[int, str], bool]) -> bool:
+    """``act`` on a name in its folder under ``top``, the folder reached through no
+    symbolic link; False if there is no such folder of its own."""
+    *path, name = rel.split("/")
+    if {"", ".", ".."} & {*path, name}:
+        return False
+    fd = os.dup(top)
+    try:
+        for part in path:
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                return False
+            os.close(fd)
+            fd = inner
+        return act(fd, name)
+    finally:
+        os.close(fd)
+
+
+def _remove_empty(fd: int, name: str) -> bool:
+    try:
+        os.rmdir(name, dir_fd=fd)
+    except OSError:
+        return False  # not empty, or not a folder
+    return True
+
+
+def _delete(fd: int, name: str, record: Record | None) -> bool:
+    """Delete a document's file and .gz where medfeed's; whether the file went."""
+    main, gz = _stat_at(fd, name), _stat_at(fd, name + ".gz")
+    if record is not None:
+        # Each on its own: a .gz left beside a file put in place of the document's would
+        # be sent (gzip_static) instead of that file.
+        ours = [name] if main and as_written(main, record) else []
+        ours += [name + ".gz"] if gz and as_written(gz, record, gz=True) else []
+    elif main and gz and stat.S_ISREG(main.st_mode) and stat.S_ISREG(gz.st_mode):
+        # Listed by a build that may have stopped before writing it: medfeed's if the
+        # pair is as a build writes them.
+        try:
+            pair = a_written_pair(main, gz, _read_at(fd, name), _read_at(fd, name + ".gz"))
+        except OSError:
+            pair = False
+        ours = [name, name + ".gz"] if pair else []
+    else:
+        ours = []
+    for file in ours:
+        os.unlink(file, dir_fd=fd)
+    return name in ours
+
+
+def _stat_at(fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _read_at(fd: int, name: str) -> bytes:
+    file = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    with os.fdopen(file, "rb") as opened:
+        return opened.read()

@@ -1,0 +1,131 @@
+"""The manifest of a static build (``.medfeed-build``): what medfeed wrote in its output
+folder, read back with distrust.
+
+A rebuild deletes only what the manifest lists, so every path in it is checked to stay
+inside the folder, and every file is checked to be the one medfeed wrote (its mtime, size
+and inode) before it goes; ``outdir`` does the writing and deleting.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MARKER = ".medfeed-build"
+"""The manifest of what medfeed wrote in a folder; a rebuild touches nothing else."""
+MANIFEST_FORMAT = 1
+
+Record = tuple[str, int, int, int, int, int]
+"""A document as written: etag, mtime (ns), then size and inode of the file and its .gz."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What earlier builds wrote in a folder: documents by file, and folders they made."""
+
+    documents: dict[str, Record | None]
+    """None: listed before it was written, by a build that may have stopped before."""
+    folders: frozenset[str]
+    legacy: bool = False
+
+
+def inside(rel: object) -> str:
+    """A path as medfeed lists it, relative to the output folder and never leaving it.
+
+    Raises:
+        ValueError: it is empty, absolute, not normalised, has a ``..`` (or ``.``), a
+            backslash or a NUL, or cannot be a file name.
+    """
+    # An empty part is a leading, trailing or doubled slash, or an empty path.
+    if not isinstance(rel, str) or {"", ".", ".."} & {*rel.split("/")} or {"\0", "\\"} & {*rel}:
+        raise ValueError(f"not a path inside the folder: {rel!r}")
+    os.fsencode(rel)  # a lone surrogate is no file name (UnicodeEncodeError)
+    return rel
+
+
+def _record(value: object) -> Record | None:
+    if value is None:
+        return None
+    if isinstance(value, list) and len(value) == 6 and isinstance(value[0], str):
+        if all(type(n) is int for n in value[1:]):
+            return (value[0], value[1], value[2], value[3], value[4], value[5])
+    raise ValueError(f"not a record: {value!r}")
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    """The manifest of an earlier build in ``root``, or None if medfeed never built there.
+
+    A damaged manifest, and one naming any path that is not inside ``root`` (``../x``,
+    ``/etc/x``), is read as a marker from before manifests: none of its paths is trusted.
+    """
+    try:
+        raw = _read_marker(root / MARKER)
+    except FileNotFoundError:
+        return None
+    try:
+        data = json.loads(raw)
+        if data["medfeed-build"] != MANIFEST_FORMAT:
+            raise ValueError("another manifest format")
+        documents = {inside(k): _record(v) for k, v in data["documents"].items()}
+        return Manifest(documents, frozenset(inside(f) for f in data["folders"]))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        # A marker from before manifests, or a damaged one: medfeed built this folder but
+        # did not list what, so the files at the new build's paths count as medfeed's
+        # (and, none being listed, none is deleted).
+        return Manifest({}, frozenset(), legacy=True)
+
+
+def _read_marker(path: Path) -> bytes:
+    # Not through a symbolic link, and never waiting on a FIFO: such a marker is damaged.
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        return b""
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            return b""
+        with os.fdopen(os.dup(fd), "rb") as marker:
+            return marker.read()
+    finally:
+        os.close(fd)
+
+
+def manifest_bytes(documents: Mapping[str, Record | None], folders: set[str]) -> bytes:
+    """The manifest listing these documents and folders, in a stable order."""
+    listed = {rel: documents[rel] for rel in sorted(documents)}
+    data = {"medfeed-build": MANIFEST_FORMAT, "documents": listed, "folders": sorted(folders)}
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def as_written(found: os.stat_result, record: Record, gz: bool = False) -> bool:
+    """Whether a document's file (or its .gz) is still the one medfeed wrote."""
+    # A file replaced or edited since medfeed wrote it has a new inode, size or mtime.
+    size, inode = (record[4], record[5]) if gz else (record[2], record[3])
+    on_disk = (found.st_mtime_ns, found.st_size, found.st_ino)
+    return stat.S_ISREG(found.st_mode) and on_disk == (record[1], size, inode)
+
+
+def a_written_pair(main: os.stat_result, gz: os.stat_result, body: bytes, packed: bytes) -> bool:
+    """Whether a file and its .gz, of a document listed without a record, are as a build
+    writes them: both of one mtime, the .gz holding the file's bytes."""
+    if not (stat.S_ISREG(main.st_mode) and stat.S_ISREG(gz.st_mode)):
+        return False
+    if main.st_mtime_ns != gz.st_mtime_ns or main.st_size != len(body):
+        return False
+    try:
+        # At most one byte more than the file: a .gz of anything larger is not its copy.
+        unpacked = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(packed, len(body) + 1)
+    except zlib.error:
+        return False
+    return unpacked == body
