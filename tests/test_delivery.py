@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import brotli
 import pytest
@@ -16,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from conftest import WriteEntry
 from medfeed.delivery import LARGE_BODY, answer, gzip_bytes, http_date, make_document, with_vary
-from medfeed.negotiation import choose_encoding, parse_http_date
+from medfeed.negotiation import choose_encoding, not_modified_since, parse_http_date
 
 FEEDS = ["/feed.atom", "/feed.rss", "/categories/visits/feed.atom", "/"]
 DOCUMENTS = [*FEEDS, "/categories/visits/", "/entries/a-visit/"]
@@ -24,9 +27,15 @@ SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
-def loaded(write_entry: WriteEntry, make_app: Callable[..., Flask]) -> FlaskClient:
+def loaded(
+    write_entry: WriteEntry, make_app: Callable[..., Flask], entries_dir: Path
+) -> FlaskClient:
     write_entry("a-visit")
     write_entry("a-conference", categories=["conferences"], title="A conference")
+    # Written an hour ago: a date a little after a document's change is still a past one.
+    hour_ago = time.time() - 3600
+    for path in [*entries_dir.iterdir(), entries_dir]:
+        os.utime(path, (hour_ago, hour_ago))
     return make_app().test_client()
 
 
@@ -303,6 +312,69 @@ def test_an_unreadable_date_is_ignored_not_an_error(loaded: FlaskClient, since: 
     response = loaded.get("/feed.rss", headers={"If-Modified-Since": since})
     assert response.status_code == 200
     assert response.data
+
+
+FAR_AHEAD = datetime(2126, 3, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("form", ["imf-fixdate", "rfc850", "asctime"])
+@pytest.mark.parametrize("path", DOCUMENTS)
+def test_a_date_later_than_the_answer_is_ignored(loaded: FlaskClient, path: str, form: str) -> None:
+    # RFC 9110 13.1.3: a date later than the server's time is not valid. Honoured, it
+    # would answer 304 to a client with a fast clock after every change until that date.
+    first = loaded.get(path)
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    dates = [ahead] if form == "rfc850" else [ahead, FAR_AHEAD]  # two digits: 50 years
+    for moment in dates:
+        since = date_forms(moment)[form]
+        assert parse_http_date(since) == moment
+        for method in (loaded.get, loaded.head):
+            response = method(path, headers={"If-Modified-Since": since})
+            assert response.status_code == 200, (since, method)
+            assert response.headers["ETag"] == first.headers["ETag"]
+        assert loaded.get(path, headers={"If-Modified-Since": since}).data == first.data
+    # The date the client was given is still honoured.
+    stamp = first.headers["Last-Modified"]
+    assert loaded.get(path, headers={"If-Modified-Since": stamp}).status_code == 304
+
+
+def test_if_modified_since_is_judged_against_the_time_of_the_answer() -> None:
+    changed = datetime(2016, 9, 16, 10, tzinfo=UTC)
+    doc = make_document(b"x" * 100, "text/plain", changed, 60)
+    now = datetime(2020, 1, 1, 12, 0, 0, 500_000, tzinfo=UTC)
+    for since, status in [
+        (changed, "304 Not Modified"),
+        (now.replace(microsecond=0), "304 Not Modified"),  # Date's own second
+        (now.replace(microsecond=0) + SECOND, "200 OK"),
+        (now + timedelta(days=365 * 100), "200 OK"),
+        (changed - SECOND, "200 OK"),
+    ]:
+        environ = {"REQUEST_METHOD": "GET", "HTTP_IF_MODIFIED_SINCE": http_date(since)}
+        assert answer(doc, environ, now=now).status == status, since
+        assert not_modified_since(http_date(since), changed, now) == (status != "200 OK")
+    # Without a time, the clock's: a date in 2126 is later than it.
+    assert not not_modified_since(http_date(FAR_AHEAD), changed)
+    assert not_modified_since(http_date(datetime.now(UTC)), changed)
+    # An ETag still answers 304 whatever the date says.
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "HTTP_IF_NONE_MATCH": doc.variant("identity").etag,
+        "HTTP_IF_MODIFIED_SINCE": http_date(FAR_AHEAD),
+    }
+    assert answer(doc, environ, now=now).status == "304 Not Modified"
+
+
+@given(
+    changed=st.datetimes(datetime(1970, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)),
+    since=st.datetimes(datetime(1970, 1, 1), datetime(9999, 1, 1), timezones=st.just(UTC)),
+    now=st.datetimes(datetime(1970, 1, 1), datetime(2200, 1, 1), timezones=st.just(UTC)),
+)
+def test_no_304_for_a_date_past_the_answer_or_before_the_change(
+    changed: datetime, since: datetime, now: datetime
+) -> None:
+    fresh = not_modified_since(http_date(since), changed, now)
+    since = since.replace(microsecond=0)
+    assert fresh == (changed.replace(microsecond=0) <= since <= now)
 
 
 # Accept-Encoding (RFC 9110 12.5.3)

@@ -1,5 +1,6 @@
 """Documents as HTTP delivers them: precompressed variants, precomputed headers, and
-the answer to a conditional request. Pure functions of bytes and request headers.
+the answer to a conditional request. Pure functions of bytes, request headers and the
+time of the answer.
 """
 
 from __future__ import annotations
@@ -224,9 +225,15 @@ class Answer:
     body: bytes
 
 
-def answer(doc: Document, environ: Mapping[str, Any], extra: Headers = ()) -> Answer:
+def answer(
+    doc: Document, environ: Mapping[str, Any], extra: Headers = (), now: datetime | None = None
+) -> Answer:
     """Answer a GET or HEAD for a document: negotiate, then 304 or 200, with the
-    ``extra`` headers (a feed's Link header) on both."""
+    ``extra`` headers (a feed's Link header) on both.
+
+    ``now`` is the time of the answer (its Date; default: the clock): an
+    If-Modified-Since later than it is ignored (see negotiation.not_modified_since).
+    """
     variant = doc.variant(choose_encoding(environ.get("HTTP_ACCEPT_ENCODING", ""), ENCODINGS))
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
@@ -236,7 +243,7 @@ def answer(doc: Document, environ: Mapping[str, Any], extra: Headers = ()) -> An
         fresh = (
             since is not None
             and doc.date_validates
-            and not_modified_since(since, doc.last_modified)
+            and not_modified_since(since, doc.last_modified, now)
         )
     if fresh:
         kept = ("Content-Type", "Content-Length", "Content-Encoding")

@@ -174,7 +174,18 @@ def parse_http_date(value: str, now: datetime | None = None) -> datetime | None:
         return None
 
 
-def not_modified_since(if_modified_since: str, last_modified: datetime) -> bool:
-    """Whether If-Modified-Since is a date no earlier than Last-Modified (to the second)."""
-    since = parse_http_date(if_modified_since)
-    return since is not None and last_modified.replace(microsecond=0) <= since
+def not_modified_since(
+    if_modified_since: str, last_modified: datetime, now: datetime | None = None
+) -> bool:
+    """Whether If-Modified-Since is a date no earlier than Last-Modified (to the second).
+
+    A date later than ``now`` (the time of the answer, its Date; default: the clock) is
+    not valid (RFC 9110 13.1.3): it is ignored, as if absent. Otherwise a client whose
+    clock runs fast, or that sends a made-up date, would be told "not modified" of every
+    change until its date comes.
+    """
+    moment = now if now is not None else datetime.now(UTC)
+    since = parse_http_date(if_modified_since, now=moment)
+    if since is None or since > moment:
+        return False
+    return last_modified.replace(microsecond=0) <= since
