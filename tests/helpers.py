@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -15,6 +17,13 @@ from medfeed.models import Entry, entry_id
 from medfeed.store import Item
 
 WriteEntry = Callable[..., Path]
+HOUR_AGO = time.time() - 3600
+
+
+def age_folder(folder: Path, moment: float = HOUR_AGO) -> None:
+    """Date every file and the folder itself at ``moment``, as if written then."""
+    for path in [*folder.iterdir(), folder]:
+        os.utime(path, (moment, moment))
 
 
 class Displayed(HTMLParser):

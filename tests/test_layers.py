@@ -169,7 +169,7 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "manifest": set(),
     "outdir": {"manifest"},
-    "build": {"parallel", "delivery", "documents", "outdir", "snapshot", "urls"},
+    "build": {"parallel", "delivery", "documents", "ledger", "outdir", "snapshot", "urls"},
     "cli": {
         "build",
         "clioptions",

@@ -16,18 +16,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from conftest import SITE_TOML, entry_data
+from helpers import HOUR_AGO, age_folder
 
 WriteEntry = Callable[..., Path]
 MakeApp = Callable[..., Flask]
 
 LISTS = ["/", "/feed.atom", "/feed.rss", "/categories/visits/", "/categories/visits/feed.atom"]
-HOUR_AGO = time.time() - 3600
-
-
-def age_folder(folder: Path, moment: float = HOUR_AGO) -> None:
-    """Date every file and the folder itself at ``moment``, as if written then."""
-    for path in [*folder.iterdir(), folder]:
-        os.utime(path, (moment, moment))
 
 
 class Reader:
@@ -96,6 +90,57 @@ def test_no_change_is_hidden_from_if_modified_since(
         change()
         publisher.refresh(None)
         assert reader.stale() == [], name
+
+
+def test_no_change_is_hidden_by_a_worker_that_never_saw_the_old_version(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp
+) -> None:
+    # A respawned or restarted worker shares the state folder with the one that served the
+    # old version: archive documents and entry pages, whose dates the folder cannot
+    # always move (a deletion, a file copied in with its old date), must not be answered
+    # 304 by it either.
+    site = entries_dir / "site.toml"
+    site.write_text(SITE_TOML.replace('language = "en"\n', 'language = "en"\nitem_limit = 1\n'))
+    write_entry("a-visit", published="2015-10-14T09:00:00Z")
+    write_entry("b-visit", title="B", published="2015-10-12T09:00:00Z")
+    write_entry("c-visit", title="C", published="2015-10-10T09:00:00Z")
+    age_folder(entries_dir)
+    first = make_app()
+    paths = [
+        *LISTS, "/entries/a-visit/", "/entries/c-visit/", "/archive/2015/10/feed.atom",
+        "/archive/2015/10/", "/archive/2015/", "/categories/visits/archive/2015/10/feed.rss",
+    ]  # fmt: skip
+    reader = Reader(first.test_client(), paths)
+    for name, change in [
+        *changes(entries_dir, write_entry),
+        ("an archived entry deleted", lambda: (entries_dir / "b-visit.json").unlink()),
+    ]:
+        change()
+        first.extensions["medfeed"].refresh(None)
+        # The new worker first, with the dates of the old version.
+        for app in (make_app(), first):
+            reader.client = app.test_client()
+            assert reader.stale() == [], name
+
+
+def test_bytes_that_did_not_change_keep_their_date(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp
+) -> None:
+    # An edit in another category changes nothing these documents show: readers that
+    # revalidate with If-Modified-Since keep their 304, in every worker.
+    write_entry("a-visit")
+    write_entry("a-conference", title="C", categories=["conferences"])
+    age_folder(entries_dir)
+    app = make_app()
+    paths = ["/categories/visits/", "/categories/visits/feed.atom", "/categories/visits/feed.json"]
+    before = {path: app.test_client().get(path).headers["Last-Modified"] for path in paths}
+    write_entry("a-conference", title="C, renamed", categories=["conferences"])
+    app.extensions["medfeed"].refresh(None)
+    assert app.test_client().get("/feed.atom").headers["Last-Modified"] not in before.values()
+    for worker in (app, make_app()):
+        for path, stamp in before.items():
+            response = worker.test_client().get(path, headers={"If-Modified-Since": stamp})
+            assert (response.status_code, response.headers["Last-Modified"]) == (304, stamp), path
 
 
 def test_two_changes_within_one_second_are_told_apart(

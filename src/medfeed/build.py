@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from medfeed.delivery import Document
 from medfeed.documents import KINDS, Kind
+from medfeed.ledger import DateLedger
 from medfeed.outdir import (
+    BuildError,
     Record,
     delete_written,
     read_manifest,
@@ -54,6 +56,14 @@ def file_for(path: str) -> str:
     """The file that holds a site path: pages are ``index.html`` in their folder."""
     relative = path.lstrip("/")
     return relative + "index.html" if relative.endswith("/") or not relative else relative
+
+
+def path_of(rel: str) -> str:
+    """The site path a file of the build holds (``file_for`` the other way)."""
+    folder, _, name = rel.rpartition("/")
+    if name == "index.html":
+        return "/" + (folder + "/" if folder else "")
+    return "/" + rel
 
 
 def _ns(moment: datetime) -> int:
@@ -148,6 +158,22 @@ def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
         return sum(len(snapshot.key(kind, subject)) for kind, subject in group)
 
     return [(len(part), part) for part in parts], [(items(g), g) for g in others], feeds
+
+
+def dates_of(outdir: Path) -> DateLedger:
+    """The dates an earlier build in ``outdir`` gave its documents (their files' mtimes),
+    for the snapshot of the next one: a document keeps its date while its bytes stay the
+    same, and one that changed is dated later than its file was (see DateLedger)."""
+    ledger = DateLedger()
+    try:
+        manifest = read_manifest(outdir) if outdir.is_dir() else None
+    except (OSError, BuildError):
+        return ledger  # the build itself says what is wrong with the folder
+    for rel, record in (manifest.documents if manifest else {}).items():
+        if record is not None:
+            moment = EPOCH + timedelta(microseconds=record[1] // 1000)
+            ledger.remember(path_of(rel), record[0], moment)
+    return ledger
 
 
 def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from medfeed.build import build_site
+from medfeed.build import build_site, dates_of
 from medfeed.clioptions import ENTRIES_OPTION, fail
 from medfeed.editcli import mv, new
 from medfeed.errors import ConfigError, MedfeedError
@@ -150,7 +150,8 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         gc.freeze()
         _report_problems(catalog, allow_problems)
         base_url = public_base_url(settings, catalog)
-        snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False)
+        dates = dates_of(target)  # what an earlier build wrote keeps its dates
+        snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False, ledger=dates)
         try:
             done = build_site(snapshot, target)
         except (BuildError, OSError) as e:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from medfeed.errors import Problem
 from medfeed.folder import DELETION_GRACE, Folder
+from medfeed.ledger import LOG_NAME as LEDGER_NAME
 from medfeed.ledger import DateLedger
 from medfeed.logs import ProblemLog, problem_log
 from medfeed.settings import Settings
@@ -78,7 +79,9 @@ class Publisher:
         self._listener = listener
         self._now = now
         self._lock = threading.Lock()
-        self._ledger = DateLedger()
+        # Shared by every process serving the folder and kept across restarts, so that
+        # all of them date each version of a document alike (see DateLedger).
+        self._ledger = DateLedger(settings.state_folder / LEDGER_NAME)
         # The entry cache in the state folder: a restart reads no unchanged file, and a
         # file broken before this process first read it keeps its published version.
         self.folder = Folder(

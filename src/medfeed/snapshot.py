@@ -81,30 +81,31 @@ class Snapshot(ContentVersion):
         if ready is not None:
             return ready
         key = self._key(kind, subject)
-        updated = self.last_modified(kind, subject, key)
         kept = self._documents.get(path)
         if kept is not None and _same(kept[0], key):
             doc = kept[1]
-            if doc.last_modified != updated:
-                # Same bytes, dated as a restarted process would date them.
-                validates = self.ledger.date_validates(path, doc.etag, updated)
-                doc = doc.redated(updated, date_validates=validates)
+            # Same bytes, same date (see DateLedger), whatever else changed in the folder.
+            dated, validates = self.ledger.date(path, doc.etag, doc.last_modified, self.now)
+            if (dated, validates) != (doc.last_modified, doc.date_validates):
+                doc = doc.redated(dated, date_validates=validates)
                 self._documents[path] = (key, doc)
             if kind.served:
                 self._ready[path] = doc
             return doc
         body = self._render(kind, subject, path)
+        computed = self.last_modified(kind, subject, key)
         doc = make_document(
             body,
             kind.media_type,
-            updated,
+            computed,
             self._max_age(kind, subject),
             PAGE_HEADERS if kind.page else (),
             # The archive is fetched rarely (and cached for long): compressed for speed.
             fast=kind.shows in ("archive", "period"),
         )
-        if not self.ledger.date_validates(path, doc.etag, updated):
-            doc = doc.redated(updated, date_validates=False)
+        dated, validates = self.ledger.date(path, doc.etag, computed, self.now)
+        if (dated, validates) != (computed, True):
+            doc = doc.redated(dated, date_validates=validates)
         doc = doc.prepare() if self.prepare else doc
         # Two threads may render the same document at once; both get the same bytes.
         self._documents[path] = (key, doc)
