@@ -85,7 +85,8 @@ ALLOWED: dict[str, set[str]] = {
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
     "ical": {"fields", "itemtexts", "models", "store", "urls", "wording"},
-    "pages": {"itemtexts", "models", "store", "urls", "wording"},
+    "pageparts": {"models", "wording"},
+    "pages": {"itemtexts", "models", "pageparts", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {
         "ical",

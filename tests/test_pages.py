@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REMOVE
-from medfeed import pages
+from medfeed import pageparts
 from medfeed.fields import PartialDate
 from medfeed.models import Event, Location
-from medfeed.pages import event_dates_html
+from medfeed.pageparts import event_dates_html
 from medfeed.wording import event_dates, event_place
 
 WriteEntry = Callable[..., Path]
@@ -442,11 +442,11 @@ def test_summary_is_left_out_where_the_content_starts_with_it(
 
 def _whole_text_starts_with(summary: str, content_html: str) -> bool:
     """shows_standfirst, reading the whole content at once: what the pieces must agree with."""
-    lead = pages._normal(summary)
-    reader = pages._Text()
+    lead = pageparts._normal(summary)
+    reader = pageparts._Text()
     reader.feed(content_html)
     reader.close()
-    text = pages._normal("".join(reader.parts))
+    text = pageparts._normal("".join(reader.parts))
     if not lead or not text.startswith(lead):
         return True
     rest = text[len(lead) :]
@@ -470,11 +470,11 @@ def test_the_standfirst_is_decided_from_the_contents_beginning_as_from_all_of_it
     # Contents that start with the summary (or nearly), read in pieces of any size.
     for content in (rest, summary + rest, "<p>" + summary.upper() + rest, summary[:-1] + rest):
         expected = _whole_text_starts_with(summary, content)
-        assert pages.shows_standfirst(summary, content) == expected
+        assert pageparts.shows_standfirst(summary, content) == expected
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(pages, "STANDFIRST_STEP", step)
-            patch.setattr(pages, "STANDFIRST_FACTOR", 0)
-            assert pages.shows_standfirst(summary, content) == expected, (summary, content)
+            patch.setattr(pageparts, "STANDFIRST_STEP", step)
+            patch.setattr(pageparts, "STANDFIRST_FACTOR", 0)
+            assert pageparts.shows_standfirst(summary, content) == expected, (summary, content)
 
 
 @pytest.mark.parametrize(

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
-from html.parser import HTMLParser
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from medfeed.itemtexts import ItemTexts
-from medfeed.models import Category, Entry, Event, SiteConfig
+from medfeed.models import Category, SiteConfig
+from medfeed.pageparts import (
+    archive_path,
+    event_dates_html,
+    month_name,
+    published_html,
+    shows_standfirst,
+)
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path, page_path
-from medfeed.wording import (
-    MONTHS,
-    date_label,
-    date_pieces,
-    event_place,
-    format_day,
-    published_on,
-)
+from medfeed.wording import MONTHS, date_label, event_place, format_day
 
 
 @dataclass(frozen=True)
@@ -47,19 +45,6 @@ FeedLinks = Callable[[str | None], list[FeedLink]]
 Month = tuple[int, int]
 
 
-def archive_path(category: str | None, year: int | None = None, month: int | None = None) -> str:
-    """The archive page of a category (None: the site), of a year, or of a month."""
-    folder = "/archive/" if category is None else f"/categories/{category}/archive/"
-    if year is None:
-        return folder
-    return f"{folder}{year:04d}/" if month is None else f"{folder}{year:04d}/{month:02d}/"
-
-
-def month_name(month: int) -> str:
-    """The English name of a month, 1 to 12."""
-    return MONTHS[month - 1]
-
-
 """The feeds a page of a category (None: the whole site) offers."""
 
 
@@ -69,96 +54,6 @@ class Chrome:
 
     header: Markup
     footer: Markup
-
-
-# The HTML of the lists is written here, not in templates, with markupsafe's escape
-# (C) and plain string joins: lists of thousands of entries cost a tenth of what a Jinja
-# macro did, and Markup.format, whose formatter is Python, is avoided too.
-
-
-def _time(stamp: str, text: str) -> str:
-    return f'<time datetime="{escape(stamp)}">{escape(text)}</time>'
-
-
-def published_html(entry: Entry) -> Markup:
-    """When an entry was published, as pages write it: its day, or only its month."""
-    on = published_on(entry)
-    stamp = entry.published.isoformat() if on.day else str(on)
-    return Markup("Published&nbsp;" + _time(stamp, date_label(on)))
-
-
-def event_dates_html(event: Event) -> Markup:
-    """``event_dates`` with each date in a ``<time datetime>`` element."""
-    return Markup(
-        "".join(
-            _time(str(when), text) if when else str(escape(text))
-            for text, when in date_pieces(event.start, event.end)
-        )
-    )
-
-
-# Tags within a line of text: every other tag separates words.
-_INLINE = frozenset(
-    {"a", "abbr", "b", "cite", "code", "del", "em", "i", "ins", "kbd", "q", "s", "small",
-     "strong", "sub", "sup", "u"}
-)  # fmt: skip
-
-
-class _Text(HTMLParser):
-    """The text of an HTML fragment, with a space wherever a block starts or ends."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _INLINE:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        self.handle_starttag(tag, [])
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-STANDFIRST_STEP = 256
-STANDFIRST_FACTOR = 2
-"""Characters of content HTML read at a time to compare its beginning with the summary:
-this many times the summary's length, and at least STANDFIRST_STEP."""
-
-
-def _normal(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def shows_standfirst(summary: str, content_html: str) -> bool:
-    """Whether an entry page leads with its summary: not where the content starts with it.
-
-    Compared as plain text, ignoring case, markup and runs of white space, so a summary
-    repeated as the content's first paragraph (or its first words) is shown once. The
-    content must go on at a word boundary: "A visit" does not start "A visitor came".
-    """
-    lead = _normal(summary)
-    if not lead:
-        return True
-    # Only the content's beginning matters: it is read a piece at a time until its text
-    # goes two characters past the summary's length (the last of a piece may combine
-    # with what follows it, and the one after the summary decides the word boundary).
-    reader = _Text()
-    step = max(STANDFIRST_STEP, STANDFIRST_FACTOR * len(summary))
-    for start in range(0, len(content_html), step):
-        reader.feed(content_html[start : start + step])
-        text = _normal("".join(reader.parts))
-        if len(text) > len(lead) + 1:
-            break
-    else:
-        reader.close()
-        text = _normal("".join(reader.parts))
-    if not text.startswith(lead):
-        return True
-    rest = text[len(lead) :]
-    return bool(rest) and rest[0].isalnum() and lead[-1].isalnum()
 
 
 @cache
