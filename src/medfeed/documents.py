@@ -278,6 +278,7 @@ def _link(content: Content, kind: Kind, name: str, subject: str | None) -> FeedL
         url=absolute(content.base_url, kind.path(subject)),
         media_type=kind.media_type.split(";")[0],
         format_name=name,
+        calendar=kind.shows == "calendar",
     )
 
 

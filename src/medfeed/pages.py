@@ -32,11 +32,13 @@ class FeedLink:
     url: str
     media_type: str
     format_name: str
+    calendar: bool = False
+    """Whether calendar programs subscribe to it (it then has a webcal: address too)."""
 
     @property
     def webcal(self) -> str | None:
         """The webcal: address calendar programs subscribe to, for a calendar."""
-        if self.media_type != "text/calendar":
+        if not self.calendar:
             return None
         return "webcal:" + self.url.split(":", 1)[1]
 
