@@ -120,9 +120,12 @@ class Entry(_Model):
     @field_validator("categories", "aliases")
     @classmethod
     def _distinct(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        seen = [c for i, c in enumerate(values) if c in values[:i]]
-        if seen:
-            raise ValueError(f"lists {seen[0]!r} twice")
+        # A set, not a scan of what came before: a list of thousands stays linear.
+        seen: set[str] = set()
+        for value in values:
+            if value in seen:
+                raise ValueError(f"lists {value!r} twice")
+            seen.add(value)
         return values
 
     @property
