@@ -84,7 +84,8 @@ ALLOWED: dict[str, set[str]] = {
     "jsonfeed": {"budget", "errors", "itemtexts", "jsonitems", "meta", "models", "store", "urls"},
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
-    "ical": {"fields", "itemtexts", "models", "store", "urls", "wording"},
+    "icalsize": {"budget", "meta"},
+    "ical": {"budget", "fields", "icalsize", "itemtexts", "models", "store", "urls", "wording"},
     "pageparts": {"models", "wording"},
     "pages": {"itemtexts", "models", "pageparts", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.

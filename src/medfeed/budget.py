@@ -62,8 +62,9 @@ def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
     return cut.rstrip().rstrip(",;:.-") + "\u2026"
 
 
-def plan(sizes: Sizes, count: int, budget: int) -> Cut:
-    """The most of ``count`` items that fits in ``budget`` bytes, by the estimates."""
+def plan(sizes: Sizes, count: int, budget: int, keep: int = 1) -> Cut:
+    """The most of ``count`` items that fits in ``budget`` bytes, by the estimates; the
+    newest ``keep`` items are never left out."""
     total = sizes.feed + sum(sizes.item(i, False) for i in range(count))
     # Content first goes from the oldest items: the newest keep it while it fits.
     with_content = 0
@@ -77,27 +78,30 @@ def plan(sizes: Sizes, count: int, budget: int) -> Cut:
     while total > budget and shortened_from > 0:
         shortened_from -= 1
         total -= sizes.item(shortened_from, False) - sizes.item(shortened_from, True)
-    while total > budget and count > 1:
+    while total > budget and count > keep:
         count -= 1
         total -= sizes.item(count, True)
     return Cut(count, with_content, shortened_from)
 
 
-def fit(render: Callable[[Cut], bytes], sizes: Sizes, count: int, limit: int) -> bytes:
-    """Render the most of ``count`` items that fits in ``limit`` bytes, by the policy.
+def fit(
+    render: Callable[[Cut], bytes], sizes: Sizes, count: int, limit: int, keep: int = 1
+) -> bytes:
+    """Render the most of ``count`` items that fits in ``limit`` bytes, by the policy,
+    never leaving out the newest ``keep``.
 
     A document planned to fit is rendered once; should it still be too big, the plan is
     made again for less, until it fits or nothing more can be cut.
     """
     budget = limit
-    cut = plan(sizes, count, budget)
+    cut = plan(sizes, count, budget, keep)
     while True:
         body = render(cut)
         if len(body) <= limit:
             return body
         # The estimate fell short: ask for less by what was missing, and then some.
         budget -= len(body) - limit + RETRY_MARGIN
-        smaller = plan(sizes, count, budget)
+        smaller = plan(sizes, count, budget, keep)
         if smaller == cut:
-            return body  # the newest item alone, as short as it gets
+            return body  # the newest items that must stay, as short as they get
         cut = smaller

@@ -20,7 +20,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from medfeed.budget import SUMMARY_CHARS, shorten
 from medfeed.fields import PartialDate
+from medfeed.icalsize import fit_calendar
 from medfeed.itemtexts import ItemTexts
 from medfeed.models import Event
 from medfeed.store import Item
@@ -183,7 +185,7 @@ def _float(value: float) -> str:
     return f"{value:.6f}"
 
 
-def _event_lines(item: Item, event: Event, meta: CalendarMeta) -> Iterator[str]:
+def _event_lines(item: Item, event: Event, meta: CalendarMeta, short: bool) -> Iterator[str]:
     entry, language = item.entry, meta.language
     first, last = event_days(event)
     revised = _utc(revised_at(item))
@@ -192,12 +194,17 @@ def _event_lines(item: Item, event: Event, meta: CalendarMeta) -> Iterator[str]:
     # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2).
     yield _line("DTSTAMP", revised)
     yield _line("DTSTART", _day(first), value="DATE")
-    yield _line("DTEND", _day(last + ONE_DAY), value="DATE")
+    if last < date.max:
+        yield _line("DTEND", _day(last + ONE_DAY), value="DATE")
+    else:
+        # The day after 31 December 9999 has no DATE: the same span as a duration.
+        yield _line("DURATION", f"P{(last - first).days + 1}D")
     yield _line("SEQUENCE", str(sequence(item)))
     yield _line("LAST-MODIFIED", revised)
     yield _line("SUMMARY", escape_text(entry.title), language=language)
     note = date_note(event)
-    description = f"{note}\n\n{entry.summary}" if note else entry.summary
+    summary = shorten(entry.summary) if short else entry.summary
+    description = f"{note}\n\n{summary}" if note else summary
     yield _line("DESCRIPTION", escape_text(description), language=language)
     location = event.location
     if location is not None:
@@ -239,24 +246,36 @@ def _start_then_id(pair: tuple[Item, Event]) -> tuple[date, date, str]:
 
 
 def render_calendar(
-    items: Sequence[Item], meta: CalendarMeta, texts: ItemTexts | None = None
+    items: Sequence[Item],
+    meta: CalendarMeta,
+    texts: ItemTexts | None = None,
+    limit: int | None = None,
 ) -> bytes:
     """Render every item with an event as a VEVENT of one calendar, as UTF-8 bytes.
 
     Events run by first day, then last day, then id. Deterministic: no clock, no random
     UIDs. With no events the calendar has no components, which clients accept. Each
-    VEVENT is written once per content version (``texts``), for the site's calendar and
-    its categories' alike.
+    VEVENT is written once per content version and cut (``texts``), for the site's
+    calendar and its categories' alike. Under ``limit`` (MAX_FEED_BYTES): where
+    everything would not fit, the oldest events' descriptions are shortened, then the
+    oldest past events left out (see icalsize); ongoing and future events always stay.
     """
     written = ItemTexts() if texts is None else texts
     context = (meta.base_url, meta.language, tuple(meta.category_titles.items()))
-    events = [(item, event) for item in items if (event := item.entry.event) is not None]
-    parts = ["".join(_calendar_lines(meta)).encode()]
-    for item, event in sorted(events, key=_start_then_id):
+    pairs = [(item, event) for item in items if (event := item.entry.event) is not None]
+    events = sorted(pairs, key=_start_then_id)
 
-        def write(item: Item = item, event: Event = event) -> bytes:
-            return "".join(_event_lines(item, event, meta)).encode()
+    def text(index: int, short: bool) -> bytes:
+        item, event = events[index]
+        # A summary that shortening leaves whole has one text: the full one.
+        short = short and len(item.entry.summary) > SUMMARY_CHARS
 
-        parts.append(written.text(context, item, "ics", True, False, write))
-    parts.append(b"END:VCALENDAR\r\n")
-    return b"".join(parts)
+        def write() -> bytes:
+            return "".join(_event_lines(item, event, meta, short)).encode()
+
+        return written.text(context, item, "ics", True, short, write)
+
+    head = "".join(_calendar_lines(meta)).encode()
+    spans = [event_days(event) for _, event in events]
+    newest = max((item.published_at for item in items), default=0.0)
+    return fit_calendar(head, spans, text, newest, limit)

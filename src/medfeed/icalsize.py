@@ -1,0 +1,90 @@
+"""How much of a calendar fits under MAX_FEED_BYTES: the feeds' size budget (budget.py)
+applied to VEVENTs.
+
+Where every event written in full would not fit, the DESCRIPTIONs of the oldest events
+are shortened first (their summary cut as a feed's is), then the oldest past events are
+left out; an event that is ongoing or still to come never is. A calendar reads no
+clock (the same entries give the same bytes), so "past" is judged against the newest
+publication among its entries, which the present is never before: an event is past
+once its last day is over everywhere (in UTC-12, the last zone to end a day) by then.
+The sizes are exact, each event's text being written (once per cut) to know it.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+
+from medfeed.budget import Cut, fit
+from medfeed.meta import MAX_FEED_BYTES
+
+END = b"END:VCALENDAR\r\n"
+DAY_OVER_EVERYWHERE = timedelta(days=1, hours=12)
+"""From a day's start in UTC to its end in UTC-12, the last time zone to end it."""
+
+EventText = Callable[[int, bool], bytes]
+"""An event's VEVENT by its index in the calendar, with a shortened DESCRIPTION or not."""
+
+
+def over_at(last: date) -> float:
+    """When an event whose last day is ``last`` is over everywhere, as a POSIX time."""
+    if date.max - last < DAY_OVER_EVERYWHERE:
+        return float("inf")  # 31 December 9999 never ends here
+    return calendar.timegm(last.timetuple()) + DAY_OVER_EVERYWHERE.total_seconds()
+
+
+class _Written:
+    """Each event's text for each cut, written once in one rendering (the largest are
+    not kept by ItemTexts), and their sizes as budget.Sizes wants them."""
+
+    def __init__(self, text: EventText, order: Sequence[int], fixed: int) -> None:
+        self._text = text
+        self._texts: dict[tuple[int, bool], bytes] = {}
+        self.order = order
+        """Event indexes newest first, as the budget counts items."""
+        self.feed = fixed
+
+    def get(self, index: int, short: bool) -> bytes:
+        found = self._texts.get((index, short))
+        if found is None:
+            found = self._texts[index, short] = self._text(index, short)
+        return found
+
+    def item(self, index: int, short: bool) -> int:
+        return len(self.get(self.order[index], short))
+
+    def content(self, index: int) -> int:
+        return 0  # a VEVENT has no content beside its DESCRIPTION
+
+
+def fit_calendar(
+    head: bytes,
+    spans: Sequence[tuple[date, date]],
+    text: EventText,
+    newest: float,
+    limit: int | None = None,
+) -> bytes:
+    """The calendar of these events (first and last days, in calendar order), with as
+    much of them as fits in ``limit`` bytes (MAX_FEED_BYTES); ``newest`` is the newest
+    publication time of its entries.
+
+    Over the limit only if its ongoing and future events alone, shortened, are.
+    """
+    limit = MAX_FEED_BYTES if limit is None else limit
+    count = len(spans)
+    order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)
+    written = _Written(text, order, len(head) + len(END))
+    whole = [written.get(index, False) for index in range(count)]
+    if written.feed + sum(len(part) for part in whole) <= limit:
+        return b"".join([head, *whole, END])
+    # Newest first by last day: the events not yet over come before every past one.
+    keep = sum(1 for _, last in spans if over_at(last) > newest)
+    rank = {index: position for position, index in enumerate(order)}
+
+    def render(cut: Cut) -> bytes:
+        shown = sorted(order[: cut.count])
+        parts = [written.get(i, rank[i] >= cut.shortened_from) for i in shown]
+        return b"".join([head, *parts, END])
+
+    return fit(render, written, count, limit, keep)
