@@ -266,7 +266,15 @@ def test_any_bad_path_makes_the_manifest_damaged(tmp_path: Path, bad: object) ->
 
 @pytest.mark.parametrize(
     "record",
-    [[1, 2, 3, 4, 5, 6], ["e", 1, 2, 3, 4], ["e", 1, 2, 3, 4, "5"], ["e", 1, True, 3, 4, 5], {}],
+    [
+        [1, 2, 3, 4, 5, 6],
+        ["e", 1, 2, 3, 4],
+        ["e", 1, 2, 3, 4, "5"],
+        ["e", 1, True, 3, 4, 5],
+        {},
+        ["e", 10**400, 2, 3, 4, 5],
+        ["e", 1, 2, 3, 4, -(2**64)],
+    ],
 )
 def test_a_bad_record_makes_the_manifest_damaged(tmp_path: Path, record: object) -> None:
     data = {"medfeed-build": 1, "documents": {"index.html": record}, "folders": []}

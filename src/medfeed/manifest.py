@@ -53,7 +53,8 @@ def _record(value: object) -> Record | None:
     if value is None:
         return None
     if isinstance(value, list) and len(value) == 6 and isinstance(value[0], str):
-        if all(type(n) is int for n in value[1:]):
+        # Times, sizes and inodes are 64-bit: a larger number is no file's.
+        if all(type(n) is int and -(2**63) <= n < 2**63 for n in value[1:]):
             return (value[0], value[1], value[2], value[3], value[4], value[5])
     raise ValueError(f"not a record: {value!r}")
 
