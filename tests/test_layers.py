@@ -102,11 +102,13 @@ ALLOWED: dict[str, set[str]] = {
     "links": set(),
     "documents": {"feeds", "jsonfeed", "links", "opml", "pages", "renderers", "urls"},
     "history": {"store"},
+    "indexes": {"store"},
     "ledger": set(),
     "version": {
         "documents",
         "errors",
         "history",
+        "indexes",
         "itemtexts",
         "meta",
         "models",

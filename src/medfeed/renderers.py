@@ -11,7 +11,7 @@ from typing import Protocol
 
 from medfeed.ical import CalendarMeta, render_calendar
 from medfeed.itemtexts import ItemTexts
-from medfeed.meta import Archive, FeedMeta
+from medfeed.meta import EPOCH, Archive, FeedMeta
 from medfeed.models import SiteConfig
 from medfeed.pages import PageRenderer
 from medfeed.sitemap import render_robots
@@ -40,8 +40,10 @@ class Content(Protocol):
     """Items written for feeds, shared by every document of this version that shows them."""
     changed_at: datetime
     """When any file of the folder last changed (the Last-Modified of lists)."""
-    updated: datetime
-    """The newest change of any visible entry, as entries date it."""
+
+    @property
+    def updated(self) -> datetime:
+        """The newest change of any visible entry, as entries date it."""
 
     def items_of(self, category: str | None) -> tuple[Item, ...]:
         """The visible items of a category (None: all), newest first."""
@@ -54,6 +56,9 @@ class Content(Protocol):
 
     def redirect_list(self, path: str) -> bytes:
         """One of the redirect lists static hosts read."""
+
+    def newest_archive_month(self, category: str | None) -> tuple[Month, ...]:
+        """``archive_months(category)[:1]``, without working out the others."""
 
     def archive_months(self, category: str | None) -> tuple[Month, ...]:
         """Months, newest first, holding items of the scope that left its current feed."""
@@ -89,14 +94,17 @@ def archive_links(
     content: Content, category: str | None, name: str, month: Month | None
 ) -> Archive | None:
     """The RFC 5005 links of a feed document: the current feed's (month None) or a month's."""
-    months = content.archive_months(category)
     scope: Scope = "month" if category is None else "category-month"
 
     def url(at: Month) -> str:
         return absolute(content.base_url, folder(scope, subject_of(category, *at)) + name)
 
     if month is None:
-        return Archive(prev_archive=url(months[0])) if months else None
+        # The current feed needs only the newest archive: no sorting of every item into
+        # months on every change.
+        newest = content.newest_archive_month(category)
+        return Archive(prev_archive=url(newest[0])) if newest else None
+    months = content.archive_months(category)
     index = months.index(month)
     older = url(months[index + 1]) if index + 1 < len(months) else None
     newer = url(months[index - 1]) if index > 0 else None
@@ -123,8 +131,9 @@ def feed_meta(
         language=site.language,
         author=site.author,
         category_titles={c.slug: c.title for c in site.categories},
-        # An empty feed's updated time is the whole site's newest change of an entry.
-        fallback_updated=content.updated,
+        # An empty feed's updated time is the whole site's newest change of an entry
+        # (a feed with items takes theirs: the site's is not worked out for it).
+        fallback_updated=EPOCH if content.items_of(category) else content.updated,
         archive=archive_links(content, category, name, month),
         hubs=tuple(str(hub) for hub in site.hubs),
     )

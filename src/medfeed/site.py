@@ -92,6 +92,7 @@ class Publisher:
         )
         self.last_check = now()
         self._snapshot = self._make_snapshot(self.last_check, None)
+        self._snapshot.compress()
         self._report()
         self._watcher: Watcher | None = None
         self._watch_pid: int | None = None
@@ -128,6 +129,7 @@ class Publisher:
                 return False
             # The snapshot carries its catalog, so /healthz and the feeds always agree.
             self._snapshot = self._make_snapshot(now, self._snapshot, changed)
+            self._snapshot.compress()  # served first: readers get the change sooner
             if changed:
                 self._report()
             self._tell()

@@ -51,12 +51,14 @@ class Snapshot(ContentVersion):
         ) == (base_url, catalog.site, catalog.site_modified_ns)
         # What was written of entries that are still there, as they were, is kept.
         kept = previous.item_texts.kept_for(catalog.items) if previous and same_context else None
-        super().__init__(catalog, base_url, now, kept)
+        super().__init__(catalog, base_url, now, kept, previous)
         self.ledger = ledger or DateLedger()
         self.unrenderable: dict[str, Problem] = {}
         """Items whose versions no renderer could take, by source file (left out)."""
-        # The app compresses each document as it renders it; a static build need not.
-        self.prepare = prepare
+        # The app compresses each document as it renders it (the feeds of a new snapshot
+        # just after it is served: see compress); a static build need not.
+        self.prepare = False
+        self._unprepared: list[Document] = []
         self._documents: dict[str, tuple[Key, Document]] = {}
         """Documents by path with what they show, kept from snapshot to snapshot."""
         self._ready: dict[str, Document] = {}
@@ -68,6 +70,9 @@ class Snapshot(ContentVersion):
             if kind.shows == "feed":
                 for subject in self.subjects(kind):
                     self.document_of(kind, subject)
+        if prepare:
+            self._unprepared = [doc for _, doc in self.feeds()]
+            self.prepare = True
         self.version = hashlib.sha256(
             b"".join(doc.etag.encode() for _, doc in self.feeds())
             + base_url.encode()
@@ -112,6 +117,16 @@ class Snapshot(ContentVersion):
         if kind.served:  # what only a static build writes is never answered for
             self._ready[path] = doc
         return doc
+
+    def compress(self) -> None:
+        """Make the compressed forms of the feeds rendered with the snapshot.
+
+        The publisher serves a new snapshot first and compresses its feeds just after:
+        readers get the change a compression sooner, and a request in between that
+        wants gzip or brotli makes its form itself (Document.variant)."""
+        unprepared, self._unprepared = self._unprepared, []
+        for doc in unprepared:
+            doc.prepare()
 
     def _render(self, kind: Kind, subject: str | None, path: str) -> bytes:
         try:

@@ -6,12 +6,14 @@ renderers read (``renderers.Content``); the documents themselves are ``snapshot`
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 
 from medfeed.documents import KINDS, SITEMAP, Kind, feed_links
 from medfeed.errors import UnknownCategory, UnknownEntry
 from medfeed.history import History
+from medfeed.indexes import Indexes, make_indexes
 from medfeed.itemtexts import ItemTexts
-from medfeed.meta import EPOCH, feed_updated
+from medfeed.meta import EPOCH
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.renderers import Month
@@ -35,30 +37,31 @@ class ContentVersion:
     """The visible items of one moment, as every renderer reads them."""
 
     def __init__(
-        self, catalog: Catalog, base_url: str, now: datetime, texts: ItemTexts | None = None
+        self,
+        catalog: Catalog,
+        base_url: str,
+        now: datetime,
+        texts: ItemTexts | None = None,
+        previous: ContentVersion | None = None,
     ) -> None:
         self.catalog = catalog
         self.now = now
         self.site = catalog.site
         self.base_url = base_url
-        self.items = catalog.visible(now)
+        # Carried over from the previous version where only some entries changed.
+        self.indexes: Indexes = make_indexes(
+            catalog, now.timestamp(), previous.indexes if previous is not None else None
+        )
+        self.items = self.indexes.items
         self.valid_until = catalog.next_release(now)
-        self.by_slug = {item.slug: item for item in self.items}
-        self.redirects = {
-            alias: slug for alias, slug in catalog.aliases.items() if slug in self.by_slug
-        }
-        """Earlier slugs of visible entries, and the slug each now has."""
-        members: dict[str, list[Item]] = {c.slug: [] for c in self.site.categories}
-        for item in self.items:
-            for slug in item.entry.categories:
-                members[slug].append(item)
-        self.by_category = {slug: tuple(found) for slug, found in members.items()}
-        self.updated = feed_updated(self.items)
+        self.by_slug = self.indexes.by_slug
+        self.by_category = self.indexes.by_category
         # Lists and feeds change with any file of the folder (an entry can leave a
         # category, be deleted or turned into a draft): their Last-Modified is the
-        # newest change anywhere in it, or the newest release of a scheduled entry.
-        newest = max(catalog.changed_ns / 1e9, max((i.published_at for i in self.items), default=0))
-        self.changed_at = min(now, _moment(newest))
+        # newest change anywhere in it, or the newest release of a scheduled entry
+        # (items are newest first).
+        released = self.items[0].published_at if self.items else 0
+        self.changed_at = min(now, _moment(max(catalog.changed_ns / 1e9, released)))
         self.item_texts = ItemTexts() if texts is None else texts
         """Entries written for feeds, calendars and lists, once for every document."""
         self.pages = PageRenderer(
@@ -66,6 +69,19 @@ class ContentVersion:
         )
         self.history = History(self.items, self.by_category, self.site.item_limit)
         self._sitemaps: dict[str, bytes] | None = None
+
+    @cached_property
+    def updated(self) -> datetime:
+        """The newest change of any visible entry, as entries date it (``updated``, else
+        ``published``): what an empty feed says it was updated."""
+        newest = self.indexes.newest_change
+        return newest.entry.last_changed if newest is not None else EPOCH
+
+    @cached_property
+    def redirects(self) -> dict[str, str]:
+        """Earlier slugs of visible entries, and the slug each now has (worked out when
+        first asked for: a change does not pass over every entry for it)."""
+        return {alias: slug for alias, slug in self.catalog.aliases.items() if slug in self.by_slug}
 
     # --- what renderers read ------------------------------------------------------------
 
@@ -123,6 +139,10 @@ class ContentVersion:
         return "".join(f"{old} {target} 301\n" for old, target in moves).encode()
 
     # --- the archive ----------------------------------------------------------------------
+
+    def newest_archive_month(self, category: str | None) -> tuple[Month, ...]:
+        """``archive_months(category)[:1]``, without working out the others."""
+        return self.history.newest_archive_month(category)
 
     def archive_months(self, category: str | None) -> tuple[Month, ...]:
         """Months, newest first, holding items of the scope that left its current feed."""

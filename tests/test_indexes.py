@@ -1,0 +1,81 @@
+"""The indexes of a content version carried over from the previous one are the indexes
+made anew from the whole catalog, whatever changed in between."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import SITE_TOML
+from medfeed.indexes import Indexes, make_indexes
+from medfeed.models import Entry, SiteConfig
+from medfeed.store import Catalog, Item
+
+SITE = SiteConfig.model_validate(tomllib.loads(SITE_TOML))
+T0 = datetime(2016, 9, 16, tzinfo=UTC)
+SLUGS = [f"entry-{n}" for n in range(12)]
+
+
+@st.composite
+def versions(draw: st.DrawFn) -> dict[str, object]:
+    """An entry file's data: few distinct times (ties, scheduled entries), drafts."""
+    hours = draw(st.integers(-3, 3))
+    offset = timezone(timedelta(hours=draw(st.sampled_from([0, 2, -5]))))
+    published = (T0 + timedelta(hours=hours)).astimezone(offset)
+    data: dict[str, object] = {
+        "title": draw(st.sampled_from(["A", "B"])),
+        "summary": "S.",
+        "published": published.isoformat(),
+        "categories": draw(st.lists(st.sampled_from(["visits", "conferences"]), min_size=1,
+                                    max_size=2, unique=True)),
+        "draft": draw(st.booleans()) and draw(st.booleans()),
+    }  # fmt: skip
+    if draw(st.booleans()):
+        data["updated"] = (published + timedelta(hours=draw(st.integers(0, 2)))).isoformat()
+    return data
+
+
+Folder = dict[str, dict[str, object]]
+FOLDERS = st.dictionaries(st.sampled_from(SLUGS), versions(), max_size=len(SLUGS))
+
+
+def catalog_of(folder: Folder, kept: dict[str, tuple[dict[str, object], Item]]) -> Catalog:
+    """A catalog of these files; an unchanged file keeps its item (as the live folder does)."""
+    items = []
+    for slug, data in folder.items():
+        found = kept.get(slug)
+        if found is None or found[0] != data:
+            found = (data, Item(slug, f"{slug}.json", Entry.model_validate(data), slug))
+            kept[slug] = found
+        items.append(found[1])
+    return Catalog(SITE, tuple(sorted(items, key=lambda i: i.order, reverse=True)), ())
+
+
+def same(carried: Indexes, fresh: Indexes, *, newest: bool = True) -> None:
+    assert carried.items == fresh.items
+    assert all(a is b for a, b in zip(carried.items, fresh.items, strict=True))
+    assert carried.hidden.keys() == fresh.hidden.keys()
+    assert carried.by_slug == fresh.by_slug
+    assert carried.by_category == fresh.by_category
+    if newest:  # worked out when asked for: not asking leaves it to be carried unknown
+        assert carried.newest_change is fresh.newest_change
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(FOLDERS, st.integers(-4, 4), st.booleans()), min_size=1, max_size=5))
+def test_carried_indexes_are_the_indexes_made_anew(
+    steps: list[tuple[Folder, int, bool]],
+) -> None:
+    kept: dict[str, tuple[dict[str, object], Item]] = {}
+    previous = None
+    moment = T0.timestamp()
+    for index, (folder, hours, ask) in enumerate(steps):
+        # Time goes on (scheduled entries are released), or back (a clock set back).
+        moment += hours * 3600
+        catalog = catalog_of(folder, kept)
+        carried = make_indexes(catalog, moment, previous)
+        same(carried, make_indexes(catalog, moment), newest=ask or index == len(steps) - 1)
+        previous = carried
