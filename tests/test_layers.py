@@ -37,6 +37,8 @@ ALLOWED: dict[str, set[str]] = {
         "parallel",
         "reading",
         "salvage",
+        "sitefile",
+        "siterecord",
         "store",
     },  # fmt: skip
     "filestate": {"errors", "store"},
@@ -45,17 +47,24 @@ ALLOWED: dict[str, set[str]] = {
     "cachecodec": {"filestate", "models"},
     "entrycache": {"cachecodec"},
     "foldercache": {"cachecodec", "entrycache", "filestate", "models", "store"},
-    "sitefile": {"errors", "filestate", "models", "reading", "store"},
+    # The last valid site settings in the state folder, and the site.toml in force.
+    "siterecord": {"fields", "models"},
+    "sitefile": {"errors", "filestate", "models", "reading", "safefile", "siterecord", "store"},
+    # The live folder: its files' bookkeeping, what it publishes of them, and the whole.
+    "folderfiles": {"errors", "filestate", "reading"},
+    "folderitems": {"errors", "filestate", "identity", "models", "salvage", "store"},
     "folder": {
         "cachecodec",
         "errors",
         "filestate",
-        "identity",
         "foldercache",
+        "folderfiles",
+        "folderitems",
         "models",
         "reading",
         "salvage",
         "sitefile",
+        "siterecord",
         "store",
     },  # fmt: skip
     "editing": {"errors", "fields", "models", "reading", "salvage", "store"},
@@ -188,6 +197,7 @@ ALLOWED: dict[str, set[str]] = {
         "settings",
         "store",
         "site",
+        "siterecord",
         "snapshot",
         "web",
         "models",

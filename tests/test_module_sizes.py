@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "medfeed"
 LIMIT = 300
-KNOWN_OVER = {"folder"}
+KNOWN_OVER: set[str] = set()
 """Modules already past the limit, to be split along their own seams."""
 
 

@@ -16,7 +16,7 @@ from medfeed.build import build_site, dates_of
 from medfeed.clioptions import ENTRIES_OPTION, fail
 from medfeed.editcli import mv, new
 from medfeed.errors import ConfigError, MedfeedError
-from medfeed.loading import check_entries_alone, load_catalog
+from medfeed.loading import check_entries_alone, load_catalog, load_catalog_in_force
 from medfeed.models import entry_json_schema
 from medfeed.outdir import BuildError, check_outdir
 from medfeed.pingcli import ping, ping_build
@@ -26,6 +26,7 @@ from medfeed.settings import (
     env_config,
 )
 from medfeed.site import public_base_url, utc_now
+from medfeed.siterecord import SiteRecord, SiteVersion
 from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog
 
@@ -71,7 +72,7 @@ def validate(folder: Path | None, entries: Path) -> None:
     if not folder.is_dir():
         raise click.ClickException(f"{folder}: no such folder")
     try:
-        catalog = load_catalog(folder)
+        catalog = load_catalog_in_force(folder, _recorded_site(folder))
     except ConfigError as e:
         # The entries are still checked on their own, so that no problem waits for
         # site.toml to be fixed.
@@ -98,6 +99,14 @@ def validate(folder: Path | None, entries: Path) -> None:
         )
         sys.exit(1)
     click.echo(f"{len(catalog.items)} entries valid in {folder}")
+
+
+def _recorded_site(folder: Path) -> SiteVersion | None:
+    # The settings the app serving this folder has in force, where this user can see
+    # its state folder: a site.toml it holds back is reported as the app reports it.
+    chosen = env_config(os.environ).get("STATE_DIR")
+    settings = Settings(entries_dir=folder, state_dir=Path(chosen) if chosen else None)
+    return SiteRecord(settings.state_folder, folder).load()
 
 
 def _same_folder(one: Path, other: Path) -> bool:

@@ -2,19 +2,20 @@
 
 Nothing an editor or the file system does unpublishes an item by accident: a file that
 breaks keeps its last valid version published; a file that cannot be read, or a folder
-that cannot be listed, keeps what was published and is reported; a file that vanishes is
+that cannot be listed, keeps what was published and is reported, and is looked at again
+every second until it can be (no notification says so); a file that vanishes is
 unpublished only if it stays gone for ``deletion_grace`` seconds (editors and sync tools
 save by deleting and writing again); a broken site.toml, or one that drops a category
 that published entries use, keeps the last valid site settings in force.
 
 With a state folder, what was read and published outlives the process (see
-``entrycache``): a restart takes unchanged files from the cache, and a file broken at
-start-up falls back on the version last published, as on one read earlier.
+``entrycache`` and ``siterecord``): a restart takes unchanged files from the cache, a
+file broken at start-up falls back on the version last published, as on one read
+earlier, and so do site.toml's settings.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -23,14 +24,16 @@ from pathlib import Path
 
 from medfeed.cachecodec import gc_paused
 from medfeed.errors import EntryError, Problem
-from medfeed.filestate import FileState, StatError, read_signature
+from medfeed.filestate import FileState, Signature
 from medfeed.foldercache import FolderCache, item_of
-from medfeed.identity import claim_of_file
+from medfeed.folderfiles import FolderFiles
+from medfeed.folderitems import FolderView, choose_items, newest_change
 from medfeed.models import SiteConfig, entry_id
-from medfeed.reading import SITE_FILE, file_label, is_entry_name, read_entry
+from medfeed.reading import SITE_FILE, read_entry
 from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
-from medfeed.store import Catalog, Item, assemble, build_item, time_problems
+from medfeed.siterecord import SiteRecord
+from medfeed.store import Catalog, Item, build_item, time_problems
 
 DELETION_GRACE = 1.0
 """Seconds a vanished file stays published, in case it is being saved by delete-and-write."""
@@ -40,7 +43,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Folder:
+class Folder(FolderFiles):
     """Tracks an entries folder; re-reads only the files that changed.
 
     Not thread-safe: callers serialise every method.
@@ -55,18 +58,9 @@ class Folder:
         now: Callable[[], datetime] = _utc_now,
         state: Path | None = None,
     ) -> None:
-        self.root = root
-        self._where = os.fspath(root)
-        self._label_prefix = file_label(root, "")
-        self.deletion_grace = deletion_grace
-        self._clock = clock
-        self._now = now
-        self._site_file = SiteFile(root)
-        self.folder_problems: tuple[Problem, ...] = ()
+        super().__init__(root, deletion_grace=deletion_grace, clock=clock, now=now)
+        self._site_file = SiteFile(root, SiteRecord(state, root) if state is not None else None)
         self._folder_modified = 0
-        self.files: dict[str, FileState] = {}
-        self._vanished: dict[str, float] = {}
-        """Files found gone, with the moment their removal will be published."""
         self._published: dict[str, Item] = {}
         """What the last published catalog held, by source file."""
         self._salvaged: dict[str, Salvage] = {}
@@ -76,6 +70,7 @@ class Folder:
         self.cache = FolderCache(state, root) if state is not None else None
         self._fallbacks: dict[str, Item] = {}
         """At start-up: the versions published before it (the cache's), by file name."""
+        self._starting = True
         with gc_paused():
             if self.cache is not None:
                 self._fallbacks = self.cache.recall(self._label, self.site)
@@ -89,10 +84,7 @@ class Folder:
                 s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in present
             }
         self._fallbacks = {}
-
-    def _label(self, name: str) -> str:
-        # The same as file_label's, which asks the OS for the folder's name on each call.
-        return self._label_prefix + name
+        self._starting = False
 
     # --- site.toml ----------------------------------------------------------------------
 
@@ -106,9 +98,29 @@ class Folder:
         """Why the site.toml on disk is not in force; empty when it is."""
         return self._site_file.problems
 
+    def _others_blocked(self) -> set[str]:
+        return {SITE_FILE} if self._site_file.unreadable else set()
+
+    def _check_others(self, names: set[str], changed: bool) -> bool:
+        # A held-back site.toml may have become acceptable through entry edits.
+        if SITE_FILE in names or (changed and self.site_problems):
+            return self._read_site()
+        return False
+
     def _read_site(self) -> bool:
         authority = self.site.authority
-        changed = self._site_file.reload(self._published, self.files)
+        files = self.files
+        # Who uses each category: what readers have, of the files still there (a file
+        # gone takes its categories along).
+        users = {s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in files}
+        if self._starting:
+            # As a process that had run all along would have published: the cache says
+            # what was, and a file it knows nothing of publishes what it holds.
+            for state in files.values():
+                current = state.item or state.last_good
+                if current is not None:
+                    users.setdefault(current.source, current)
+        changed = self._site_file.reload(users, files)
         if self.site.authority != authority:
             self._reidentify(self.site)
         return changed
@@ -127,36 +139,18 @@ class Folder:
 
     # --- entry files --------------------------------------------------------------------
 
-    def _read_file(self, name: str) -> bool:
-        old = self.files.get(name)
-        moment = self._now()
-        try:
-            # Not os.path.join: this runs for every file at start-up, and names have no "/".
-            signature = read_signature(f"{self._where}/{name}")
-        except StatError as e:
-            # What readers have stays; the file is read again once it can be.
-            problem = Problem(self._label(name), "", f"cannot be read ({e})")
-            kept = old or FileState(None, None, self._fallbacks.get(name), ())
-            self.files[name] = replace(kept, signature=None, problems=(problem,))
-            return kept.problems != (problem,)
-        if signature is None:
-            if old is None:
-                return False
-            if self.deletion_grace <= 0:
-                return self._forget(name)
-            # From the latest sign of it: a watcher that is behind may see the file gone
-            # twice with a new copy in between it never saw, which is no deletion.
-            self._vanished[name] = self._clock() + self.deletion_grace
-            return False
-        self._vanished.pop(name, None)
-        if old is not None and old.signature == signature:
-            return False
-        last_good = old.last_good if old else self._fallbacks.get(name)
+    def _unseen(self, name: str) -> FileState:
+        return FileState(None, None, self._fallbacks.get(name), ())
+
+    def _read_version(
+        self, name: str, signature: Signature, old: FileState | None, moment: datetime
+    ) -> FileState:
         label = self._label(name)
         read_ns = int(moment.timestamp() * 1e9)
+        last_good = old.last_good if old else self._fallbacks.get(name)
         cached = self.cache.cached(name, signature) if self.cache and old is None else None
+        known = self._site_file.known
         try:
-            known = self._site_file.known
             if cached is None:
                 self.files_read += 1
                 entry, modified = read_entry(self.root / name, self.root, known)
@@ -169,81 +163,21 @@ class Folder:
             self._salvaged[name] = salvage_of(e)
             if old is None and last_good is None and self.cache is not None:
                 last_good = self.cache.published_again(name, label, self.site)
-            state = FileState(signature, None, last_good, e.problems, read_ns)
+            return FileState(signature, None, last_good, e.problems, read_ns)
+        self._salvaged.pop(name, None)
+        if last_good is not None and (last_good.entry is entry or last_good.entry == entry):
+            item = last_good  # touched, not changed: keep the rendered HTML and time
+        elif cached is not None:
+            item = item_of(name, label, cached, self.site)
         else:
-            self._salvaged.pop(name, None)
-            if last_good is not None and (last_good.entry is entry or last_good.entry == entry):
-                item = last_good  # touched, not changed: keep the rendered HTML and time
-            elif cached is not None:
-                item = item_of(name, label, cached, self.site)
-            else:
-                item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
-            # An entry naming an unknown category is not good enough to fall back on.
-            good = item if known.issuperset(entry.categories) else last_good
-            state = FileState(signature, item, good, (), read_ns)
-        self.files[name] = state
-        return old is None or (state.item, state.last_good, state.problems) != (
-            old.item,
-            old.last_good,
-            old.problems,
-        )
+            item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
+        # An entry naming an unknown category is not good enough to fall back on.
+        good = item if known.issuperset(entry.categories) else last_good
+        return FileState(signature, item, good, (), read_ns)
 
     def _forget(self, name: str) -> bool:
-        self._vanished.pop(name, None)
         self._salvaged.pop(name, None)
-        return self.files.pop(name, None) is not None
-
-    def settle(self) -> bool:
-        """Publish the removal of files that stayed gone; whether anything changed."""
-        now = self._clock()
-        changed = False
-        for name, deadline in list(self._vanished.items()):
-            if now < deadline:
-                continue
-            del self._vanished[name]
-            try:
-                gone = read_signature(self.root / name) is None
-            except StatError:
-                gone = False
-            changed |= self._forget(name) if gone else self._read_file(name)
-        return changed
-
-    def seconds_to_settle(self) -> float | None:
-        """How long until a pending removal is due, if one is waiting."""
-        if not self._vanished:
-            return None
-        return max(0.0, min(self._vanished.values()) - self._clock())
-
-    def update(self, names: Iterable[str]) -> bool:
-        """Re-check the named files only; whether anything changed."""
-        changed = False
-        names = set(names)
-        for name in names - {SITE_FILE}:
-            if is_entry_name(name) and "/" not in name:
-                changed |= self._read_file(name)
-        # A held-back site.toml may have become acceptable through entry edits.
-        if SITE_FILE in names or (changed and self.site_problems):
-            changed |= self._read_site()
-        return changed | self.settle()
-
-    def rescan(self) -> bool:
-        """Check every file of the folder; whether anything changed."""
-        try:
-            with os.scandir(self.root) as it:
-                present = {e.name for e in it if is_entry_name(e.name)}
-        except OSError as e:
-            # Gone for a moment (a deploy swapping it) or unreadable: keep what we have.
-            reason = "does not exist" if isinstance(e, FileNotFoundError) else "cannot be listed"
-            message = f"the entries folder {reason} ({e.strerror}); what was published stays"
-            problems = (Problem(self._label(""), "", message),)
-            changed = problems != self.folder_problems
-            self.folder_problems = problems
-            return changed
-        changed = bool(self.folder_problems)
-        self.folder_problems = ()
-        for name in set(self.files) - present:
-            changed |= self._read_file(name)
-        return self.update(present | {SITE_FILE}) or changed
+        return super()._forget(name)
 
     def quarantine(self, problems: Iterable[Problem]) -> None:
         """Treat the files of these problems as broken (their versions cannot be rendered).
@@ -267,14 +201,8 @@ class Folder:
             self._folder_modified = self.root.stat().st_mtime_ns
         except OSError:
             pass  # keep the last time seen: the folder is reported as unreadable
-        newest = max(self._folder_modified, self._site_file.modified_ns)
-        # The versions in use, valid or not published (a draft leaves every feed): a
-        # broken file changes nothing readers see until it is fixed.
-        for state in self.files.values():
-            used = state.item or state.last_good
-            if used is not None and used.modified_ns > newest:
-                newest = used.modified_ns
-        return newest
+        since = max(self._folder_modified, self._site_file.modified_ns)
+        return newest_change(self.files, since)
 
     def catalog(self, *, publish: bool = True) -> Catalog:
         """The entries as they should be published now, with every problem.
@@ -282,50 +210,16 @@ class Folder:
         ``publish`` records the result as what readers have (the fallback for later
         edits, and the owner of each id); pass False for a catalog that may be refused.
         """
-        items = []
-        last_good = {}
-        problems = [*self.folder_problems, *self.site_problems]
-        present_ids = set()
-        present_entries = []
-        if self._vanished:  # to tell a file renamed from one deleted
-            for name, state in self.files.items():
-                if name not in self._vanished and state.item is not None:
-                    present_ids.add(state.item.id)
-                    present_entries.append(state.item.entry)
-        # Any order: assemble sorts, and ties are broken by slug.
-        for name, state in self.files.items():
-            problems.extend(state.problems)
-            current = state.item or state.last_good
-            if current is None:
-                continue
-            if name in self._vanished and (
-                current.id in present_ids or current.entry in present_entries
-            ):
-                continue  # renamed: the new name already carries it
-            if state.last_good is not None:
-                last_good[state.last_good.source] = state.last_good
-            items.append(current)
-        # What readers have now is the best fallback for a file that breaks a rule.
-        last_good.update((s, i) for s, i in self._published.items() if s in last_good)
-        broken = [
-            claim
-            for name, salvaged in self._salvaged.items()
-            if name not in self._vanished
-            and (claim := claim_of_file(name, self._label(name), salvaged, self.site))
-        ]
-        published, cross = assemble(
-            self.site,
-            items,
-            last_good=last_good,
-            published={(item.id, source) for source, item in self._published.items()},
-            broken=broken,
+        view = FolderView(
+            self.site, self.files, self._vanished, self._published, self._salvaged, self._label
         )
+        published, problems = choose_items(view)
         if publish:
             self.publish(published)
         return Catalog(
             self.site,
             published,
-            tuple(sorted({*problems, *cross})),
+            tuple(sorted({*self.folder_problems, *self.site_problems, *problems})),
             site_modified_ns=self._site_file.modified_ns,
             changed_ns=self._changed_ns(),
         )

@@ -5,6 +5,7 @@ with a state folder, unchanged files come from the entry cache (see ``entrycache
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from medfeed.models import Entry
 from medfeed.parallel import shared_out
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
 from medfeed.salvage import Salvage, salvage_entry, salvage_of
+from medfeed.sitefile import dropped_categories
+from medfeed.siterecord import SiteVersion
 from medfeed.store import Catalog, assemble, build_item, time_problems
 
 PARALLEL_FROM = 2000
@@ -111,17 +114,25 @@ class _Recalled:
 
 
 def load_catalog(
-    folder: Path, now: datetime | None = None, *, state: Path | None = None
+    folder: Path,
+    now: datetime | None = None,
+    *,
+    state: Path | None = None,
+    site_version: SiteVersion | None = None,
 ) -> Catalog:
     """Read a whole entries folder (large ones with every core).
 
     With ``state``, a state folder, files unchanged since the entry cache there was
-    written are not read again, and the cache is brought up to date.
+    written are not read again, and the cache is brought up to date. ``site_version``
+    stands for site.toml, which is then not read.
 
     Raises:
         ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
     """
-    site, site_modified = read_site(folder)
+    if site_version is None:
+        site, site_modified = read_site(folder)
+    else:
+        site, site_modified = site_version.site, site_version.modified_ns
     try:
         paths = list(entry_paths(folder))
         folder_modified = folder.stat().st_mtime_ns
@@ -162,6 +173,37 @@ def load_catalog(
         site_modified_ns=site_modified,
         changed_ns=changed,
     )
+
+
+def load_catalog_in_force(
+    folder: Path, recorded: SiteVersion | None, now: datetime | None = None
+) -> Catalog:
+    """The catalog a process starting now would serve, ``recorded`` being the settings
+    in force for the folder (see ``siterecord``): a site.toml that is broken, or that
+    drops a category the entries use, is a site.toml problem, and the entries are
+    checked against the recorded settings, as the live folder does.
+
+    Raises:
+        ConfigError: site.toml is missing or invalid and nothing is recorded, or the
+            folder cannot be listed.
+    """
+    if recorded is None:
+        return load_catalog(folder, now)
+    try:
+        site, modified = read_site(folder)
+    except ConfigError as e:
+        held = e.problems
+    else:
+        if site == recorded.site:
+            return load_catalog(folder, now, site_version=SiteVersion(site, modified, None))
+        before = load_catalog(folder, now, site_version=recorded)
+        users = {item.source: item for item in before.items}
+        held = dropped_categories(folder, recorded.site, site, users)
+        if not held:
+            return load_catalog(folder, now, site_version=SiteVersion(site, modified, None))
+        return replace(before, problems=tuple(sorted({*held, *before.problems})))
+    before = load_catalog(folder, now, site_version=recorded)
+    return replace(before, problems=tuple(sorted({*held, *before.problems})))
 
 
 def check_entries_alone(folder: Path, now: datetime | None = None) -> list[Problem]:

@@ -166,8 +166,9 @@ class Publisher:
     def _seconds_to_next_change(self) -> float | None:
         until = self._snapshot.valid_until
         release = None if until is None else (until - self._now()).total_seconds()
-        settle = self.folder.seconds_to_settle()
-        return min((t for t in (release, settle) if t is not None), default=None)
+        # A removal waiting out its grace, or a look again at what could not be read.
+        check = self.folder.seconds_to_next_check()
+        return min((t for t in (release, check) if t is not None), default=None)
 
     def watch(self) -> None:
         """Watch the folder from this process; again in a child after a fork."""

@@ -58,20 +58,27 @@ class _Collector(FileSystemEventHandler):
             self.wake(names)
 
 
-def _identity(root: Path) -> tuple[int, int] | None:
+Identity = tuple[int, int]
+"""Which folder a path names: (device, inode)."""
+Access = tuple[int, int, int]
+"""Who may read a folder: (mode, owner, group)."""
+
+
+def _look(root: Path) -> tuple[Identity | None, Access | None]:
     try:
         st = os.stat(root)
     except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
+        return None, None
+    return (st.st_dev, st.st_ino), (st.st_mode, st.st_uid, st.st_gid)
 
 
 class Watcher:
     """Calls ``on_change`` soon after files in ``root`` change, and on a slow timer.
 
     ``on_change(None)`` asks for a full check: every ``rescan_every`` seconds
-    (in case the kernel dropped events), and every ``poll_every`` seconds where inotify
-    is not available.
+    (in case the kernel dropped events), every ``poll_every`` seconds where inotify
+    is not available, and within ``identity_every`` seconds of the folder being
+    replaced or its permissions changing (inotify says nothing of either).
     """
 
     def __init__(
@@ -91,7 +98,8 @@ class Watcher:
         self.poll_every = poll_every
         self.settle = settle
         self.identity_every = identity_every
-        self._identity: tuple[int, int] | None = None
+        self._identity: Identity | None = None
+        self._access: Access | None = None
         self.next_wake = next_wake
         self.mode = "stopped"
         self._pending: set[str] = set()
@@ -108,7 +116,7 @@ class Watcher:
 
     def start(self) -> None:
         """Start watching on a daemon thread."""
-        self._identity = _identity(self.root)
+        self._identity, self._access = _look(self.root)
         self._start_observer()
         self._thread = threading.Thread(target=self._run, name="medfeed-watch", daemon=True)
         self._thread.start()
@@ -141,12 +149,16 @@ class Watcher:
             self._observer.join(timeout=2)
             self._observer = None
 
-    def _swapped(self) -> bool:
+    def _folder_changed(self) -> bool:
+        """Whether the folder itself changed: replaced, or its permissions."""
+        identity, access = _look(self.root)
+        reopened = access != self._access
+        self._access = access
+        if identity == self._identity:
+            # A folder that can be read again says so by no event: look at it all.
+            return reopened
         # Deploy tools replace a folder whole (mv a copy into place, or repoint a
         # symlink): inotify keeps watching the old one, so follow the name.
-        identity = _identity(self.root)
-        if identity == self._identity:
-            return False
         self._identity = identity
         self._stop_observer()
         if identity is not None:
@@ -178,7 +190,7 @@ class Watcher:
             woken = self._wake.wait(self._timeout(last_full))
             if self._stop.is_set():
                 return
-            if self._swapped():
+            if self._folder_changed():
                 self._wake.clear()
                 with self._lock:
                     self._pending = set()

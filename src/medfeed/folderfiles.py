@@ -1,0 +1,195 @@
+"""The files of an entries folder as the live folder keeps track of them: which changed
+since they were last looked at, which vanished (a removal waits out a grace, in case
+the file is being saved by delete-and-write), and what could not be looked at (the
+folder, a file), looked at again every second until it can be, since no notification
+says when a permission comes back. What a file holds is ``Folder``'s business.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from medfeed.errors import Problem
+from medfeed.filestate import FileState, Signature, StatError, read_signature
+from medfeed.reading import SITE_FILE, file_label, is_entry_name
+
+RETRY_EVERY = 1.0
+"""Seconds between two looks at what could not be looked at."""
+
+
+class FolderFiles:
+    """The entry files of a folder by name, each re-read only when its signature changes.
+
+    Not thread-safe: callers serialise every method.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        deletion_grace: float,
+        clock: Callable[[], float],
+        now: Callable[[], datetime],
+    ) -> None:
+        self.root = root
+        self._where = os.fspath(root)
+        self._label_prefix = file_label(root, "")
+        self.deletion_grace = deletion_grace
+        self._clock = clock
+        self._now = now
+        self.folder_problems: tuple[Problem, ...] = ()
+        self.files: dict[str, FileState] = {}
+        self._vanished: dict[str, float] = {}
+        """Files found gone, with the moment their removal will be published."""
+        self._blocked: set[str] = set()
+        """Files whose stat was refused, to look at again."""
+        self._retry_at: float | None = None
+        """When to look again at what could not be looked at, if anything."""
+
+    def _label(self, name: str) -> str:
+        # The same as file_label's, which asks the OS for the folder's name on each call.
+        return self._label_prefix + name
+
+    # --- what a subclass says of the files ----------------------------------------------
+
+    def _read_version(
+        self, name: str, signature: Signature, old: FileState | None, moment: datetime
+    ) -> FileState:
+        """What a new or changed file holds, its signature taken just after ``moment``."""
+        raise NotImplementedError
+
+    def _unseen(self, name: str) -> FileState:
+        """What stands for a file first met when it cannot be looked at."""
+        return FileState(None, None, None, ())
+
+    def _check_others(self, names: set[str], changed: bool) -> bool:
+        """Check the named files that are not entries (``changed``: entries did);
+        whether anything changed."""
+        return False
+
+    def _others_blocked(self) -> set[str]:
+        """The files other than entries that could not be looked at."""
+        return set()
+
+    # --- looking at files ---------------------------------------------------------------
+
+    def _read_file(self, name: str) -> bool:
+        old = self.files.get(name)
+        moment = self._now()
+        try:
+            # Not os.path.join: this runs for every file at start-up, and names have no "/".
+            signature = read_signature(f"{self._where}/{name}")
+        except StatError as e:
+            # What readers have stays; the file is read again once it can be.
+            self._blocked.add(name)
+            problem = Problem(self._label(name), "", f"cannot be read ({e})")
+            kept = old or self._unseen(name)
+            self.files[name] = replace(kept, signature=None, problems=(problem,))
+            return kept.problems != (problem,)
+        self._blocked.discard(name)
+        if signature is None:
+            if old is None:
+                return False
+            if self.deletion_grace <= 0:
+                return self._forget(name)
+            # From the latest sign of it: a watcher that is behind may see the file gone
+            # twice with a new copy in between it never saw, which is no deletion.
+            self._vanished[name] = self._clock() + self.deletion_grace
+            return False
+        self._vanished.pop(name, None)
+        if old is not None and old.signature == signature:
+            return False
+        state = self._read_version(name, signature, old, moment)
+        self.files[name] = state
+        return old is None or (state.item, state.last_good, state.problems) != (
+            old.item,
+            old.last_good,
+            old.problems,
+        )
+
+    def _forget(self, name: str) -> bool:
+        self._vanished.pop(name, None)
+        self._blocked.discard(name)
+        return self.files.pop(name, None) is not None
+
+    def settle(self) -> bool:
+        """Publish the removal of files that stayed gone; whether anything changed."""
+        now = self._clock()
+        changed = False
+        for name, deadline in list(self._vanished.items()):
+            if now < deadline:
+                continue
+            del self._vanished[name]
+            try:
+                gone = read_signature(self.root / name) is None
+            except StatError:
+                gone = False
+            changed |= self._forget(name) if gone else self._read_file(name)
+        return changed
+
+    def seconds_to_settle(self) -> float | None:
+        """How long until a pending removal is due, if one is waiting."""
+        if not self._vanished:
+            return None
+        return max(0.0, min(self._vanished.values()) - self._clock())
+
+    def seconds_to_next_check(self) -> float | None:
+        """How long until ``update`` has work of its own (a removal due, a look again at
+        what could not be looked at), if any is waiting."""
+        waits = [self.seconds_to_settle()]
+        if self._retry_at is not None:
+            waits.append(max(0.0, self._retry_at - self._clock()))
+        return min((wait for wait in waits if wait is not None), default=None)
+
+    def update(self, names: Iterable[str]) -> bool:
+        """Re-check the named files only, and, every second, what could not be looked at;
+        whether anything changed."""
+        names = set(names)
+        if self._retry_at is not None and self._clock() >= self._retry_at:
+            self._retry_at = None
+            if self.folder_problems:
+                changed = self.rescan()
+                return self._check(names) | changed if names else changed
+            names |= self._blocked | self._others_blocked()
+        return self._check(names)
+
+    def _check(self, names: set[str]) -> bool:
+        changed = False
+        for name in names - {SITE_FILE}:
+            if is_entry_name(name) and "/" not in name:
+                changed |= self._read_file(name)
+        changed |= self._check_others(names, changed)
+        changed |= self.settle()
+        self._schedule_retry()
+        return changed
+
+    def _schedule_retry(self) -> None:
+        if self.folder_problems or self._blocked or self._others_blocked():
+            if self._retry_at is None:
+                self._retry_at = self._clock() + RETRY_EVERY
+        else:
+            self._retry_at = None
+
+    def rescan(self) -> bool:
+        """Check every file of the folder; whether anything changed."""
+        try:
+            with os.scandir(self.root) as it:
+                present = {e.name for e in it if is_entry_name(e.name)}
+        except OSError as e:
+            # Gone for a moment (a deploy swapping it) or unreadable: keep what we have.
+            reason = "does not exist" if isinstance(e, FileNotFoundError) else "cannot be listed"
+            message = f"the entries folder {reason} ({e.strerror}); what was published stays"
+            problems = (Problem(self._label(""), "", message),)
+            changed = problems != self.folder_problems
+            self.folder_problems = problems
+            self._schedule_retry()
+            return changed
+        changed = bool(self.folder_problems)
+        self.folder_problems = ()
+        for name in set(self.files) - present:
+            changed |= self._read_file(name)
+        return self._check(present | {SITE_FILE}) or changed
