@@ -173,6 +173,25 @@ def test_the_watcher_looks_at_everything_when_the_folders_permissions_change(
     assert None in calls
 
 
+def test_the_watcher_is_told_when_a_files_permissions_change(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    path = write_entry("a-visit")
+    calls: list[set[str] | None] = []
+    watcher = Watcher(entries_dir, calls.append, rescan_every=600, settle=0.01)
+    watcher.start()
+    try:
+        time.sleep(0.2)
+        calls.clear()
+        os.chmod(path, 0o600)
+        deadline = time.monotonic() + PROMISE
+        while {"a-visit.json"} not in calls and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watcher.stop()
+    assert {"a-visit.json"} in calls or watcher.mode == "poll"
+
+
 # --- for real: a process that may not look, and an editor who may ----------------------------
 
 LIVE_SCRIPT = textwrap.dedent(

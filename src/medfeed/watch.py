@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import watchdog.events
 from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
@@ -31,10 +32,20 @@ from watchdog.observers.api import BaseObserver
 log = logging.getLogger("medfeed")
 
 # Opens and reads are left out: the callback's own reads must not wake it again.
-EVENTS = [
+EVENTS: list[type[FileSystemEvent]] = [
     FileCreatedEvent, FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileClosedEvent,
     DirCreatedEvent, DirDeletedEvent, DirMovedEvent,
 ]  # fmt: skip
+# A chmod (a file or the folder readable again) is an attribute event since watchdog 5;
+# before, a modification, which is in the list already.
+EVENTS += [
+    kind
+    for kind in (
+        getattr(watchdog.events, "FileAttribEvent", None),
+        getattr(watchdog.events, "DirAttribEvent", None),
+    )
+    if kind is not None
+]
 
 OnChange = Callable[[set[str] | None], object]
 """Called with the changed names, or None for "check everything"."""
