@@ -6,6 +6,8 @@ documents of one content version is written once.
 
 from __future__ import annotations
 
+import os
+import pickle
 import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -141,6 +143,40 @@ def test_an_item_in_several_documents_is_written_once() -> None:
     assert len(texts) == 6
     assert b"https://elsewhere.example.net/entries/" in moved
     assert BASE_URL.encode() + b"entries/" not in moved
+
+
+def test_texts_written_in_a_forked_process_are_adopted_for_the_same_items() -> None:
+    data = [{"title": f"T{i}", "summary": "S", "categories": ["visits"],
+             "published": f"2016-06-0{i}T10:00:00+02:00"} for i in (1, 2, 3)]  # fmt: skip
+    items = items_of(data)
+    meta = _meta(_site(), "atom", None, ())
+    child = ItemTexts()
+    feeds.render_feed(items, meta, "atom", child)
+    jsonfeed.render_json_feed(items, _meta(_site(), "json", None, ()), child)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child sends what it exported and leaves
+        with os.fdopen(write, "wb") as out:
+            pickle.dump(child.export(items[:2], "atom"), out)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as source:
+        exported = pickle.load(source)
+    os.waitpid(pid, 0)
+    assert [key[1] for _, key, _ in exported] == ["atom", "atom"], "one format, two items"
+    parent = ItemTexts()
+    parent.adopt(exported, items[1:])  # the first item is not among these
+    assert len(parent) == 1
+    writes: list[str] = []
+
+    def never(*args: object) -> bytes:
+        writes.append("written")
+        return b""
+
+    assert parent.text(meta.item_context, items[1], "atom", True, False, never) == (
+        child.text(meta.item_context, items[1], "atom", True, False, never)
+    )
+    assert writes == []
 
 
 def test_an_edited_item_is_written_again() -> None:

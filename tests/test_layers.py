@@ -182,7 +182,17 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "manifest": set(),
     "outdir": {"manifest"},
-    "build": {"parallel", "delivery", "documents", "ledger", "outdir", "snapshot", "urls"},
+    "build": {
+        "parallel",
+        "delivery",
+        "documents",
+        "itemtexts",
+        "ledger",
+        "outdir",
+        "pages",
+        "snapshot",
+        "urls",
+    },  # fmt: skip,
     "cli": {
         "build",
         "clioptions",

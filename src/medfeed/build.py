@@ -9,13 +9,14 @@ Last-Modified, and files medfeed did not write are never changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from medfeed.delivery import Document
 from medfeed.documents import KINDS, Kind
+from medfeed.itemtexts import Key
 from medfeed.ledger import DateLedger
 from medfeed.outdir import (
     BuildError,
@@ -26,6 +27,7 @@ from medfeed.outdir import (
     survey,
     write_manifest,
 )
+from medfeed.pages import LISTED
 from medfeed.parallel import cores, shared_out
 from medfeed.snapshot import Snapshot
 from medfeed.urls import split
@@ -89,6 +91,7 @@ def _put(root: str, rel: str, doc: Document, kept: Record | None) -> tuple[Recor
 
 Job = tuple[Kind, str | None]
 """One document to put in place: its kind and what it is about."""
+Exported = tuple[Hashable, Key, bytes]
 Weighed = tuple[int, list[Job]]
 """Documents put in place together, and roughly what they cost (entry pages, or items)."""
 
@@ -107,14 +110,26 @@ def _in_parallel(
     root: str, snapshot: Snapshot, groups: list[Weighed], kept: Mapping[str, Record]
 ) -> list[Result]:
     """Put these groups of documents in place with every core, the heaviest first; the
-    documents of one group are put by one process, in order."""
+    documents of one group are put by one process, in order.
+
+    The entries of lists written by other processes come back with their results, so
+    that the pages of a later round (a year's, listing the months' entries) need not
+    write them again."""
     many = sum(weight for weight, _ in groups) >= PARALLEL_FROM
+
+    def put(group: list[Job]) -> tuple[list[Result], list[Exported]]:
+        results = _put_all(root, snapshot, group, kept)
+        shown = [snapshot.item(slug or "") for kind, slug in group if kind.scope == "entry"]
+        return results, snapshot.item_texts.export(shown, LISTED)
+
     done = shared_out(
         [group for _, group in sorted(groups, key=lambda weighed: weighed[0], reverse=True)],
-        lambda group: _put_all(root, snapshot, group, kept),
+        put,
         processes=None if many else 1,
     )
-    return [result for results in done for result in results]
+    for _, exported in done:
+        snapshot.item_texts.adopt(exported, snapshot.items)
+    return [result for results, _ in done for result in results]
 
 
 def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:

@@ -50,6 +50,25 @@ class ItemTexts:
             texts[key] = (item, written)
         return written
 
+    def export(self, items: Iterable[Item], fmt: str) -> list[tuple[Hashable, Key, bytes]]:
+        """The texts in ``fmt`` of these items, to be adopted by another process forked
+        from the one that made the items (their ids are the same there)."""
+        ids = set(map(id, items))
+        return [
+            (context, key, found[1])
+            for context, texts in self._texts.items()
+            for key, found in texts.items()
+            if key[1] == fmt and key[0] in ids
+        ]
+
+    def adopt(self, rows: Iterable[tuple[Hashable, Key, bytes]], items: Iterable[Item]) -> None:
+        """Take texts exported by a forked process for these (the same) items."""
+        by_id = {id(item): item for item in items}
+        for context, key, text in rows:
+            item = by_id.get(key[0])
+            if item is not None:
+                self._texts.setdefault(context, {})[key] = (item, text)
+
     def kept_for(self, items: Iterable[Item]) -> ItemTexts:
         """The texts of these items (those of others left behind), for a new content
         version made in the same context: an edit then costs the edited item's texts."""

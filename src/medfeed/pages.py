@@ -23,6 +23,9 @@ from medfeed.store import Item
 from medfeed.urls import absolute, entry_path, page_path
 from medfeed.wording import MONTHS, date_label, event_place, format_day
 
+LISTED = "html"
+"""The format (see ItemTexts) of entries as lists show them (PageRenderer.listed_all)."""
+
 
 @dataclass(frozen=True)
 class FeedLink:
@@ -112,20 +115,23 @@ class PageRenderer:
             "page_path": page_path,
             "entry_path": entry_path,
             "archive_path": archive_path,
-            "listed": self.listed,
+            "listed_all": self.listed_all,
         }
 
     def _render_str(self, template: str, **context: Any) -> str:
         return _environment().get_template(template).render(**self._context(), **context)
 
-    def listed(self, item: Item) -> Markup:
-        """An entry as lists show it, written once per content version (see ItemTexts):
-        an entry is in its year's and month's archive pages, its categories' and the lists
-        of the latest, all alike."""
-        html = self.texts.text(
-            ("page", self.base_url), item, "html", True, False, lambda: self._list_entry(item)
-        )
-        return Markup(html.decode())
+    def listed_all(self, items: Sequence[Item]) -> Markup:
+        """Entries as lists show them, one per line, each written once per content
+        version (see ItemTexts): an entry is in its year's and month's archive pages, its
+        categories' and the lists of the latest, all alike. Joined here rather than
+        looped over in a template: a year's page lists thousands."""
+        texts, context = self.texts, ("page", self.base_url)
+        written = [
+            texts.text(context, item, LISTED, True, False, partial(self._list_entry, item))
+            for item in items
+        ]
+        return Markup(b"\n".join(written).decode())
 
     def _list_entry(self, item: Item) -> bytes:
         entry = item.entry
