@@ -79,3 +79,16 @@ def test_carried_indexes_are_the_indexes_made_anew(
         carried = make_indexes(catalog, moment, previous)
         same(carried, make_indexes(catalog, moment), newest=ask or index == len(steps) - 1)
         previous = carried
+
+
+@settings(max_examples=200, deadline=None)
+@given(FOLDERS, st.integers(-4, 4))
+def test_the_next_release_is_the_first_scheduled_entry_that_is_not_a_draft(
+    folder: Folder, hours: int
+) -> None:
+    catalog = catalog_of(folder, {})
+    now = T0 + timedelta(hours=hours, minutes=30)
+    waiting = [
+        i.entry.published for i in catalog.items if i.entry.published > now and not i.entry.draft
+    ]
+    assert catalog.next_release(now) == min(waiting, default=None)

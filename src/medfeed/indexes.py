@@ -7,6 +7,7 @@ costs milliseconds, most of them waiting on memory).
 
 from __future__ import annotations
 
+import math
 import operator
 from bisect import bisect
 from collections.abc import Iterable
@@ -61,6 +62,8 @@ class Indexes:
     moment: float
     """The moment (POSIX seconds) the items are visible at."""
     newest_known: bool = True
+    next_release: float = math.inf
+    """When the first hidden entry that is not a draft is published (POSIX seconds)."""
 
     @cached_property
     def newest_change(self) -> Item | None:
@@ -78,6 +81,11 @@ class Indexes:
 
 def _visible(item: Item, moment: float) -> bool:
     return item.published_at <= moment and not item.entry.draft
+
+
+def _release(item: Item) -> float:
+    """When a hidden item becomes visible: its publication, or never for a draft."""
+    return math.inf if item.entry.draft else item.published_at
 
 
 def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = None) -> Indexes:
@@ -106,6 +114,7 @@ def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = Non
         {slug: tuple(found) for slug, found in members.items()},
         max(items, key=_changed_at) if items else None,
         moment,
+        next_release=min(map(_release, hidden.values()), default=math.inf),
     )
 
 
@@ -134,9 +143,15 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
     out = set(map(id, removed))
     hidden = {key: item for key, item in previous.hidden.items() if key not in out}
     hidden.update((id(item), item) for item in added if not _visible(item, moment))
-    released = [item for item in hidden.values() if _visible(item, moment)]
-    for item in released:
-        del hidden[id(item)]
+    # Only once the first scheduled entry's time has come are the hidden looked at (a
+    # deleted one may have been the first: then they are looked at a little early).
+    released = []
+    coming = min([previous.next_release, *(_release(i) for i in added if id(i) in hidden)])
+    if moment >= coming:
+        released = [item for item in hidden.values() if _visible(item, moment)]
+        for item in released:
+            del hidden[id(item)]
+        coming = min(map(_release, hidden.values()), default=math.inf)
     gone = [item for item in removed if id(item) not in previous.hidden]
     new = [item for item in added if id(item) not in hidden] + released
     if not gone and not new:
@@ -162,4 +177,4 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
         known = False  # the entry changed last was edited or left: found when needed
     elif known and new:
         newest = max([newest, *new] if newest is not None else new, key=_changed_at)
-    return Indexes(catalog, items, hidden, by_slug, by_category, newest, moment, known)
+    return Indexes(catalog, items, hidden, by_slug, by_category, newest, moment, known, coming)

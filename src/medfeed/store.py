@@ -124,14 +124,19 @@ class Catalog:
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled item becomes visible, if any is waiting."""
         moment = now.timestamp()
-        # Items are newest first: the scheduled ones are at the front.
-        waiting = []
-        for item in self.items:
-            if item.published_at <= moment:
-                break
-            if not item.entry.draft:
-                waiting.append(item.entry.published)
-        return min(waiting, default=None)
+        # Items are newest first: the scheduled ones are at the front, found by halving
+        # (thousands may be scheduled), and the first to come is the last of them.
+        items, low, high = self.items, 0, len(self.items)
+        while low < high:
+            middle = (low + high) // 2
+            if items[middle].published_at <= moment:
+                high = middle
+            else:
+                low = middle + 1
+        for index in range(low - 1, -1, -1):
+            if not items[index].entry.draft:
+                return items[index].entry.published
+        return None
 
 
 FUTURE_UPDATE_LIMIT = timedelta(days=1)
