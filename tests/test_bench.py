@@ -55,3 +55,9 @@ def test_the_startup_benchmark_runs_and_a_restart_reads_no_entry_file() -> None:
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[4] == "0", row  # files read at restart: the cache held them all
     assert "not used" not in done.stdout
+
+
+def test_the_refresh_benchmark_runs_and_reports() -> None:
+    done = run_bench("refresh.py", "--smoke")
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
+    assert row.count(" ms") >= 2, row
