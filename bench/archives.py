@@ -6,9 +6,10 @@ rendered on demand, so start-up should not move). The ratio is what a full stati
 pays on top of the rest for the archive (issue target: at most 25%).
 
 With --build, it measures what the archive adds to a full static build instead: the
-whole of `medfeed build` (load, validate, render, compress, write; two processes, as the
-command runs) into a fresh folder, with every document and with the archive's documents
-left out of the table, alternately, medians of --runs pairs.
+whole of `medfeed build` (load, validate, render, compress, write; every core, as the
+command runs) into a fresh folder, each build in a process of its own, with every
+document and with the archive's documents left out of the table, alternately, medians
+of --runs pairs.
 
 Usage: python bench/archives.py [--count 10000] [--runs 3] [--build]
 """
@@ -18,7 +19,9 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,12 +101,25 @@ def build_once(folder: Path, target: Path, with_archive: bool) -> tuple[float, f
 Runs = list[tuple[float, float]]
 
 
+def _one_build(folder: Path, target: Path, with_archive: bool) -> tuple[float, float]:
+    """A build in a process of its own, as `medfeed build` runs (each in a fresh process:
+    builds one after the other in one process drift, as its heap grows)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--one-build", "with" if with_archive else "without",
+         str(folder), str(target)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    wall, cpu = done.stdout.split()
+    shutil.rmtree(target)  # not kept: a tmpfs holds them in memory
+    return float(wall), float(cpu)
+
+
 def measure_build(folder: Path, scratch: Path, runs: int) -> tuple[Runs, Runs]:
     """(with archive, without) build seconds, alternated so that drift hits both."""
     with_, without = [], []
     for run in range(runs):
-        with_.append(build_once(folder, scratch / f"with-{run}", True))
-        without.append(build_once(folder, scratch / f"without-{run}", False))
+        with_.append(_one_build(folder, scratch / f"with-{run}", True))
+        without.append(_one_build(folder, scratch / f"without-{run}", False))
     return with_, without
 
 
@@ -122,7 +138,14 @@ def main() -> None:
         default=SHM if SHM.is_dir() else None,
         help="where entries and builds go (default: /dev/shm, a tmpfs, where there is one)",
     )
+    parser.add_argument("--one-build", nargs=3, metavar=("WITH", "ENTRIES", "OUTDIR"),
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
+    if args.one_build:
+        which, entries, outdir = args.one_build
+        wall, cpu = build_once(Path(entries), Path(outdir), which == "with")
+        print(f"{wall} {cpu}")
+        return
     with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
         folder = generate(Path(scratch) / "entries", args.count)
         if args.build:
