@@ -8,15 +8,20 @@ import json
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import etree
 
-from conftest import SITE_TOML, entry_data
+from conftest import BASE_URL, SITE_TOML, entry_data
 from helpers import HOUR_AGO, age_folder
+from medfeed.cli import main
 
 WriteEntry = Callable[..., Path]
 MakeApp = Callable[..., Flask]
@@ -204,3 +209,52 @@ def test_a_304_for_the_date_the_reader_has(
     assert client.get(path, headers={"If-Modified-Since": stamp}).status_code == 304
     earlier = format_datetime(parsedate_to_datetime(stamp).replace(year=2000), usegmt=True)
     assert client.get(path, headers={"If-Modified-Since": earlier}).status_code == 200
+
+
+def _lastmods(body: bytes) -> dict[str, float]:
+    ns = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    root = etree.fromstring(body)
+    return {
+        url.findtext(f"{ns}loc", ""): datetime.fromisoformat(
+            url.findtext(f"{ns}lastmod", "")
+        ).timestamp()
+        for url in root.iter(f"{ns}url")
+    }
+
+
+def test_the_sitemap_dates_pages_as_they_are_served(
+    entries_dir: Path, write_entry: WriteEntry, make_app: MakeApp, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    write_entry("a-conference", title="C", categories=["conferences"])
+    age_folder(entries_dir)
+    app = make_app()
+    client = app.test_client()
+    pages = ["/", "/categories/visits/", "/entries/a-visit/", "/archive/"]
+    for path in pages:
+        client.get(path)
+    write_entry("a-conference", title="C, renamed", categories=["conferences"])
+    app.extensions["medfeed"].refresh(None)
+    for worker in (app, make_app()):
+        # Pages made since they last changed are listed with the date they are served
+        # with (a page not made yet, with the folder's date for it: never earlier).
+        fetch = worker.test_client().get
+        served = {
+            path: parsedate_to_datetime(fetch(path).headers["Last-Modified"]).timestamp()
+            for path in pages
+        }
+        listed = _lastmods(fetch("/sitemap.xml").data)
+        for path, stamp in served.items():
+            assert listed[BASE_URL.rstrip("/") + path] == stamp, path
+    # A static build: each page's file is dated as the sitemap dates it, rebuild or not.
+    out = tmp_path / "site"
+    for title in ("C, renamed again", "C, once more"):
+        assert (
+            CliRunner().invoke(main, ["build", str(out), "--entries", str(entries_dir)]).exit_code
+            == 0
+        )
+        listed = _lastmods((out / "sitemap.xml").read_bytes())
+        for url, stamp in listed.items():
+            page = urlsplit(url).path
+            assert (out / page.lstrip("/") / "index.html").stat().st_mtime == stamp, page
+        write_entry("a-conference", title=title, categories=["conferences"])

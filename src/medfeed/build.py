@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from medfeed.delivery import Document
-from medfeed.documents import KINDS, Kind
+from medfeed.documents import KINDS, SITEMAP, SITEMAP_PART, Kind
 from medfeed.itemtexts import Key
 from medfeed.ledger import DateLedger
 from medfeed.outdir import (
@@ -136,7 +136,7 @@ def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     """The documents in three rounds, each ending before the next begins, so that no
     document links to one not yet written: each month's entry pages and then its archive
     (feeds and pages, the site's and its categories'); the years' pages and every other
-    page and list; then the feeds.
+    page and list; then the feeds and the sitemap (which dates every page).
 
     A month's documents show the same entries: one process puts all of them, so each
     entry's Markdown is rendered and each of its texts written once (see ItemTexts).
@@ -163,7 +163,8 @@ def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     for kind in KINDS:
         if kind.scope != "entry" and kind.shows not in ("archive", "period"):
             jobs = [(kind, subject) for subject in snapshot.subjects(kind)]
-            if kind.shows == "feed":
+            # The sitemap gives every page's date: written last, once they all are.
+            if kind.shows == "feed" or kind in (SITEMAP, SITEMAP_PART):
                 feeds += jobs
             else:
                 others += [[job] for job in jobs]
@@ -216,6 +217,8 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
     results = _in_parallel(root, snapshot, months, kept)
     results += _in_parallel(root, snapshot, others, kept)
+    for rel, record, _ in results:  # dated by the processes that wrote them
+        snapshot.dated(path_of(rel), EPOCH + timedelta(microseconds=record[1] // 1000))
     results += _put_all(root, snapshot, feeds, kept)
     now = {rel: record for rel, record, _ in results}
     deleted = delete_written(root, [rel for rel in documents if rel not in now], folders)

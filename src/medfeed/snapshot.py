@@ -63,6 +63,9 @@ class Snapshot(ContentVersion):
         """Documents by path with what they show, kept from snapshot to snapshot."""
         self._ready: dict[str, Document] = {}
         """This snapshot's served documents by path, once made or checked."""
+        self._dates: dict[str, datetime] = {}
+        """The Last-Modified of this snapshot's documents, once made (here, or by the
+        processes of a static build: see ``dated``)."""
         if previous is not None and same_context:
             # Kept only where the key (what the document shows) is the same.
             self._documents = dict(previous._documents)
@@ -94,6 +97,7 @@ class Snapshot(ContentVersion):
             if (dated, validates) != (doc.last_modified, doc.date_validates):
                 doc = doc.redated(dated, date_validates=validates)
                 self._documents[path] = (key, doc)
+            self._dates[path] = doc.last_modified
             if kind.served:
                 self._ready[path] = doc
             return doc
@@ -114,9 +118,30 @@ class Snapshot(ContentVersion):
         doc = doc.prepare() if self.prepare else doc
         # Two threads may render the same document at once; both get the same bytes.
         self._documents[path] = (key, doc)
+        self._dates[path] = doc.last_modified
         if kind.served:  # what only a static build writes is never answered for
             self._ready[path] = doc
         return doc
+
+    def dated(self, path: str, moment: datetime) -> None:
+        """Learn the Last-Modified another process gave a document of this snapshot."""
+        self._dates[path] = moment
+
+    def page_date(self, kind: Kind, subject: str | None) -> datetime:
+        """The date a page is served with where it was made (its bytes unchanged since
+        a date the ledger kept), else the folder's idea of it (see ContentVersion)."""
+        path = kind.path(subject)
+        found = self._dates.get(path)
+        if found is not None:
+            return found
+        if kind.shows == "site":  # an archive's index: a few pages, made to be sure
+            return self.document_of(kind, subject).last_modified
+        kept = self._documents.get(path)  # made for an earlier snapshot, still current
+        if kept is not None and _same(kept[0], self._key(kind, subject)):
+            return kept[1].last_modified
+        # Not made since it last changed: the folder's date, never earlier than the one
+        # it will be served with.
+        return self.last_modified(kind, subject)
 
     def compress(self) -> None:
         """Make the compressed forms of the feeds rendered with the snapshot.

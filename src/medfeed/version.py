@@ -115,7 +115,7 @@ class ContentVersion:
         """One document of the sitemap: every page, with its Last-Modified."""
         if self._sitemaps is None:
             pages = [
-                (absolute(self.base_url, kind.path(subject)), self.last_modified(kind, subject))
+                (absolute(self.base_url, kind.path(subject)), self.page_date(kind, subject))
                 for kind in KINDS
                 if kind.page
                 for subject in self.subjects(kind)
@@ -251,6 +251,11 @@ class ContentVersion:
             if self.archive_months(category)[0] != (year, month):
                 return max(self.site.max_age, ARCHIVE_MAX_AGE)
         return self.site.max_age
+
+    def page_date(self, kind: Kind, subject: str | None) -> datetime:
+        """A page's Last-Modified as the sitemap gives it: the folder's idea of it here;
+        a snapshot knows the date it serves a page with, once the page is made."""
+        return self.last_modified(kind, subject)
 
     def last_modified(self, kind: Kind, subject: str | None, key: Key | None = None) -> datetime:
         """When the document's bytes last changed, as the folder shows it (``key``: what
