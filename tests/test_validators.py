@@ -246,7 +246,9 @@ def test_the_sitemap_dates_pages_as_they_are_served(
         listed = _lastmods(fetch("/sitemap.xml").data)
         for path, stamp in served.items():
             assert listed[BASE_URL.rstrip("/") + path] == stamp, path
-    # A static build: each page's file is dated as the sitemap dates it, rebuild or not.
+    # A static build: each page's file is dated as the sitemap dates it, rebuild or not
+    # (the first build of files an hour old, the second after an edit made now).
+    age_folder(entries_dir)
     out = tmp_path / "site"
     for title in ("C, renamed again", "C, once more"):
         assert (

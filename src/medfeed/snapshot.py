@@ -126,6 +126,9 @@ class Snapshot(ContentVersion):
     def dated(self, path: str, moment: datetime) -> None:
         """Learn the Last-Modified another process gave a document of this snapshot."""
         self._dates[path] = moment
+        # A sitemap made before (a build counts its parts while planning) is made anew
+        # with what is now known.
+        self._sitemaps = None
 
     def page_date(self, kind: Kind, subject: str | None) -> datetime:
         """The date a page is served with where it was made (its bytes unchanged since
