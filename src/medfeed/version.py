@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cached_property
 
-from medfeed.documents import KINDS, SITEMAP, Kind, feed_links
+from medfeed.documents import KINDS, Kind, feed_links
 from medfeed.errors import UnknownCategory, UnknownEntry
 from medfeed.history import History
 from medfeed.indexes import Indexes, make_indexes
@@ -114,14 +114,17 @@ class ContentVersion:
     def sitemap(self, path: str) -> bytes:
         """One document of the sitemap: every page, with its Last-Modified."""
         if self._sitemaps is None:
-            pages = [
-                (absolute(self.base_url, kind.path(subject)), self.page_date(kind, subject))
-                for kind in KINDS
-                if kind.page
-                for subject in self.subjects(kind)
-            ]
-            self._sitemaps = dict(render_sitemaps(pages, self.base_url))
+            self._sitemaps = dict(render_sitemaps(self._sitemap_pages(True), self.base_url))
         return self._sitemaps[path]
+
+    def _sitemap_pages(self, dated: bool) -> list[tuple[str, datetime]]:
+        return [
+            (absolute(self.base_url, kind.path(subject)),
+             self.page_date(kind, subject) if dated else EPOCH)
+            for kind in KINDS
+            if kind.page
+            for subject in self.subjects(kind)
+        ]  # fmt: skip
 
     def redirect_list(self, path: str) -> bytes:
         """What static hosts read to redirect earlier slugs: nginx's map and ``_redirects``.
@@ -186,9 +189,11 @@ class ContentVersion:
                 for year in dict.fromkeys(year for (year, _), _ in self.periods(c))
             ]
         if "{}" in kind.name:
-            self.sitemap(SITEMAP.path())
-            assert self._sitemaps is not None
-            return [str(n) for n in range(1, len(self._sitemaps))]
+            # The parts of the sitemap: every lastmod is written at one length, so how
+            # many there are is known without dating every page.
+            made = self._sitemaps
+            count = len(made or render_sitemaps(self._sitemap_pages(False), self.base_url))
+            return [str(n) for n in range(1, count)]
         return [None]
 
     def _exists(self, kind: Kind, subject: str | None) -> bool:
