@@ -24,7 +24,8 @@ import medfeed.loading
 import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
 from medfeed.cachecodec import FRAME, MAGIC, Record, Version, checksum
-from medfeed.entrycache import CACHE_FILE, EntryCache
+from medfeed.coordination import locked
+from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
 from medfeed.foldercache import FolderCache
@@ -573,7 +574,7 @@ def test_a_process_forked_while_the_cache_is_being_written_can_write_it_too(
     folder = start(entries_dir, state)
     folder.save_cache()
     cache = EntryCache(state, entries_dir)
-    with cache._locked():
+    with locked(cache.path.with_name(LOCK_FILE)):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             status = 1

@@ -45,10 +45,10 @@ ALLOWED: dict[str, set[str]] = {
     # The entry cache in the state folder: its records and bytes, its file, and the live
     # folder's use of it.
     "cachecodec": {"filestate", "models"},
-    "entrycache": {"cachecodec"},
+    "entrycache": {"cachecodec", "coordination"},
     "foldercache": {"cachecodec", "entrycache", "filestate", "models", "store"},
     # The last valid site settings in the state folder, and the site.toml in force.
-    "siterecord": {"fields", "models"},
+    "siterecord": {"coordination", "fields", "models"},
     "sitefile": {"errors", "filestate", "models", "reading", "safefile", "siterecord", "store"},
     # The live folder: its files' bookkeeping, what it publishes of them, and the whole.
     "folderfiles": {"errors", "filestate", "reading"},
@@ -112,7 +112,7 @@ ALLOWED: dict[str, set[str]] = {
     "documents": {"feeds", "jsonfeed", "links", "opml", "pages", "renderers", "urls"},
     "history": {"store"},
     "indexes": {"store"},
-    "ledger": set(),
+    "ledger": {"coordination"},
     "version": {
         "documents",
         "errors",

@@ -11,7 +11,8 @@ import fcntl
 import os
 import time
 import weakref
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 FOLDER_MODE = 0o700
@@ -23,6 +24,44 @@ def _open_private(path: Path) -> int:
     """Open (creating) a file only this user can read, in a folder only this user can enter."""
     path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     return os.open(path, OPEN_FLAGS, FILE_MODE)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a private file, made if missing) for the block.
+
+    A POSIX lock, not flock(): a child forked while it is held (a gunicorn master forking
+    workers as a writer thread saves) does not inherit it, where it would hold an
+    flock() for as long as it lives.
+    """
+    fd = _open_private(path)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A name beside ``path`` for the block to write a new version at (with
+    ``create_private``); it takes ``path``'s place when the block ends without an error,
+    and is removed otherwise. Names are ``<name>.<pid>.<random>``: a dead writer's
+    leftovers can be found by their prefix."""
+    temp = path.with_name(f"{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    try:
+        yield temp
+        # No fsync: a file a crash left damaged is told by its own checks and ignored.
+        os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            temp.unlink()
+        raise
+
+
+def create_private(path: Path) -> int:
+    """Create a new file only this user can read (never an existing one); its descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
 
 
 class Leader:

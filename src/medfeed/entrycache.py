@@ -19,12 +19,11 @@ reader sees half a file and no two writers mix theirs.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import stat
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Collection
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,10 +37,10 @@ from medfeed.cachecodec import (
     read_frames,
     state_digest,
 )
+from medfeed.coordination import create_private, locked, replacing
 
 CACHE_FILE = "entries.cache"
 LOCK_FILE = "entries.cache.lock"
-FOLDER_MODE, FILE_MODE = 0o700, 0o600
 HEADER_LIMIT = 64 * 1024
 RACY_NS = 2_000_000_000
 """A version read less than this after its file last changed is not cached: a second
@@ -155,10 +154,8 @@ class EntryCache:
         digest = None if adopt else state_digest(records)
         if digest is not None and digest == self._digest:
             return False
-        temp: Path | None = None
         try:
-            self.path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-            with self._locked():
+            with locked(self.path.with_name(LOCK_FILE)):
                 on_disk = self._disk_digest()
                 if digest is None:
                     self._adopt(records, adopt)
@@ -167,33 +164,14 @@ class EntryCache:
                     self._digest = digest
                     return False
                 self._remove_leftovers()
-                temp = self.path.with_name(f"{CACHE_FILE}.{os.getpid()}.{os.urandom(4).hex()}")
-                self._write(temp, records, digest)
-                # No fsync: a file left damaged by a crash fails its checksums and is
-                # ignored, which costs one slow start and nothing else.
-                os.replace(temp, self.path)
-                temp = None
+                # A file left damaged by a crash fails its checksums and is ignored,
+                # which costs one slow start and nothing else.
+                with replacing(self.path) as temp:
+                    self._write(temp, records, digest)
                 self._digest = digest
                 return True
         except OSError:
             return False
-        finally:
-            if temp is not None:
-                with suppress(OSError):
-                    temp.unlink()
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        fd = os.open(self.path.with_name(LOCK_FILE), flags, FILE_MODE)
-        try:
-            # A POSIX lock, not flock(): a child forked while this is held (a gunicorn
-            # master forking workers as its writer thread saves) does not inherit it,
-            # where it would hold an flock() for as long as it lives.
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _disk_digest(self) -> str | None:
         try:
@@ -230,8 +208,7 @@ class EntryCache:
 
     def _write(self, temp: Path, records: dict[str, Record], digest: str) -> None:
         header = {"fingerprint": self.fingerprint(), "root": self.root, "digest": digest}
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(create_private(temp), "wb") as f:
             f.write(MAGIC + json.dumps(header).encode() + b"\n")
             for frame in encode(records):
                 f.write(frame)

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from medfeed.coordination import create_private, replacing
+
 log = logging.getLogger("medfeed")
 
 LOG_NAME = "dates.log"
@@ -44,6 +46,11 @@ class Dated(NamedTuple):
     etag: str
     second: int
     validates: bool
+
+
+def _line(path: str, dated: Dated) -> str:
+    """One decision as the log holds it."""
+    return f"{path}\t{dated.etag}\t{dated.second}\t{int(dated.validates)}\n"
 
 
 def _moment(second: int) -> datetime:
@@ -166,7 +173,7 @@ class DateLedger:
         fd = self._open()
         if fd is None or "\t" in path or "\n" in path:
             return False
-        line = f"{path}\t{dated.etag}\t{dated.second}\t{int(dated.validates)}\n".encode()
+        line = _line(path, dated).encode()
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)  # compaction takes it exclusively
             try:
@@ -187,21 +194,15 @@ class DateLedger:
         """Rewrite the log as the last decision of each path."""
         fd, file = self._fd, self._file
         assert fd is not None and file is not None
-        temp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 self._sync()
-                body = "".join(
-                    f"{path}\t{d.etag}\t{d.second}\t{int(d.validates)}\n"
-                    for path, d in self._dated.items()
-                ).encode()
-                temp.write_bytes(body)
-                os.chmod(temp, 0o600)
-                os.replace(temp, file)
+                body = "".join(_line(path, d) for path, d in self._dated.items()).encode()
+                with replacing(file) as temp, os.fdopen(create_private(temp), "wb") as out:
+                    out.write(body)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:
-            temp.unlink(missing_ok=True)
             return
         self._lines = len(self._dated)

@@ -13,23 +13,20 @@ the version it has just read from site.toml and put in force, whole, under a loc
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import stat
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
+from medfeed.coordination import create_private, locked, replacing
 from medfeed.fields import unsafe_texts
 from medfeed.models import SiteConfig
 
 RECORD_FILE = "site.record"
 LOCK_FILE = "site.record.lock"
 FORMAT = "medfeed site record 1"
-FOLDER_MODE, FILE_MODE = 0o700, 0o600
 LIMIT = 8 << 20
 """site.toml is at most 1 MiB; its text escaped as JSON stays well under this."""
 
@@ -113,10 +110,8 @@ class SiteRecord:
         """Record this version unless the record holds it already; whether written."""
         if version.text is None:
             return False
-        temp: Path | None = None
         try:
-            self.path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-            with self._locked():
+            with locked(self.path.with_name(LOCK_FILE)):
                 held = self.load()
                 if held is not None and held[1:] == version[1:]:
                     return False
@@ -126,29 +121,11 @@ class SiteRecord:
                     "modified_ns": version.modified_ns,
                     "text": version.text,
                 }
-                temp = self.path.with_name(f"{RECORD_FILE}.{os.getpid()}.{os.urandom(4).hex()}")
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(record, f)
-                # No fsync: a record a crash left damaged is ignored, which costs only the
-                # fallback while site.toml is broken, until its next valid version.
-                os.replace(temp, self.path)
-                temp = None
+                # A record a crash left damaged is ignored, which costs only the fallback
+                # while site.toml is broken, until its next valid version.
+                with replacing(self.path) as temp:
+                    with os.fdopen(create_private(temp), "w", encoding="utf-8") as f:
+                        json.dump(record, f)
                 return True
         except OSError:
             return False
-        finally:
-            if temp is not None:
-                with suppress(OSError):
-                    temp.unlink()
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        fd = os.open(self.path.with_name(LOCK_FILE), flags, FILE_MODE)
-        try:
-            # A POSIX lock, as the entry cache's: a forked child does not inherit it.
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
