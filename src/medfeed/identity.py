@@ -78,15 +78,26 @@ def identity_problems(claims: Iterable[Claim]) -> list[Problem]:
     """The rules across files, over what every file says (valid or not): an id claimed
     twice, an alias that is a slug or is claimed twice. Publishes nothing."""
     ids: dict[str, list[str]] = {}
-    slugs = {}
-    renamed = []
+    slugs: dict[str, str] = {}
+    renamed: list[Claim] = []
+    gather(claims, ids, slugs, renamed)
+    return identity_rules(ids, slugs, renamed)
+
+
+def gather(
+    claims: Iterable[Claim],
+    ids: dict[str, list[str]],
+    slugs: dict[str, str],
+    renamed: list[Claim],
+) -> None:
+    """Add what these files say to the maps ``identity_rules`` reads: the files naming
+    each id, the file of each slug, and the files that name aliases."""
     for claim in claims:
         slugs[claim.slug] = claim.source
         if claim.id is not None:
             ids.setdefault(claim.id, []).append(claim.source)
         if claim.aliases:
             renamed.append(claim)
-    return identity_rules(ids, slugs, renamed)
 
 
 def identity_rules(

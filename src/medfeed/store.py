@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar, overload
 
 from medfeed.errors import EntryError, Problem
-from medfeed.identity import Claim, alias_rules, identity_rules, twice
+from medfeed.identity import Claim, alias_rules, gather, identity_rules, twice
 from medfeed.markup import render_markdown
 from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.reading import (
@@ -266,12 +266,7 @@ def _on_disk(items: list[Item], broken: list[Claim]) -> list[Problem]:
         ids.setdefault(item.id, []).append(item.source)
         if item.entry.aliases:
             renamed.append(claim_of(item))
-    for claim in broken:
-        slugs[claim.slug] = claim.source
-        if claim.id is not None:
-            ids.setdefault(claim.id, []).append(claim.source)
-        if claim.aliases:
-            renamed.append(claim)
+    gather(broken, ids, slugs, renamed)
     return identity_rules(ids, slugs, renamed)
 
 
