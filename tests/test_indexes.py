@@ -4,6 +4,7 @@ made anew from the whole catalog, whatever changed in between."""
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from conftest import SITE_TOML
 from medfeed.indexes import Indexes, make_indexes
 from medfeed.models import Entry, SiteConfig
-from medfeed.store import Catalog, Item
+from medfeed.store import Catalog, Changes, Item
 
 SITE = SiteConfig.model_validate(tomllib.loads(SITE_TOML))
 T0 = datetime(2016, 9, 16, tzinfo=UTC)
@@ -64,18 +65,34 @@ def same(carried: Indexes, fresh: Indexes, *, newest: bool = True) -> None:
         assert carried.newest_change is fresh.newest_change
 
 
+def told(catalog: Catalog, earlier: Catalog) -> Catalog:
+    """``catalog`` saying how its items differ from ``earlier``'s, as the live folder's do."""
+    before, after = set(map(id, earlier.items)), set(map(id, catalog.items))
+    removed = tuple(i for i in earlier.items if id(i) not in after)
+    added = tuple(i for i in catalog.items if id(i) not in before)
+    return replace(catalog, changes=Changes(earlier.items, removed, added))
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(FOLDERS, st.integers(-4, 4), st.booleans()), min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.tuples(FOLDERS, st.integers(-4, 4), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_carried_indexes_are_the_indexes_made_anew(
-    steps: list[tuple[Folder, int, bool]],
+    steps: list[tuple[Folder, int, bool, bool]],
 ) -> None:
     kept: dict[str, tuple[dict[str, object], Item]] = {}
     previous = None
     moment = T0.timestamp()
-    for index, (folder, hours, ask) in enumerate(steps):
+    for index, (folder, hours, ask, tell) in enumerate(steps):
         # Time goes on (scheduled entries are released), or back (a clock set back).
         moment += hours * 3600
         catalog = catalog_of(folder, kept)
+        if tell and previous is not None:
+            catalog = told(catalog, previous.catalog)
         carried = make_indexes(catalog, moment, previous)
         same(carried, make_indexes(catalog, moment), newest=ask or index == len(steps) - 1)
         previous = carried

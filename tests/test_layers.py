@@ -53,6 +53,7 @@ ALLOWED: dict[str, set[str]] = {
     # The live folder: its files' bookkeeping, what it publishes of them, and the whole.
     "folderfiles": {"errors", "filestate", "reading"},
     "folderitems": {"errors", "filestate", "identity", "models", "salvage", "store"},
+    "itemchoice": {"errors", "filestate", "folderitems", "identity", "models", "store"},
     "folder": {
         "cachecodec",
         "errors",
@@ -60,6 +61,7 @@ ALLOWED: dict[str, set[str]] = {
         "foldercache",
         "folderfiles",
         "folderitems",
+        "itemchoice",
         "models",
         "reading",
         "salvage",

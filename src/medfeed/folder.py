@@ -27,13 +27,14 @@ from medfeed.errors import EntryError, Problem
 from medfeed.filestate import FileState, Signature
 from medfeed.foldercache import FolderCache, item_of
 from medfeed.folderfiles import FolderFiles
-from medfeed.folderitems import FolderView, choose_items, newest_change
+from medfeed.folderitems import FolderView
+from medfeed.itemchoice import ItemChoice, TouchedFiles
 from medfeed.models import SiteConfig, entry_id
 from medfeed.reading import SITE_FILE, read_entry
 from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
 from medfeed.siterecord import SiteRecord
-from medfeed.store import Catalog, Item, build_item, time_problems
+from medfeed.store import Catalog, Changes, Item, build_item, time_problems
 
 DELETION_GRACE = 1.0
 """Seconds a vanished file stays published, in case it is being saved by delete-and-write."""
@@ -59,10 +60,14 @@ class Folder(FolderFiles):
         state: Path | None = None,
     ) -> None:
         super().__init__(root, deletion_grace=deletion_grace, clock=clock, now=now)
+        self._choice = ItemChoice()
+        self.files = TouchedFiles(self._choice)
         self._site_file = SiteFile(root, SiteRecord(state, root) if state is not None else None)
         self._folder_modified = 0
         self._published: dict[str, Item] = {}
         """What the last published catalog held, by source file."""
+        self._published_items: tuple[Item, ...] | None = None
+        """The same, as published (newest first)."""
         self._salvaged: dict[str, Salvage] = {}
         """What the files with problems still say of who they are, by file name."""
         self.files_read = 0
@@ -83,6 +88,7 @@ class Folder(FolderFiles):
             self._published = {
                 s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in present
             }
+            self._choice.touch(present)
         self._fallbacks = {}
         self._starting = False
 
@@ -201,8 +207,7 @@ class Folder(FolderFiles):
             self._folder_modified = self.root.stat().st_mtime_ns
         except OSError:
             pass  # keep the last time seen: the folder is reported as unreadable
-        since = max(self._folder_modified, self._site_file.modified_ns)
-        return newest_change(self.files, since)
+        return self._choice.newest(max(self._folder_modified, self._site_file.modified_ns))
 
     def catalog(self, *, publish: bool = True) -> Catalog:
         """The entries as they should be published now, with every problem.
@@ -213,23 +218,46 @@ class Folder(FolderFiles):
         view = FolderView(
             self.site, self.files, self._vanished, self._published, self._salvaged, self._label
         )
-        published, problems = choose_items(view)
+        published, problems, changes = self._choice.choose(view)
         if publish:
-            self.publish(published)
+            self.publish(published, changes)
         return Catalog(
             self.site,
             published,
             tuple(sorted({*self.folder_problems, *self.site_problems, *problems})),
             site_modified_ns=self._site_file.modified_ns,
             changed_ns=self._changed_ns(),
+            changes=changes,
         )
 
-    def publish(self, items: Iterable[Item]) -> None:
-        """Record these items as what readers have (and, with a state folder, in it)."""
-        self._published = {item.source: item for item in items}
+    def publish(self, items: tuple[Item, ...], changes: Changes | None = None) -> None:
+        """Record these items as what readers have (and, with a state folder, in it);
+        ``changes``: how they differ from an earlier catalog's, if known."""
+        before = self._published
+        if changes is not None and changes.base is self._published_items:
+            moved = {item.source: before.get(item.source) for item in changes.removed}
+            moved.update((item.source, before.get(item.source)) for item in changes.added)
+            for item in changes.removed:
+                if before.get(item.source) is item:
+                    del before[item.source]
+            before.update((item.source, item) for item in changes.added)
+            after = before
+        else:
+            after = self._published = {item.source: item for item in items}
+            moved = {s: before.get(s) for s, i in after.items() if before.get(s) is not i}
+            moved.update((s, before[s]) for s in before.keys() - after.keys())
+        self._published_items = items
+        # Who owns which id follows what readers have.
+        for source, old in moved.items():
+            new = after.get(source)
+            self._choice.republished(
+                source.rsplit("/", 1)[-1],
+                None if old is None else old.id,
+                None if new is None else new.id,
+            )
         if self.cache is not None:
             # Copied: the cache is written from another thread while this one goes on.
-            self.cache.remember(dict(self.files), self._published, news=self.files_read > 0)
+            self.cache.remember(dict(self.files), dict(self._published), news=self.files_read > 0)
 
     def save_cache(self) -> bool:
         """Write the cache now rather than in the background; whether anything was written."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import operator
-from bisect import bisect
-from collections.abc import Iterable
+from bisect import bisect, bisect_left
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, count
@@ -31,16 +31,23 @@ def _changed_at(item: Item) -> tuple[float, tuple[float, str]]:
     return item.changed_at, item.order
 
 
-def _without(items: tuple[Item, ...], gone: set[int]) -> tuple[Item, ...]:
-    """``items`` less those whose id is in ``gone``, in C loops (no attribute is read)."""
-    if not gone:
-        return items
-    return tuple(compress(items, map(operator.not_, map(gone.__contains__, map(id, items)))))
-
-
 def _with(items: tuple[Item, ...], new: Iterable[Item]) -> tuple[Item, ...]:
     """``items`` (newest first) with ``new`` put in their places."""
+    return _replaced(items, (), new)
+
+
+def _replaced(
+    items: tuple[Item, ...], gone: Collection[Item], new: Iterable[Item]
+) -> tuple[Item, ...]:
+    """``items`` (newest first) less ``gone``, with ``new`` put in their places: each
+    found by halving, so that the cost is copying the references, not looking at items."""
     ascending = list(reversed(items))
+    for item in gone:
+        at = bisect_left(ascending, item.order, key=_order)
+        if at < len(ascending) and ascending[at] is item:
+            del ascending[at]
+        else:  # not where its order says (an item met twice): by identity
+            ascending = [other for other in ascending if other is not item]
     for item in sorted(new, key=_order):
         ascending.insert(bisect(ascending, item.order, key=_order), item)
     return tuple(reversed(ascending))
@@ -136,28 +143,34 @@ def _delta(old: tuple[Item, ...], new: tuple[Item, ...]) -> tuple[list[Item], li
 
 
 def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | None:
-    removed, added = _delta(previous.catalog.items, catalog.items)
+    changes = catalog.changes
+    if changes is not None and changes.base is previous.catalog.items:
+        removed, added = list(changes.removed), list(changes.added)
+    else:
+        removed, added = _delta(previous.catalog.items, catalog.items)
     if len(removed) + len(added) > CARRY_AT_MOST:
         return None
     # Entries that were hidden may be released (or were deleted); added ones may be drafts.
     out = set(map(id, removed))
-    hidden = {key: item for key, item in previous.hidden.items() if key not in out}
-    hidden.update((id(item), item) for item in added if not _visible(item, moment))
+    hidden = previous.hidden
+    if out or added:
+        hidden = dict(hidden)
+        for key in out:
+            hidden.pop(key, None)
+        hidden.update((id(item), item) for item in added if not _visible(item, moment))
     # Only once the first scheduled entry's time has come are the hidden looked at (a
     # deleted one may have been the first: then they are looked at a little early).
     released = []
     coming = min([previous.next_release, *(_release(i) for i in added if id(i) in hidden)])
     if moment >= coming:
+        hidden = dict(hidden)
         released = [item for item in hidden.values() if _visible(item, moment)]
         for item in released:
             del hidden[id(item)]
         coming = min(map(_release, hidden.values()), default=math.inf)
     gone = [item for item in removed if id(item) not in previous.hidden]
     new = [item for item in added if id(item) not in hidden] + released
-    if not gone and not new:
-        items = previous.items
-    else:
-        items = _without(catalog.items, set(hidden)) if hidden else catalog.items
+    items = _replaced(previous.items, gone, new) if gone or new else previous.items
     by_slug = previous.by_slug
     if gone or new:
         by_slug = dict(by_slug)
@@ -167,11 +180,14 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
         by_slug.update((item.slug, item) for item in new)
     by_category = dict(previous.by_category)
     touched = {slug for item in (*gone, *new) for slug in item.entry.categories}
-    out = set(map(id, gone))
     for slug in touched:
         if slug in by_category:
-            kept = _without(by_category[slug], out)
-            by_category[slug] = _with(kept, (i for i in new if slug in i.entry.categories))
+            by_category[slug] = _replaced(
+                by_category[slug],
+                [i for i in gone if slug in i.entry.categories],
+                [i for i in new if slug in i.entry.categories],
+            )
+    out = set(map(id, gone))
     newest, known = previous._newest_if_known()
     if known and newest is not None and id(newest) in out:
         known = False  # the entry changed last was edited or left: found when needed

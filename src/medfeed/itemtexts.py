@@ -16,17 +16,23 @@ LARGEST = 256 * 1024
 they are needed rather than held for the life of the content version."""
 
 
+Cut = tuple[str, bool, bool]
+"""A text's format, whether it has the content, and whether it is shortened."""
+Slot = tuple[Item, dict[Cut, bytes]]
+
+
 class ItemTexts:
     """Written items by (item, format, with content, shortened), within one context.
 
     The context is what an item's text depends on besides the item (base URL, category
     titles, the site's author): a text is reused only where the context is the same.
     Items are held by identity, as content versions hold them, and kept alive with
-    their texts, so an id is never taken for another item's.
+    their texts, so an id is never taken for another item's. The texts of one item are
+    shared by the content versions that show it.
     """
 
     def __init__(self) -> None:
-        self._texts: dict[Hashable, dict[Key, tuple[Item, bytes]]] = {}
+        self._texts: dict[Hashable, dict[int, Slot]] = {}
 
     def text(
         self,
@@ -41,33 +47,46 @@ class ItemTexts:
         texts = self._texts.get(context)
         if texts is None:
             texts = self._texts.setdefault(context, {})
-        key = (id(item), fmt, with_content, short)
-        found = texts.get(key)
-        if found is not None and found[0] is item:
-            return found[1]
+        slot = texts.get(id(item))
+        cut = (fmt, with_content, short)
+        if slot is not None and slot[0] is item:
+            found = slot[1].get(cut)
+            if found is not None:
+                return found
         written = write()
         if len(written) <= LARGEST:
-            texts[key] = (item, written)
+            if slot is None or slot[0] is not item:
+                slot = texts[id(item)] = (item, {})
+            slot[1][cut] = written
         return written
 
     def export(self, items: Iterable[Item], fmt: str) -> list[tuple[Hashable, Key, bytes]]:
         """The texts in ``fmt`` of these items, to be adopted by another process forked
         from the one that made the items (their ids are the same there)."""
-        ids = set(map(id, items))
-        return [
-            (context, key, found[1])
-            for context, texts in self._texts.items()
-            for key, found in texts.items()
-            if key[1] == fmt and key[0] in ids
-        ]
+        rows = []
+        for item in items:
+            for context, texts in self._texts.items():
+                slot = texts.get(id(item))
+                if slot is not None and slot[0] is item:
+                    rows += [
+                        (context, (id(item), *cut), text)
+                        for cut, text in slot[1].items()
+                        if cut[0] == fmt
+                    ]
+        return rows
 
     def adopt(self, rows: Iterable[tuple[Hashable, Key, bytes]], items: Iterable[Item]) -> None:
         """Take texts exported by a forked process for these (the same) items."""
         by_id = {id(item): item for item in items}
         for context, key, text in rows:
             item = by_id.get(key[0])
-            if item is not None:
-                self._texts.setdefault(context, {})[key] = (item, text)
+            if item is None:
+                continue
+            texts = self._texts.setdefault(context, {})
+            slot = texts.get(key[0])
+            if slot is None or slot[0] is not item:
+                slot = texts[key[0]] = (item, {})
+            slot[1][key[1:]] = text
 
     def kept_for(self, items: Iterable[Item]) -> ItemTexts:
         """The texts of these items (those of others left behind), for a new content
@@ -76,9 +95,22 @@ class ItemTexts:
         kept = ItemTexts()
         for context, texts in self._texts.items():
             kept._texts[context] = {
-                key: found for key, found in texts.items() if present.get(key[0]) is found[0]
+                key: slot for key, slot in texts.items() if present.get(key) is slot[0]
             }
         return kept
 
+    def without(self, removed: Iterable[Item]) -> ItemTexts:
+        """The texts of every item but these, for a new content version made in the same
+        context from the items of this one's less ``removed`` (and new ones)."""
+        gone = {id(item): item for item in removed}
+        kept = ItemTexts()
+        for context, texts in self._texts.items():
+            kept._texts[context] = left = dict(texts)
+            for key, item in gone.items():
+                slot = left.get(key)
+                if slot is not None and slot[0] is item:
+                    del left[key]
+        return kept
+
     def __len__(self) -> int:
-        return sum(len(texts) for texts in self._texts.values())
+        return sum(len(slot[1]) for texts in self._texts.values() for slot in texts.values())

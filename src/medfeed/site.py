@@ -153,7 +153,7 @@ class Publisher:
             # readers have stays, and the problem is reported.
             self.folder.quarantine(snapshot.unrenderable.values())
             catalog = self.folder.catalog(publish=False)
-        self.folder.publish(snapshot.catalog.items)
+        self.folder.publish(snapshot.catalog.items, snapshot.catalog.changes)
         return snapshot
 
     def snapshot(self) -> Snapshot:

@@ -50,7 +50,13 @@ class Snapshot(ContentVersion):
             previous.catalog.site_modified_ns,
         ) == (base_url, catalog.site, catalog.site_modified_ns)
         # What was written of entries that are still there, as they were, is kept.
-        kept = previous.item_texts.kept_for(catalog.items) if previous and same_context else None
+        kept = None
+        if previous is not None and same_context:
+            changes = catalog.changes
+            if changes is not None and changes.base is previous.catalog.items:
+                kept = previous.item_texts.without(changes.removed)
+            else:
+                kept = previous.item_texts.kept_for(catalog.items)
         super().__init__(catalog, base_url, now, kept, previous)
         self.ledger = ledger or DateLedger()
         self.unrenderable: dict[str, Problem] = {}

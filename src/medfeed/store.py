@@ -6,7 +6,7 @@ a broken site.toml, which stops start-up.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Generic, TypeVar, overload
@@ -99,6 +99,17 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """How a catalog's items differ from an earlier catalog's of the same folder: what
+    lets the indexes and texts of the next content version follow only what changed."""
+
+    base: tuple[Item, ...]
+    """The earlier catalog's items."""
+    removed: tuple[Item, ...]
+    added: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Every valid entry of a folder (newest first), drafts too, and every problem found."""
 
@@ -110,6 +121,8 @@ class Catalog:
     changed_ns: int = 0
     """The newest change anywhere in the folder: its own mtime (files added, removed,
     renamed), site.toml's and every entry file's, published or not."""
+    changes: Changes | None = field(default=None, compare=False, repr=False)
+    """How ``items`` differ from the catalog made just before, where that is known."""
 
     @cached_property
     def aliases(self) -> dict[str, str]:

@@ -1,0 +1,273 @@
+"""``folderitems.choose_items`` kept up to date one changed file at a time.
+
+The rules across files (ids, aliases, categories, renames) are a pass over every file;
+at 100,000 entries that pass costs a second on each edit. Almost always no rule is
+broken, and then what is published is simply the version in use of every file, newest
+first, with each file's own problems. So what each file claims (its ids, its slug and
+aliases, whether its categories are known) is counted as files change; while nothing is
+claimed twice, no category is unknown and no vanished file may have been renamed, the
+answer is read off those counts and a sorted list, at the cost of the changed files.
+Otherwise the whole pass decides, as it always did.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable
+from typing import Any
+
+from medfeed.errors import Problem
+from medfeed.filestate import FileState
+from medfeed.folderitems import FolderView, choose_items
+from medfeed.identity import claim_of_file
+from medfeed.models import SiteConfig
+from medfeed.store import Changes, Item
+
+BULK = 1000
+"""Past this many changed files (and a quarter of all), every file is counted anew."""
+Footprint = tuple[frozenset[str], tuple[str, ...]]
+"""What one file claims: ids (its version in use, what readers have, what a broken
+version says) and paths (its slug, once, and every alias any of them names)."""
+
+
+def _order(item: Item) -> tuple[float, str]:
+    return item.order
+
+
+class ItemChoice:
+    """The items a live folder publishes, worked out from the files that changed.
+
+    Callers say which files changed (``touch``) before asking (``choose``): a file whose
+    state, salvage or published version changed. Not thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._site: SiteConfig | None = None
+        self._known: frozenset[str] = frozenset()
+        self._dirty: set[str] = set()
+        self._current: dict[str, Item] = {}
+        """The version in use of each file (valid, else its last valid one)."""
+        self._ascending: list[Item] = []
+        """Every version in use, oldest first."""
+        self._prints: dict[str, Footprint] = {}
+        self._ids: dict[str, set[str]] = {}
+        """The files claiming each id."""
+        self._paths: dict[str, int] = {}
+        """How many claims each slug or alias has."""
+        self._crowded: set[tuple[str, str]] = set()
+        """Ids and paths claimed more than once: the whole pass must decide."""
+        self._unknown: set[str] = set()
+        """Files whose version in use names a category the site does not have."""
+        self._problems: dict[str, tuple[Problem, ...]] = {}
+        self._modified: dict[str, int] = {}
+        """The mtime of each version in use."""
+        self._newest: int | None = None
+        """The newest of them, unless the one it was went."""
+        self._last: tuple[Item, ...] | None = None
+        """What the last answer published, if it was read off the counts."""
+
+    def touch(self, names: Iterable[str]) -> None:
+        """These files' state or salvage changed."""
+        self._dirty.update(names)
+
+    def republished(self, name: str, old_id: str | None, new_id: str | None) -> None:
+        """What readers have of this file now has ``new_id`` (None: nothing), and had
+        ``old_id``: an id readers have stays the file's (see ``store.assemble``)."""
+        footprint = self._prints.get(name)
+        if old_id == new_id or (old_id is None and footprint and new_id in footprint[0]):
+            return  # claimed already
+        self._dirty.add(name)
+
+    def choose(self, view: FolderView) -> tuple[tuple[Item, ...], list[Problem], Changes | None]:
+        """What ``choose_items`` gives for ``view``, and what changed since the last answer
+        where both were read off the counts."""
+        removed, added = self._sync(view)
+        if self._crowded or self._unknown or self._renamed(view):
+            self._last = None
+            published, problems = choose_items(view)
+            return published, problems, None
+        items = tuple(reversed(self._ascending))
+        problems = [problem for found in self._problems.values() for problem in found]
+        base, self._last = self._last, items
+        changes = None if base is None else Changes(base, tuple(removed), tuple(added))
+        return items, problems, changes
+
+    def newest(self, since_ns: int) -> int:
+        """``folderitems.newest_change`` of the state last chosen from."""
+        if self._newest is None:
+            self._newest = max(self._modified.values(), default=0)
+        return max(since_ns, self._newest)
+
+    # --- bookkeeping ------------------------------------------------------------------
+
+    def _sync(self, view: FolderView) -> tuple[list[Item], list[Item]]:
+        if view.site is not self._site:
+            self._site = view.site
+            self._known = frozenset(c.slug for c in view.site.categories)
+            self._dirty.update(self._prints, self._current, view.files)
+        dirty, self._dirty = self._dirty, set()
+        if len(dirty) > max(BULK, len(self._current) // 4):
+            self._rebuild(view)
+            return [], []
+        removed, added = [], []
+        for name in dirty:
+            old = self._drop(name)
+            new = self._add(name, view, True) if name in view.files else None
+            if old is not new:
+                if old is not None:
+                    removed.append(old)
+                if new is not None:
+                    added.append(new)
+        return removed, added
+
+    def _rebuild(self, view: FolderView) -> None:
+        # Start-up, or a new site.toml: every file counted anew, sorted once.
+        self._current, self._prints, self._ids, self._paths = {}, {}, {}, {}
+        self._crowded, self._unknown, self._problems, self._modified = set(), set(), {}, {}
+        self._newest = None
+        for name in view.files:
+            self._add(name, view, False)
+        self._ascending = sorted(self._current.values(), key=_order)
+        self._last = None
+
+    def _drop(self, name: str) -> Item | None:
+        footprint = self._prints.pop(name, None)
+        if footprint is not None:
+            ids, paths = footprint
+            for claimed in ids:
+                holders = self._ids[claimed]
+                holders.discard(name)
+                if len(holders) < 2:
+                    self._crowded.discard(("id", claimed))
+                if not holders:
+                    del self._ids[claimed]
+            for path in paths:
+                left = self._paths[path] - 1
+                if left < 2:
+                    self._crowded.discard(("path", path))
+                if left:
+                    self._paths[path] = left
+                else:
+                    del self._paths[path]
+        self._unknown.discard(name)
+        self._problems.pop(name, None)
+        if self._modified.pop(name, None) == self._newest:
+            self._newest = None
+        old = self._current.pop(name, None)
+        if old is not None:
+            self._take_out(old)
+        return old
+
+    def _take_out(self, item: Item) -> None:
+        ascending = self._ascending
+        at = bisect_left(ascending, item.order, key=_order)
+        if at < len(ascending) and ascending[at] is item:
+            del ascending[at]
+            return
+        # Not where its order says (never expected): found by identity.
+        for at, found in enumerate(ascending):
+            if found is item:
+                del ascending[at]
+                return
+
+    def _add(self, name: str, view: FolderView, insert: bool) -> Item | None:
+        state = view.files[name]
+        label = view.label(name)
+        current = state.item or state.last_good
+        if state.problems:
+            self._problems[name] = state.problems
+        ids: set[str] = set()
+        aliases: set[str] = set()
+        named = False
+        if current is not None:
+            named = True
+            self._current[name] = current
+            self._modified[name] = current.modified_ns
+            if self._newest is not None and current.modified_ns > self._newest:
+                self._newest = current.modified_ns
+            if insert:
+                insort(self._ascending, current, key=_order)
+            if not self._known.issuperset(current.entry.categories):
+                self._unknown.add(name)
+            ids.add(current.id)
+            aliases.update(current.entry.aliases)
+        published = view.published.get(label)
+        if published is not None:
+            ids.add(published.id)
+        salvaged = view.salvaged.get(name)
+        if salvaged is not None:
+            claim = claim_of_file(name, label, salvaged, view.site)
+            if claim is not None:
+                named = True
+                if claim.id is not None:
+                    ids.add(claim.id)
+                aliases.update(alias for _, alias in claim.aliases)
+        # A file's slug is claimed once; an alias equal to it is a second claim.
+        paths = (name.removesuffix(".json"), *aliases) if named else tuple(aliases)
+        self._prints[name] = (frozenset(ids), paths)
+        for claimed in ids:
+            holders = self._ids.setdefault(claimed, set())
+            holders.add(name)
+            if len(holders) > 1:
+                self._crowded.add(("id", claimed))
+        for path in paths:
+            claims = self._paths[path] = self._paths.get(path, 0) + 1
+            if claims > 1:
+                self._crowded.add(("path", path))
+        return current
+
+    def _renamed(self, view: FolderView) -> bool:
+        """Whether a vanished file's version may live on under another name (an equal
+        entry: renamed without an id); an equal id is a claim counted twice already."""
+        for name in view.vanished:
+            gone = self._current.get(name)
+            if gone is None:
+                continue
+            moment = gone.published_at
+            ascending = self._ascending
+            at = bisect_left(ascending, (moment, ""), key=_order)
+            while at < len(ascending) and ascending[at].published_at == moment:
+                other = ascending[at]
+                if other is not gone and other.entry == gone.entry:
+                    return True
+                at += 1
+        return False
+
+
+class TouchedFiles(dict[str, FileState]):
+    """A live folder's files by name that tell an ``ItemChoice`` each name set or removed,
+    whichever code path does it."""
+
+    def __init__(self, choice: ItemChoice) -> None:
+        super().__init__()
+        self._choice = choice
+
+    def __setitem__(self, name: str, state: FileState) -> None:
+        self._choice.touch((name,))
+        super().__setitem__(name, state)
+
+    def __delitem__(self, name: str) -> None:
+        self._choice.touch((name,))
+        super().__delitem__(name)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self._choice.touch((name,))
+        return super().pop(name, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        changes = dict(*args, **kwargs)
+        self._choice.touch(changes)
+        super().update(changes)
+
+    def setdefault(self, name: str, default: FileState) -> FileState:
+        self._choice.touch((name,))
+        return super().setdefault(name, default)
+
+    def popitem(self) -> tuple[str, FileState]:
+        name, state = super().popitem()
+        self._choice.touch((name,))
+        return name, state
+
+    def clear(self) -> None:
+        self._choice.touch(self)
+        super().clear()
