@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,13 @@ def _expected(folder: Folder) -> tuple[Any, set[Any]]:
     return items, {*folder.folder_problems, *folder.site_problems, *problems}
 
 
-def _check(folder: Folder, publish: bool) -> Catalog:
+def _check(folder: Folder, publish: bool, note: Callable[[str], None] = event) -> Catalog:
     items, problems = _expected(folder)
     catalog = folder.catalog(publish=publish)
     assert len(catalog.items) == len(items)
     assert all(a is b for a, b in zip(catalog.items, items, strict=True))
     assert set(catalog.problems) == problems
-    event("read off the counts" if catalog.changes is not None else "whole pass or first")
+    note("read off the counts" if catalog.changes is not None else "whole pass or first")
     since = max(folder._folder_modified, folder._site_file.modified_ns)
     assert catalog.changed_ns == newest_change(folder.files, since)
     if catalog.changes is not None:
@@ -176,3 +177,22 @@ def test_an_edit_that_breaks_no_rule_costs_no_pass_over_every_file(
     broken = folder.catalog()
     assert "entry-5" in {item.slug for item in broken.items}
     assert [p.path.rsplit("/", 1)[-1] for p in broken.problems] == ["entry-5.json"]
+
+
+def test_an_id_readers_have_stays_with_its_file_when_another_takes_it(
+    entries_dir: Path,
+) -> None:
+    # b had the id readers know; it changes its own, and a takes the old one: a is
+    # held back (store.assemble), whichever way the answer is worked out.
+    _write(entries_dir, "a", {"title": "A"})
+    _write(entries_dir, "b", {"id": IDS[1], "title": "B"})
+    folder = Folder(entries_dir, deletion_grace=1.0)
+    _check(folder, True, print)
+    _write(entries_dir, "b", {"id": IDS[2], "title": "B"})
+    folder.update({"b.json"})
+    assert _check(folder, False, print).changes is not None
+    _write(entries_dir, "a", {"id": IDS[1], "title": "A"})
+    folder.update({"a.json"})
+    catalog = _check(folder, True, print)
+    assert {item.source.rsplit("/", 1)[-1]: item.id for item in catalog.items}["a.json"] != IDS[1]
+    assert any(p.field == "id" for p in catalog.problems)

@@ -53,7 +53,15 @@ ALLOWED: dict[str, set[str]] = {
     # The live folder: its files' bookkeeping, what it publishes of them, and the whole.
     "folderfiles": {"errors", "filestate", "reading"},
     "folderitems": {"errors", "filestate", "identity", "models", "salvage", "store"},
-    "itemchoice": {"errors", "filestate", "folderitems", "identity", "models", "store"},
+    "itemchoice": {
+        "cachecodec",
+        "errors",
+        "filestate",
+        "folderitems",
+        "identity",
+        "models",
+        "store",
+    },  # fmt: skip
     "folder": {
         "cachecodec",
         "errors",

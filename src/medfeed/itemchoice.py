@@ -16,6 +16,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from typing import Any
 
+from medfeed.cachecodec import gc_paused
 from medfeed.errors import Problem
 from medfeed.filestate import FileState
 from medfeed.folderitems import FolderView, choose_items
@@ -25,7 +26,7 @@ from medfeed.store import Changes, Item
 
 BULK = 1000
 """Past this many changed files (and a quarter of all), every file is counted anew."""
-Footprint = tuple[frozenset[str], tuple[str, ...]]
+Footprint = tuple[tuple[str, ...], tuple[str, ...]]
 """What one file claims: ids (its version in use, what readers have, what a broken
 version says) and paths (its slug, once, and every alias any of them names)."""
 
@@ -50,8 +51,9 @@ class ItemChoice:
         self._ascending: list[Item] = []
         """Every version in use, oldest first."""
         self._prints: dict[str, Footprint] = {}
-        self._ids: dict[str, set[str]] = {}
-        """The files claiming each id."""
+        """What each file claims, where that is more than its version's id and slug."""
+        self._ids: dict[str, int] = {}
+        """How many files claim each id."""
         self._paths: dict[str, int] = {}
         """How many claims each slug or alias has."""
         self._crowded: set[tuple[str, str]] = set()
@@ -59,10 +61,8 @@ class ItemChoice:
         self._unknown: set[str] = set()
         """Files whose version in use names a category the site does not have."""
         self._problems: dict[str, tuple[Problem, ...]] = {}
-        self._modified: dict[str, int] = {}
-        """The mtime of each version in use."""
         self._newest: int | None = None
-        """The newest of them, unless the one it was went."""
+        """The newest mtime of the versions in use, unless the one it was went."""
         self._last: tuple[Item, ...] | None = None
         """What the last answer published, if it was read off the counts."""
 
@@ -74,7 +74,9 @@ class ItemChoice:
         """What readers have of this file now has ``new_id`` (None: nothing), and had
         ``old_id``: an id readers have stays the file's (see ``store.assemble``)."""
         footprint = self._prints.get(name)
-        if old_id == new_id or (old_id is None and footprint and new_id in footprint[0]):
+        current = self._current.get(name)
+        claimed = footprint[0] if footprint else (current.id,) if current else ()
+        if old_id == new_id or (old_id is None and new_id in claimed):
             return  # claimed already
         self._dirty.add(name)
 
@@ -95,7 +97,7 @@ class ItemChoice:
     def newest(self, since_ns: int) -> int:
         """``folderitems.newest_change`` of the state last chosen from."""
         if self._newest is None:
-            self._newest = max(self._modified.values(), default=0)
+            self._newest = max((item.modified_ns for item in self._current.values()), default=0)
         return max(since_ns, self._newest)
 
     # --- bookkeeping ------------------------------------------------------------------
@@ -104,7 +106,7 @@ class ItemChoice:
         if view.site is not self._site:
             self._site = view.site
             self._known = frozenset(c.slug for c in view.site.categories)
-            self._dirty.update(self._prints, self._current, view.files)
+            self._dirty.update(self._current, self._prints, view.files)
         dirty, self._dirty = self._dirty, set()
         if len(dirty) > max(BULK, len(self._current) // 4):
             self._rebuild(view)
@@ -122,41 +124,47 @@ class ItemChoice:
 
     def _rebuild(self, view: FolderView) -> None:
         # Start-up, or a new site.toml: every file counted anew, sorted once.
+        with gc_paused():
+            self._count_all(view)
+        self._last = None
+
+    def _count_all(self, view: FolderView) -> None:
         self._current, self._prints, self._ids, self._paths = {}, {}, {}, {}
-        self._crowded, self._unknown, self._problems, self._modified = set(), set(), {}, {}
+        self._crowded, self._unknown, self._problems = set(), set(), {}
         self._newest = None
         for name in view.files:
             self._add(name, view, False)
         self._ascending = sorted(self._current.values(), key=_order)
-        self._last = None
 
     def _drop(self, name: str) -> Item | None:
+        old = self._current.pop(name, None)
         footprint = self._prints.pop(name, None)
+        if footprint is None and old is not None:
+            footprint = ((old.id,), (old.slug,))
         if footprint is not None:
             ids, paths = footprint
             for claimed in ids:
-                holders = self._ids[claimed]
-                holders.discard(name)
-                if len(holders) < 2:
-                    self._crowded.discard(("id", claimed))
-                if not holders:
-                    del self._ids[claimed]
+                self._count(self._ids, "id", claimed, -1)
             for path in paths:
-                left = self._paths[path] - 1
-                if left < 2:
-                    self._crowded.discard(("path", path))
-                if left:
-                    self._paths[path] = left
-                else:
-                    del self._paths[path]
+                self._count(self._paths, "path", path, -1)
         self._unknown.discard(name)
         self._problems.pop(name, None)
-        if self._modified.pop(name, None) == self._newest:
-            self._newest = None
-        old = self._current.pop(name, None)
         if old is not None:
+            if old.modified_ns == self._newest:
+                self._newest = None
             self._take_out(old)
         return old
+
+    def _count(self, table: dict[str, int], kind: str, key: str, step: int) -> None:
+        claims = table.get(key, 0) + step
+        if claims > 1:
+            self._crowded.add((kind, key))
+        else:
+            self._crowded.discard((kind, key))
+        if claims:
+            table[key] = claims
+        else:
+            del table[key]
 
     def _take_out(self, item: Item) -> None:
         ascending = self._ascending
@@ -176,44 +184,43 @@ class ItemChoice:
         current = state.item or state.last_good
         if state.problems:
             self._problems[name] = state.problems
-        ids: set[str] = set()
-        aliases: set[str] = set()
-        named = False
+        ids: dict[str, None] = {}
+        aliases: dict[str, None] = {}
         if current is not None:
-            named = True
             self._current[name] = current
-            self._modified[name] = current.modified_ns
             if self._newest is not None and current.modified_ns > self._newest:
                 self._newest = current.modified_ns
             if insert:
                 insort(self._ascending, current, key=_order)
             if not self._known.issuperset(current.entry.categories):
                 self._unknown.add(name)
-            ids.add(current.id)
-            aliases.update(current.entry.aliases)
+            ids[current.id] = None
+            aliases.update(dict.fromkeys(current.entry.aliases))
         published = view.published.get(label)
         if published is not None:
-            ids.add(published.id)
+            ids[published.id] = None
+        claim = None
         salvaged = view.salvaged.get(name)
         if salvaged is not None:
             claim = claim_of_file(name, label, salvaged, view.site)
             if claim is not None:
-                named = True
                 if claim.id is not None:
-                    ids.add(claim.id)
-                aliases.update(alias for _, alias in claim.aliases)
+                    ids[claim.id] = None
+                aliases.update(dict.fromkeys(alias for _, alias in claim.aliases))
         # A file's slug is claimed once; an alias equal to it is a second claim.
-        paths = (name.removesuffix(".json"), *aliases) if named else tuple(aliases)
-        self._prints[name] = (frozenset(ids), paths)
+        if current is not None:
+            paths: tuple[str, ...] = (current.slug, *aliases)
+        elif claim is not None:
+            paths = (claim.slug, *aliases)
+        else:
+            paths = tuple(aliases)
+        footprint = (tuple(ids), paths)
+        if current is None or footprint != ((current.id,), (current.slug,)):
+            self._prints[name] = footprint  # most files claim only their id and slug
         for claimed in ids:
-            holders = self._ids.setdefault(claimed, set())
-            holders.add(name)
-            if len(holders) > 1:
-                self._crowded.add(("id", claimed))
+            self._count(self._ids, "id", claimed, 1)
         for path in paths:
-            claims = self._paths[path] = self._paths.get(path, 0) + 1
-            if claims > 1:
-                self._crowded.add(("path", path))
+            self._count(self._paths, "path", path, 1)
         return current
 
     def _renamed(self, view: FolderView) -> bool:
