@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -130,11 +131,15 @@ def _check(folder: Folder, publish: bool, note: Callable[[str], None] = event) -
 @given(
     start=st.lists(st.tuples(st.sampled_from(SLUGS), valid), max_size=4),
     steps=st.lists(st.tuples(operations, st.booleans()), max_size=14),
+    bulk=st.sampled_from([0, itemchoice.BULK]),
 )
 def test_what_is_published_is_what_the_whole_pass_gives(
-    start: list[tuple[str, dict[str, Any]]], steps: list[tuple[tuple[str, Any, Any], bool]]
+    start: list[tuple[str, dict[str, Any]]],
+    steps: list[tuple[tuple[str, Any, Any], bool]],
+    bulk: int,
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    # bulk 0: every file is counted anew at start-up and whenever a quarter changed.
+    with tempfile.TemporaryDirectory() as tmp, patch.object(itemchoice, "BULK", bulk):
         root = Path(tmp) / "entries"
         root.mkdir()
         (root / "site.toml").write_text(SITE_TOML, encoding="utf-8")
@@ -179,18 +184,25 @@ def test_an_edit_that_breaks_no_rule_costs_no_pass_over_every_file(
     assert [p.path.rsplit("/", 1)[-1] for p in broken.problems] == ["entry-5.json"]
 
 
+@pytest.mark.parametrize("bulk", [0, itemchoice.BULK])
 def test_an_id_readers_have_stays_with_its_file_when_another_takes_it(
-    entries_dir: Path,
+    entries_dir: Path, monkeypatch: pytest.MonkeyPatch, bulk: int
 ) -> None:
     # b had the id readers know; it changes its own, and a takes the old one: a is
-    # held back (store.assemble), whichever way the answer is worked out.
+    # held back (store.assemble), whichever way the answer is worked out, and when
+    # every file is counted anew (a new site.toml) in between.
+    monkeypatch.setattr(itemchoice, "BULK", bulk)
     _write(entries_dir, "a", {"title": "A"})
     _write(entries_dir, "b", {"id": IDS[1], "title": "B"})
     folder = Folder(entries_dir, deletion_grace=1.0)
     _check(folder, True, print)
     _write(entries_dir, "b", {"id": IDS[2], "title": "B"})
     folder.update({"b.json"})
-    assert _check(folder, False, print).changes is not None
+    # Read off the counts, unless every file is counted anew (bulk 0: one file of two).
+    assert (_check(folder, False, print).changes is not None) == (bulk > 0)
+    (entries_dir / "site.toml").write_text(SITES[2], encoding="utf-8")
+    folder.update({"site.toml"})
+    _check(folder, False, print)
     _write(entries_dir, "a", {"id": IDS[1], "title": "A"})
     folder.update({"a.json"})
     catalog = _check(folder, True, print)

@@ -132,9 +132,33 @@ class ItemChoice:
         self._current, self._prints, self._ids, self._paths = {}, {}, {}, {}
         self._crowded, self._unknown, self._problems = set(), set(), {}
         self._newest = None
-        for name in view.files:
+        current, ids, paths = self._current, self._ids, self._paths
+        published, label, known = view.published, view.label, self._known
+        others = []
+        # Most files: valid, no aliases, their id the one readers have; counted here in a
+        # tight loop (100,000 files: a tenth of a second), the others by _add.
+        for name, state in view.files.items():
+            item = state.item
+            if (
+                item is None
+                or state.problems
+                or item.entry.aliases
+                or not known.issuperset(item.entry.categories)
+            ):
+                others.append(name)
+                continue
+            shown = published.get(label(name))
+            if shown is not None and shown.id != item.id:
+                others.append(name)
+                continue
+            current[name] = item
+            ids[item.id] = ids.get(item.id, 0) + 1
+            paths[item.slug] = paths.get(item.slug, 0) + 1
+        self._crowded = {("id", key) for key, claims in ids.items() if claims > 1}
+        self._crowded.update(("path", key) for key, claims in paths.items() if claims > 1)
+        for name in others:
             self._add(name, view, False)
-        self._ascending = sorted(self._current.values(), key=_order)
+        self._ascending = sorted(current.values(), key=_order)
 
     def _drop(self, name: str) -> Item | None:
         old = self._current.pop(name, None)
