@@ -2,15 +2,18 @@
 
 A file's stat signature tells whether it changed, is gone, or cannot be looked at, so
 that only changed files are read again; a ``FileState`` holds what was last read from
-the file: the version in use, the last valid one to fall back on, and its problems.
+the file: the version in use, the last valid one to fall back on, and its problems;
+``TouchedFiles`` holds them by name and says which names changed.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medfeed.errors import Problem
 from medfeed.store import Item
@@ -60,3 +63,42 @@ class FileState:
     problems: tuple[Problem, ...]
     read_ns: int = 0
     """The wall clock, in nanoseconds, just before the signature was taken."""
+
+
+class TouchedFiles(dict[str, FileState]):
+    """A live folder's files by name that tell ``touched`` of each name set or removed,
+    whichever code path does it (see ``itemchoice``)."""
+
+    def __init__(self, touched: Callable[[Iterable[str]], None]) -> None:
+        super().__init__()
+        self._touched = touched
+
+    def __setitem__(self, name: str, state: FileState) -> None:
+        self._touched((name,))
+        super().__setitem__(name, state)
+
+    def __delitem__(self, name: str) -> None:
+        self._touched((name,))
+        super().__delitem__(name)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self._touched((name,))
+        return super().pop(name, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        changes = dict(*args, **kwargs)
+        self._touched(changes)
+        super().update(changes)
+
+    def setdefault(self, name: str, default: FileState) -> FileState:
+        self._touched((name,))
+        return super().setdefault(name, default)
+
+    def popitem(self) -> tuple[str, FileState]:
+        name, state = super().popitem()
+        self._touched((name,))
+        return name, state
+
+    def clear(self) -> None:
+        self._touched(self)
+        super().clear()

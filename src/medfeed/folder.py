@@ -24,11 +24,11 @@ from pathlib import Path
 
 from medfeed.cachecodec import gc_paused
 from medfeed.errors import EntryError, Problem
-from medfeed.filestate import FileState, Signature
+from medfeed.filestate import FileState, Signature, TouchedFiles
 from medfeed.foldercache import FolderCache, item_of
 from medfeed.folderfiles import FolderFiles
 from medfeed.folderitems import FolderView
-from medfeed.itemchoice import ItemChoice, TouchedFiles
+from medfeed.itemchoice import ItemChoice
 from medfeed.models import SiteConfig, entry_id
 from medfeed.reading import SITE_FILE, read_entry
 from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
@@ -61,7 +61,7 @@ class Folder(FolderFiles):
     ) -> None:
         super().__init__(root, deletion_grace=deletion_grace, clock=clock, now=now)
         self._choice = ItemChoice()
-        self.files = TouchedFiles(self._choice)
+        self.files = TouchedFiles(self._choice.touch)
         self._site_file = SiteFile(root, SiteRecord(state, root) if state is not None else None)
         self._folder_modified = 0
         self._published: dict[str, Item] = {}

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable
-from typing import Any
 
 from medfeed.cachecodec import gc_paused
 from medfeed.errors import Problem
-from medfeed.filestate import FileState
 from medfeed.folderitems import FolderView, choose_items
 from medfeed.identity import claim_of_file
 from medfeed.models import SiteConfig
@@ -263,42 +261,3 @@ class ItemChoice:
                     return True
                 at += 1
         return False
-
-
-class TouchedFiles(dict[str, FileState]):
-    """A live folder's files by name that tell an ``ItemChoice`` each name set or removed,
-    whichever code path does it."""
-
-    def __init__(self, choice: ItemChoice) -> None:
-        super().__init__()
-        self._choice = choice
-
-    def __setitem__(self, name: str, state: FileState) -> None:
-        self._choice.touch((name,))
-        super().__setitem__(name, state)
-
-    def __delitem__(self, name: str) -> None:
-        self._choice.touch((name,))
-        super().__delitem__(name)
-
-    def pop(self, name: str, *default: Any) -> Any:
-        self._choice.touch((name,))
-        return super().pop(name, *default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        changes = dict(*args, **kwargs)
-        self._choice.touch(changes)
-        super().update(changes)
-
-    def setdefault(self, name: str, default: FileState) -> FileState:
-        self._choice.touch((name,))
-        return super().setdefault(name, default)
-
-    def popitem(self) -> tuple[str, FileState]:
-        name, state = super().popitem()
-        self._choice.touch((name,))
-        return name, state
-
-    def clear(self) -> None:
-        self._choice.touch(self)
-        super().clear()
