@@ -208,3 +208,34 @@ def test_an_id_readers_have_stays_with_its_file_when_another_takes_it(
     catalog = _check(folder, True, print)
     assert {item.source.rsplit("/", 1)[-1]: item.id for item in catalog.items}["a.json"] != IDS[1]
     assert any(p.field == "id" for p in catalog.problems)
+
+
+def test_a_broken_rule_costs_a_pass_over_the_files_it_concerns_only(
+    entries_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(20):
+        _write(entries_dir, f"entry-{n}", {"published": f"2015-10-{n + 1:02d}T09:00:00Z"})
+    _write(entries_dir, "one", {"id": IDS[1]})
+    _write(entries_dir, "two", {"id": IDS[1]})  # the same id: both held back
+    _write(entries_dir, "odd", {"categories": ["extra"]})  # not a category of the site
+    folder = Folder(entries_dir, deletion_grace=1.0)
+    first = folder.catalog()
+    passes: list[set[str]] = []
+
+    def counted(view: FolderView) -> Any:
+        passes.append(set(view.files))
+        return choose_items(view)
+
+    monkeypatch.setattr(itemchoice, "choose_items", counted)
+    _write(entries_dir, "entry-3", {"title": "Edited", "published": "2015-10-04T09:00:00Z"})
+    folder.update({"entry-3.json"})
+    catalog = _check(folder, True, print)
+    assert passes == [{"one.json", "two.json", "odd.json"}]
+    assert {item.slug for item in catalog.items} == {f"entry-{n}" for n in range(20)}
+    assert {p.path.rsplit("/", 1)[-1] for p in catalog.problems} == {
+        "one.json",
+        "two.json",
+        "odd.json",
+    }
+    assert catalog.changes is not None and catalog.changes.base is first.items
+    assert [item.entry.title for item in catalog.changes.added] == ["Edited"]

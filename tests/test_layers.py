@@ -53,8 +53,10 @@ ALLOWED: dict[str, set[str]] = {
     # The live folder: its files' bookkeeping, what it publishes of them, and the whole.
     "folderfiles": {"errors", "filestate", "reading"},
     "folderitems": {"errors", "filestate", "identity", "models", "salvage", "store"},
+    "claimcounts": set(),
     "itemchoice": {
         "cachecodec",
+        "claimcounts",
         "errors",
         "filestate",
         "folderitems",

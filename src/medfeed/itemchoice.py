@@ -1,13 +1,12 @@
 """``folderitems.choose_items`` kept up to date one changed file at a time.
 
 The rules across files (ids, aliases, categories, renames) are a pass over every file;
-at 100,000 entries that pass costs a second on each edit. Almost always no rule is
-broken, and then what is published is simply the version in use of every file, newest
-first, with each file's own problems. So what each file claims (its ids, its slug and
-aliases, whether its categories are known) is counted as files change; while nothing is
-claimed twice, no category is unknown and no vanished file may have been renamed, the
-answer is read off those counts and a sorted list, at the cost of the changed files.
-Otherwise the whole pass decides, as it always did.
+at 100,000 entries that pass costs a second on each edit. But a rule can only bite
+where a file claims what another claims (``claimcounts``), names a category the site
+does not have, or has vanished and may live on under another name. Every other file
+publishes its version in use, with its own problems. So what each file claims is
+counted as files change, and the whole rules run over the few files involved; the
+others are read off a sorted list, at the cost of the changed files.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 
 from medfeed.cachecodec import gc_paused
+from medfeed.claimcounts import ClaimCounts, Footprint
 from medfeed.errors import Problem
 from medfeed.folderitems import FolderView, choose_items
 from medfeed.identity import claim_of_file
@@ -24,20 +24,21 @@ from medfeed.store import Changes, Item
 
 BULK = 1000
 """Past this many changed files (and a quarter of all), every file is counted anew."""
-Footprint = tuple[tuple[str, ...], tuple[str, ...]]
-"""What one file claims: ids (its version in use, what readers have, what a broken
-version says) and paths (its slug, once, and every alias any of them names)."""
 
 
 def _order(item: Item) -> tuple[float, str]:
     return item.order
 
 
+def _name(item: Item) -> str:
+    return item.source.rsplit("/", 1)[-1]
+
+
 class ItemChoice:
     """The items a live folder publishes, worked out from the files that changed.
 
-    Callers say which files changed (``touch``) before asking (``choose``): a file whose
-    state, salvage or published version changed. Not thread-safe.
+    Callers say which files changed (``touch``, ``republished``) before asking
+    (``choose``). Not thread-safe.
     """
 
     def __init__(self) -> None:
@@ -50,19 +51,16 @@ class ItemChoice:
         """Every version in use, oldest first."""
         self._prints: dict[str, Footprint] = {}
         """What each file claims, where that is more than its version's id and slug."""
-        self._ids: dict[str, int] = {}
-        """How many files claim each id."""
-        self._paths: dict[str, int] = {}
-        """How many claims each slug or alias has."""
-        self._crowded: set[tuple[str, str]] = set()
-        """Ids and paths claimed more than once: the whole pass must decide."""
+        self._claims = ClaimCounts()
         self._unknown: set[str] = set()
         """Files whose version in use names a category the site does not have."""
         self._problems: dict[str, tuple[Problem, ...]] = {}
         self._newest: int | None = None
         """The newest mtime of the versions in use, unless the one it was went."""
         self._last: tuple[Item, ...] | None = None
-        """What the last answer published, if it was read off the counts."""
+        """The last answer's items, unless every file was counted anew since."""
+        self._decided: dict[str, Item | None] = {}
+        """What the last answer published of each file the whole rules decided."""
 
     def touch(self, names: Iterable[str]) -> None:
         """These files' state or salvage changed."""
@@ -79,17 +77,33 @@ class ItemChoice:
         self._dirty.add(name)
 
     def choose(self, view: FolderView) -> tuple[tuple[Item, ...], list[Problem], Changes | None]:
-        """What ``choose_items`` gives for ``view``, and what changed since the last answer
-        where both were read off the counts."""
-        removed, added = self._sync(view)
-        if self._crowded or self._unknown or self._renamed(view):
-            self._last = None
-            published, problems = choose_items(view)
-            return published, problems, None
-        items = tuple(reversed(self._ascending))
-        problems = [problem for found in self._problems.values() for problem in found]
-        base, self._last = self._last, items
-        changes = None if base is None else Changes(base, tuple(removed), tuple(added))
+        """What ``choose_items`` gives for ``view``, and how it differs from the last
+        answer where that is known."""
+        before = self._sync(view)
+        involved = self._claims.crowding() | self._unknown | self._renamed(view)
+        problems = [
+            p for name, found in self._problems.items() if name not in involved for p in found
+        ]
+        decided: dict[str, Item | None] = {}
+        if involved:
+            published, found = choose_items(self._part(view, involved))
+            problems += found
+            decided = dict.fromkeys(involved)
+            decided.update((_name(item), item) for item in published)
+            ascending = list(self._ascending)
+            for name in involved:
+                current = self._current.get(name)
+                if current is not None:
+                    _take_out(ascending, current)
+            for item in published:
+                insort(ascending, item, key=_order)
+            items = tuple(reversed(ascending))
+        else:
+            items = tuple(reversed(self._ascending))
+        changes = None
+        if self._last is not None and before is not None:
+            changes = self._changes(self._last, before, decided)
+        self._last, self._decided = items, decided
         return items, problems, changes
 
     def newest(self, since_ns: int) -> int:
@@ -98,62 +112,106 @@ class ItemChoice:
             self._newest = max((item.modified_ns for item in self._current.values()), default=0)
         return max(since_ns, self._newest)
 
+    # --- the answer -------------------------------------------------------------------
+
+    def _part(self, view: FolderView, names: set[str]) -> FolderView:
+        """``view`` of these files only: the whole rules over the files they concern."""
+        labels = {name: view.label(name) for name in names}
+        return FolderView(
+            view.site,
+            {name: view.files[name] for name in names if name in view.files},
+            [name for name in view.vanished if name in names],
+            {s: view.published[s] for s in labels.values() if s in view.published},
+            {name: view.salvaged[name] for name in names if name in view.salvaged},
+            view.label,
+        )
+
+    def _changes(
+        self,
+        base: tuple[Item, ...],
+        before: dict[str, Item | None],
+        decided: dict[str, Item | None],
+    ) -> Changes:
+        """How this answer differs from ``base``: ``before`` holds the versions in use
+        the changed files had, and ``decided`` this answer's choices by the whole rules."""
+        removed, added = [], []
+        for name in {*before, *self._decided, *decided}:
+            old = self._decided[name] if name in self._decided else before.get(name)
+            if name not in self._decided and name not in before:
+                old = self._current.get(name)
+            new = decided[name] if name in decided else self._current.get(name)
+            if old is not new:
+                if old is not None:
+                    removed.append(old)
+                if new is not None:
+                    added.append(new)
+        return Changes(base, tuple(removed), tuple(added))
+
+    def _renamed(self, view: FolderView) -> set[str]:
+        """The vanished files whose version may live on under another name (an equal
+        entry: renamed without an id; an equal id is a crowded claim), and those names."""
+        found: set[str] = set()
+        ascending = self._ascending
+        for name in view.vanished:
+            gone = self._current.get(name)
+            if gone is None:
+                continue
+            moment = gone.published_at
+            at = bisect_left(ascending, (moment, ""), key=_order)
+            while at < len(ascending) and ascending[at].published_at == moment:
+                other = ascending[at]
+                if other is not gone and other.entry == gone.entry:
+                    found.update((name, _name(other)))
+                at += 1
+        return found
+
     # --- bookkeeping ------------------------------------------------------------------
 
-    def _sync(self, view: FolderView) -> tuple[list[Item], list[Item]]:
+    def _sync(self, view: FolderView) -> dict[str, Item | None] | None:
+        """Count the changed files again; the versions in use they had (None: every file
+        was counted anew)."""
         if view.site is not self._site:
             self._site = view.site
             self._known = frozenset(c.slug for c in view.site.categories)
             self._dirty.update(self._current, self._prints, view.files)
         dirty, self._dirty = self._dirty, set()
         if len(dirty) > max(BULK, len(self._current) // 4):
-            self._rebuild(view)
-            return [], []
-        removed, added = [], []
+            with gc_paused():  # start-up, or a new site.toml: 100,000 files, sorted once
+                self._count_all(view)
+            return None
+        before = {}
         for name in dirty:
-            old = self._drop(name)
-            new = self._add(name, view, True) if name in view.files else None
-            if old is not new:
-                if old is not None:
-                    removed.append(old)
-                if new is not None:
-                    added.append(new)
-        return removed, added
-
-    def _rebuild(self, view: FolderView) -> None:
-        # Start-up, or a new site.toml: every file counted anew, sorted once.
-        with gc_paused():
-            self._count_all(view)
-        self._last = None
+            before[name] = self._drop(name)
+            if name in view.files:
+                self._add(name, view, True)
+        return before
 
     def _count_all(self, view: FolderView) -> None:
-        self._current, self._prints, self._ids, self._paths = {}, {}, {}, {}
-        self._crowded, self._unknown, self._problems = set(), set(), {}
-        self._newest = None
-        current, ids, paths = self._current, self._ids, self._paths
+        self._current, self._prints, self._claims = {}, {}, ClaimCounts()
+        self._unknown, self._problems, self._newest = set(), {}, None
+        current, claims = self._current, self._claims
         published, label, known = view.published, view.label, self._known
         others = []
-        # Most files: valid, no aliases, their id the one readers have; counted here in a
-        # tight loop (100,000 files: a tenth of a second), the others by _add.
+        # Most files: valid, no aliases, their id the one readers have, claiming what no
+        # other file claims: counted in a tight loop, the others by _add.
         for name, state in view.files.items():
             item = state.item
             if (
                 item is None
                 or state.problems
+                or (state.last_good is not None and state.last_good is not item)
                 or item.entry.aliases
                 or not known.issuperset(item.entry.categories)
             ):
                 others.append(name)
                 continue
             shown = published.get(label(name))
-            if shown is not None and shown.id != item.id:
+            if (shown is not None and shown.id != item.id) or not claims.claim_alone(
+                name, item.id, item.slug
+            ):
                 others.append(name)
                 continue
             current[name] = item
-            ids[item.id] = ids.get(item.id, 0) + 1
-            paths[item.slug] = paths.get(item.slug, 0) + 1
-        self._crowded = {("id", key) for key, claims in ids.items() if claims > 1}
-        self._crowded.update(("path", key) for key, claims in paths.items() if claims > 1)
         for name in others:
             self._add(name, view, False)
         self._ascending = sorted(current.values(), key=_order)
@@ -164,43 +222,16 @@ class ItemChoice:
         if footprint is None and old is not None:
             footprint = ((old.id,), (old.slug,))
         if footprint is not None:
-            ids, paths = footprint
-            for claimed in ids:
-                self._count(self._ids, "id", claimed, -1)
-            for path in paths:
-                self._count(self._paths, "path", path, -1)
+            self._claims.remove(name, footprint)
         self._unknown.discard(name)
         self._problems.pop(name, None)
         if old is not None:
             if old.modified_ns == self._newest:
                 self._newest = None
-            self._take_out(old)
+            _take_out(self._ascending, old)
         return old
 
-    def _count(self, table: dict[str, int], kind: str, key: str, step: int) -> None:
-        claims = table.get(key, 0) + step
-        if claims > 1:
-            self._crowded.add((kind, key))
-        else:
-            self._crowded.discard((kind, key))
-        if claims:
-            table[key] = claims
-        else:
-            del table[key]
-
-    def _take_out(self, item: Item) -> None:
-        ascending = self._ascending
-        at = bisect_left(ascending, item.order, key=_order)
-        if at < len(ascending) and ascending[at] is item:
-            del ascending[at]
-            return
-        # Not where its order says (never expected): found by identity.
-        for at, found in enumerate(ascending):
-            if found is item:
-                del ascending[at]
-                return
-
-    def _add(self, name: str, view: FolderView, insert: bool) -> Item | None:
+    def _add(self, name: str, view: FolderView, insert: bool) -> None:
         state = view.files[name]
         label = view.label(name)
         current = state.item or state.last_good
@@ -208,6 +239,11 @@ class ItemChoice:
             self._problems[name] = state.problems
         ids: dict[str, None] = {}
         aliases: dict[str, None] = {}
+        # What stands in for a version that breaks a rule claims too: the last valid one.
+        for version in (current, state.last_good):
+            if version is not None:
+                ids[version.id] = None
+                aliases.update(dict.fromkeys(version.entry.aliases))
         if current is not None:
             self._current[name] = current
             if self._newest is not None and current.modified_ns > self._newest:
@@ -216,8 +252,6 @@ class ItemChoice:
                 insort(self._ascending, current, key=_order)
             if not self._known.issuperset(current.entry.categories):
                 self._unknown.add(name)
-            ids[current.id] = None
-            aliases.update(dict.fromkeys(current.entry.aliases))
         published = view.published.get(label)
         if published is not None:
             ids[published.id] = None
@@ -239,25 +273,16 @@ class ItemChoice:
         footprint = (tuple(ids), paths)
         if current is None or footprint != ((current.id,), (current.slug,)):
             self._prints[name] = footprint  # most files claim only their id and slug
-        for claimed in ids:
-            self._count(self._ids, "id", claimed, 1)
-        for path in paths:
-            self._count(self._paths, "path", path, 1)
-        return current
+        self._claims.add(name, footprint)
 
-    def _renamed(self, view: FolderView) -> bool:
-        """Whether a vanished file's version may live on under another name (an equal
-        entry: renamed without an id); an equal id is a claim counted twice already."""
-        for name in view.vanished:
-            gone = self._current.get(name)
-            if gone is None:
-                continue
-            moment = gone.published_at
-            ascending = self._ascending
-            at = bisect_left(ascending, (moment, ""), key=_order)
-            while at < len(ascending) and ascending[at].published_at == moment:
-                other = ascending[at]
-                if other is not gone and other.entry == gone.entry:
-                    return True
-                at += 1
-        return False
+
+def _take_out(ascending: list[Item], item: Item) -> None:
+    at = bisect_left(ascending, item.order, key=_order)
+    if at < len(ascending) and ascending[at] is item:
+        del ascending[at]
+        return
+    # Not where its order says (never expected): found by identity.
+    for at, found in enumerate(ascending):
+        if found is item:
+            del ascending[at]
+            return
