@@ -28,7 +28,7 @@ from medfeed.coordination import locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
-from medfeed.foldercache import FolderCache
+from medfeed.foldercache import CacheWriter, FolderCache, records_of
 from medfeed.loading import load_catalog
 from medfeed.reading import read_entry
 from medfeed.settings import Settings
@@ -594,3 +594,32 @@ def test_a_process_forked_while_the_cache_is_being_written_can_write_it_too(
         pytest.fail("the forked process could not take the lock")
     assert os.waitstatus_to_exitcode(done[1]) == 0
     assert "d-visit.json" in EntryCache(state, entries_dir).load()
+
+
+def test_the_writer_thread_writes_from_a_child_and_this_process_makes_nothing(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    # At 100,000 entries a write holds the interpreter for seconds: the thread forks a
+    # child for it, so the records are made there, never in the process that serves.
+    three_entries(write_entry)
+    folder = start(entries_dir, state)
+    folder.save_cache()  # the folder's own writer has nothing left to write
+    (state / CACHE_FILE).unlink()
+    files, published = dict(folder.files), dict(folder._published)
+    made_here: list[int] = []
+
+    def make() -> Any:
+        made_here.append(os.getpid())
+        return records_of(files, published)
+
+    writer = CacheWriter(EntryCache(state, entries_dir), quiet=0.01, longest=0.05)
+    writer.request(make)
+    deadline = time.monotonic() + 20
+    while not (state / CACHE_FILE).is_file() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert set(EntryCache(state, entries_dir).load()) == {
+        "a-visit.json",
+        "b-visit.json",
+        "c-visit.json",
+    }
+    assert made_here == []

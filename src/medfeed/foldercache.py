@@ -5,10 +5,12 @@ so that neither a request nor a refresh ever waits for the cache.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -121,8 +123,9 @@ class CacheWriter:
             self._due = clock if at_once else min(clock + wait, self._deadline)
             self._condition.notify()
 
-    def flush(self) -> bool:
-        """Write what is pending here and now, once a write under way is done.
+    def flush(self, *, apart: bool = False) -> bool:
+        """Write what is pending here and now, once a write under way is done
+        (``apart``: in a forked child, where fork() exists).
 
         Returns whether anything was written.
         """
@@ -133,11 +136,39 @@ class CacheWriter:
             if make is None:
                 return False
             started = time.monotonic()
-            # The records and pickles are dropped once written: nothing to promote.
-            with gc_paused(promote=False):
-                written = self.cache.save(*make())
+            if apart and hasattr(os, "fork"):
+                written = self._save_apart(make)
+            else:
+                # The records and pickles are dropped once written: nothing to promote.
+                with gc_paused(promote=False):
+                    written = self.cache.save(*make())
             self._spent = time.monotonic() - started
             return written
+
+    def _save_apart(self, make: Callable[[], Made]) -> bool:
+        """Save from a child forked for it: at 100,000 entries a write holds the
+        interpreter for seconds (records, digest, pickles of 270 MB), which would hold
+        up this process's refreshes and requests; the child has its own, and a copy of
+        the state as it was at the fork (``make`` reads only what nobody changes)."""
+        with warnings.catch_warnings():
+            # Python 3.12 warns of fork() beside threads: the child touches no lock
+            # another thread may hold (its lock on the cache is its own file lock).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: what it does is seen in the file it writes
+            code = 1
+            try:
+                gc.disable()  # nothing it makes outlives it
+                # Behind the processes that serve: on a busy machine it waits, they do not.
+                os.nice(10)
+                code = 0 if self.cache.save(*make()) else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            raise OSError(f"the process writing it ended with status {code}")
+        return code == 0
 
     def _own(self) -> None:
         pid = os.getpid()
@@ -160,7 +191,7 @@ class CacheWriter:
                 while (left := self._due - time.monotonic()) > 0:
                     condition.wait(left)
             try:
-                self.flush()
+                self.flush(apart=True)
             except Exception as e:  # noqa: BLE001 - the thread must outlive one bad write
                 log.warning("the entry cache could not be written (%s: %s)", type(e).__name__, e)
 
