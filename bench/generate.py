@@ -74,12 +74,13 @@ def entry(rng: random.Random, index: int, start: datetime) -> dict[str, object]:
     }
 
 
-def generate(folder: Path, count: int, seed: int = 1) -> Path:
-    """Write ``count`` entries and a site.toml into ``folder``; return it."""
+def generate(folder: Path, count: int, seed: int = 1, start: datetime | None = None) -> Path:
+    """Write ``count`` entries (an hour apart from ``start``, by default 2020-01-01) and a
+    site.toml into ``folder``; return it."""
     folder.mkdir(parents=True, exist_ok=True)
     write_site(folder)
     rng = random.Random(seed)
-    start = datetime(2020, 1, 1, tzinfo=UTC)
+    start = start or datetime(2020, 1, 1, tzinfo=UTC)
     for index in range(count):
         data = entry(rng, index, start)
         path = folder / f"entry-{index:05d}.json"

@@ -2,8 +2,10 @@
 edits, corrupts, fixes and deletes entries.
 
 Usage: .venv/bin/python bench/load_faults.py [--seconds 60] [--clients 8] [--seed 1]
+    [--background 100000 --scratch /dev/shm]
 
-gunicorn (-w 2, as the README runs it) serves a fresh folder seeded with 20 entries.
+gunicorn (-w 2, as the README runs it) serves a fresh folder seeded with 20 entries (and
+``--background`` generated ones, older, that nothing changes: the same checks at scale).
 Client threads poll the all-entries feeds and the category feeds with conditional GETs
 (each remembers every URL's ETag and body, as a feed reader does); a writer thread
 changes the folder every 20-120 ms. Checked, and printed as counts:
@@ -41,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+from generate import CATEGORIES as GENERATED
+from generate import generate
 from servers import free_port, get, gunicorn_argv, medfeed_env, running
 
 PROMISE = 2.0
@@ -549,12 +553,27 @@ def drain(registry: Registry, seconds: float) -> None:
 
 
 def run_load(
-    work: Path, seconds: float = 8.0, clients: int = 8, seed: int = 1, *, chains: bool = True
+    work: Path,
+    seconds: float = 8.0,
+    clients: int = 8,
+    seed: int = 1,
+    *,
+    chains: bool = True,
+    background: int = 0,
 ) -> LoadReport:
-    """Serve a seeded folder under gunicorn and change it for ``seconds`` under load."""
+    """Serve a seeded folder under gunicorn and change it for ``seconds`` under load;
+    ``background``: that many generated entries beside them, all older than theirs."""
     folder = work / "entries"
     folder.mkdir(parents=True)
-    (folder / "site.toml").write_text(SITE_TOML, encoding="utf-8")
+    categories = ""
+    if background:
+        generate(folder, background, start=START - timedelta(hours=background + 1))
+        categories = "".join(
+            f'\n[[categories]]\nslug = "{c}"\ntitle = "{c.title()}"\n'
+            for c in GENERATED
+            if c not in CATEGORIES
+        )
+    (folder / "site.toml").write_text(SITE_TOML + categories, encoding="utf-8")
     registry = Registry()
     rng = random.Random(seed)
     writer = Writer(folder, registry, random.Random(rng.random()), chains=chains)
@@ -600,10 +619,18 @@ def main() -> int:
         action="store_true",
         help="never let a file whose id is claimed claim another's",
     )
+    parser.add_argument(
+        "--background",
+        type=int,
+        default=0,
+        help="also serve this many generated entries, older than the changing ones",
+    )
+    parser.add_argument("--scratch", type=Path, default=None, help="where the folder goes")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="medfeed-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="medfeed-load-", dir=args.scratch) as tmp:
         report = run_load(Path(tmp), args.seconds, args.clients, args.seed,
-                          chains=not args.no_chained_claims)  # fmt: skip
+                          chains=not args.no_chained_claims,
+                          background=args.background)  # fmt: skip
         problems = report.problems()
         print(report.summary())
         if problems:

@@ -734,8 +734,23 @@ def main() -> int:
     command = "python bench/run.py" + (" --smoke" if args.smoke else "")
     text = render(plan, report, command)
     print(text)
-    args.out.write_text(text, encoding="utf-8")
+    args.out.write_text(text + kept_section(args.out), encoding="utf-8")
     return 1 if report.failed() else 0
+
+
+KEPT = "<!-- Kept by bench/run.py: the opt-in runs below are recorded by hand. -->"
+
+
+def kept_section(out: Path) -> str:
+    """What ``out`` holds from the KEPT line on (the figures of opt-in runs, such as
+    100,000 entries, which this run does not measure), to be written after the new
+    report; empty if there is none."""
+    try:
+        earlier = out.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    at = earlier.find(KEPT)
+    return "" if at < 0 else "\n" + earlier[at:]
 
 
 if __name__ == "__main__":
