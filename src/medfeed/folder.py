@@ -256,8 +256,7 @@ class Folder(FolderFiles):
                 None if new is None else new.id,
             )
         if self.cache is not None:
-            # Copied: the cache is written from another thread while this one goes on.
-            self.cache.remember(dict(self.files), dict(self._published), news=self.files_read > 0)
+            self.cache.remember(self.files, self._published, news=self.files_read > 0)
 
     def save_cache(self) -> bool:
         """Write the cache now rather than in the background; whether anything was written."""

@@ -33,6 +33,8 @@ LONGEST_WAIT = 10.0
 SPACING = 10
 """Writes are at least this many times the last one's duration apart."""
 
+FORKS = hasattr(os, "fork")
+"""Whether the writer thread writes from a forked child (see CacheWriter._save_apart)."""
 Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
 
@@ -136,7 +138,7 @@ class CacheWriter:
             if make is None:
                 return False
             started = time.monotonic()
-            if apart and hasattr(os, "fork"):
+            if apart and FORKS:
                 written = self._save_apart(make)
             else:
                 # The records and pickles are dropped once written: nothing to promote.
@@ -240,13 +242,18 @@ class FolderCache:
     def remember(
         self, files: Mapping[str, FileState], published: Mapping[str, Item], *, news: bool
     ) -> None:
-        """Have the cache written from this state (held as it is: the caller must not
-        change these mappings afterwards); ``news``: files were read, not recalled."""
+        """Have the cache written from this state; ``news``: files were read, not
+        recalled. The mappings are read as they are when the cache is written, in a
+        child forked for it (a copy of this process at that moment, taken while no
+        other thread is halfway through changing them); where the write happens in this
+        process instead, they are copied now."""
         # A first write with news goes at once: a worker starting beside this one may
         # find a file broken and need what this process published. Without news it can
         # wait until start-up is over, when it will most likely find nothing to write.
         at_once = news and not self._written_once
         self._written_once = True
+        if not FORKS:
+            files, published = dict(files), dict(published)
         self.writer.request(lambda: records_of(files, published), at_once=at_once)
 
     def save(self) -> bool:
