@@ -115,9 +115,16 @@ class Folder(FolderFiles):
 
     def _read_site(self) -> bool:
         authority = self.site.authority
+        changed = self._site_file.reload(self._category_users, self.files)
+        if self.site.authority != authority:
+            self._reidentify(self.site)
+        return changed
+
+    def _category_users(self) -> dict[str, Item]:
+        """Who uses each category: what readers have, of the files still there (a file
+        gone takes its categories along). A pass over every file: only asked for when
+        site.toml changed."""
         files = self.files
-        # Who uses each category: what readers have, of the files still there (a file
-        # gone takes its categories along).
         users = {s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in files}
         if self._starting:
             # As a process that had run all along would have published: the cache says
@@ -126,10 +133,7 @@ class Folder(FolderFiles):
                 current = state.item or state.last_good
                 if current is not None:
                     users.setdefault(current.source, current)
-        changed = self._site_file.reload(users, files)
-        if self.site.authority != authority:
-            self._reidentify(self.site)
-        return changed
+        return users
 
     def _reidentify(self, site: SiteConfig) -> None:
         # Computed ids embed the authority; every item needs its new id.

@@ -192,4 +192,28 @@ class FolderFiles:
         self.folder_problems = ()
         for name in set(self.files) - present:
             changed |= self._read_file(name)
-        return self._check(present | {SITE_FILE}) or changed
+        return self._check(self._maybe_changed(present) | {SITE_FILE}) or changed
+
+    def _maybe_changed(self, names: set[str]) -> set[str]:
+        """``names`` less the files whose signature is the one last read: what
+        ``_read_file`` would find unchanged, in a few steps each (a rescan looks at every
+        file; at 100,000 of them, the steps ``_read_file`` takes cost half a second)."""
+        files, where, settled = self.files, self._where, self._vanished.keys() | self._blocked
+        unchanged = set()
+        for name in names:
+            state = files.get(name)
+            if state is None or state.signature is None or name in settled:
+                continue
+            try:
+                st = os.stat(f"{where}/{name}")
+            except OSError:
+                continue  # gone, or refused: _read_file says which
+            if (
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_size,
+                st.st_ino,
+                st.st_dev,
+            ) == state.signature:
+                unchanged.add(name)
+        return names - unchanged

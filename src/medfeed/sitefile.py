@@ -10,7 +10,7 @@ broken, starts from them, as if it had been running all along.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from medfeed.errors import ConfigError, Problem
@@ -90,11 +90,14 @@ class SiteFile:
         self.unreadable = False
         return signature
 
-    def reload(self, published: Mapping[str, Item], files: Mapping[str, FileState]) -> bool:
+    def reload(
+        self, published: Callable[[], Mapping[str, Item]], files: Mapping[str, FileState]
+    ) -> bool:
         """Read site.toml again if it changed or was held back; whether anything changed.
 
-        ``published`` is what readers have, by source file, and ``files`` what was last
-        read from each entry file: a new version may not drop a category they use.
+        ``published`` gives what readers have, by source file (asked for only if the
+        file changed), and ``files`` what was last read from each entry file: a new
+        version may not drop a category they use.
         """
         signature = self._stat()
         if signature == self._signature and signature is not None and not self.problems:
@@ -106,7 +109,7 @@ class SiteFile:
             # Unreadable, from the error the system gave: not the file's own fault.
             self.unreadable |= isinstance(getattr(e.__cause__, "__cause__", None), OSError)
             return self._hold_back(e.problems)
-        missing = dropped_categories(self.root, self.site, version.site, published, files)
+        missing = dropped_categories(self.root, self.site, version.site, published(), files)
         if missing:
             return self._hold_back(missing)
         changed = version.site != self.site or bool(self.problems)
