@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,6 +191,63 @@ def test_the_watcher_is_told_when_a_files_permissions_change(
     finally:
         watcher.stop()
     assert {"a-visit.json"} in calls or watcher.mode == "poll"
+
+
+def test_a_look_for_changes_finds_what_a_rescan_would_and_changes_nothing(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    for slug in ("a-visit", "b-visit", "c-visit"):
+        write_entry(slug)
+    folder = Folder(entries_dir, deletion_grace=0)
+    assert folder.maybe_changed() == {"site.toml"}
+    # Changes no notification told of: an edit, a new file, a removal.
+    path = entries_dir / "a-visit.json"
+    path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    write_entry("d-visit")
+    (entries_dir / "b-visit.json").unlink()
+    before = dict(folder.files)
+    found = folder.maybe_changed()
+    assert found == {"site.toml", "a-visit.json", "d-visit.json", "b-visit.json"}
+    assert folder.files == before  # nothing read
+    folder.update(found)
+    assert folder.maybe_changed() == {"site.toml"}
+    os.chmod(entries_dir, 0o000)
+    try:
+        unlisted = folder.maybe_changed()
+    finally:
+        os.chmod(entries_dir, 0o755)
+    assert unlisted is None or os.geteuid() == 0  # root lists any folder
+
+
+def test_the_watchers_look_for_changes_runs_beside_it_and_tells_what_it_found(
+    entries_dir: Path,
+) -> None:
+    calls: list[set[str] | None] = []
+    looking = threading.Event()
+
+    def slow_scan() -> set[str] | None:
+        looking.set()
+        time.sleep(1.0)
+        return {"found.json"}
+
+    watcher = Watcher(entries_dir, calls.append, rescan_every=0.2, settle=0.01, scan=slow_scan)
+    watcher.start()
+    try:
+        assert looking.wait(PROMISE)
+        # Notified while the look is under way: told at once, not after it.
+        (entries_dir / "told.json").write_text("{}", encoding="utf-8")
+        deadline = time.monotonic() + 0.8
+        while not any(c and "told.json" in c for c in calls) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        told = [c for c in calls if c and "told.json" in c]
+        deadline = time.monotonic() + PROMISE
+        while not any(c and "found.json" in c for c in calls) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watcher.stop()
+    assert told or watcher.mode == "poll"
+    assert any(c and "found.json" in c for c in calls) or watcher.mode == "poll"
+    assert None not in calls or watcher.mode == "poll"  # no full check in its place
 
 
 # --- for real: a process that may not look, and an editor who may ----------------------------

@@ -194,6 +194,20 @@ class FolderFiles:
             changed |= self._read_file(name)
         return self._check(self._maybe_changed(present) | {SITE_FILE}) or changed
 
+    def maybe_changed(self) -> set[str] | None:
+        """The files a rescan would find changed, or may (new, gone, another signature,
+        not looked at yet), and site.toml; None if the folder cannot be listed.
+
+        Changes nothing: safe beside the thread that updates this object (its reads are
+        single dictionary and set operations; a change it misses is notified anyway).
+        """
+        try:
+            with os.scandir(self.root) as it:
+                present = {e.name for e in it if is_entry_name(e.name)}
+        except OSError:
+            return None
+        return (set(self.files) - present) | self._maybe_changed(present) | {SITE_FILE}
+
     def _maybe_changed(self, names: set[str]) -> set[str]:
         """``names`` less the files whose signature is the one last read: what
         ``_read_file`` would find unchanged, in a few steps each (a rescan looks at every

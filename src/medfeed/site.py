@@ -182,7 +182,10 @@ class Publisher:
                 # A forked child: the parent's watcher thread and lock holders are gone.
                 self._lock = threading.Lock()
             self._watcher = Watcher(
-                self.settings.entries_dir, self.refresh, next_wake=self._seconds_to_next_change
+                self.settings.entries_dir,
+                self.refresh,
+                next_wake=self._seconds_to_next_change,
+                scan=self.folder.maybe_changed,
             )
             self._watcher.start()
             self._watch_pid = pid

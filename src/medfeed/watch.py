@@ -90,6 +90,11 @@ class Watcher:
     (in case the kernel dropped events), every ``poll_every`` seconds where inotify
     is not available, and within ``identity_every`` seconds of the folder being
     replaced or its permissions changing (inotify says nothing of either).
+
+    With ``scan`` (the names a full check would find changed, or may; None: it cannot
+    tell), the check every ``rescan_every`` seconds runs it on a thread of its own and
+    takes what it finds as notified names: at 100,000 files it takes half a second,
+    during which changes notified meanwhile are not kept waiting.
     """
 
     def __init__(
@@ -102,8 +107,11 @@ class Watcher:
         settle: float = 0.05,
         identity_every: float = 1.0,
         next_wake: Callable[[], float | None] = lambda: None,
+        scan: Callable[[], set[str] | None] | None = None,
     ) -> None:
         self.root = root
+        self.scan = scan
+        self._scanning = threading.Lock()
         self.on_change = on_change
         self.rescan_every = rescan_every
         self.poll_every = poll_every
@@ -216,12 +224,33 @@ class Watcher:
                 full = "" in names
                 self._call(None if full else names)
             elif time.monotonic() >= last_full + self._interval():
-                self._call(None)
+                if self.scan is not None and self.mode == "notify":
+                    self._scan_apart()
+                else:
+                    self._call(None)
                 last_full = time.monotonic()
             else:
                 wake = self.next_wake()
                 if wake is not None and wake <= 0:
                     self._call(set())  # a scheduled moment: a release, a settled removal
+
+    def _scan_apart(self) -> None:
+        if not self._scanning.acquire(blocking=False):
+            return  # the last one is still looking
+
+        def scan() -> None:
+            try:
+                assert self.scan is not None
+                names = self.scan()
+                found = {""} if names is None else names
+                if found and not self._stop.is_set():
+                    self._notify(found)
+            except Exception:  # noqa: BLE001 - the next look will try again
+                log.exception("%s: looking for changes failed", self.root)
+            finally:
+                self._scanning.release()
+
+        threading.Thread(target=scan, name="medfeed-scan", daemon=True).start()
 
     def _call(self, names: set[str] | None) -> None:
         try:
