@@ -57,6 +57,7 @@ operations = st.one_of(
     st.tuples(st.just("rename"), st.sampled_from(SLUGS), st.sampled_from(SLUGS)),
     st.tuples(st.just("wait"), st.just(""), st.just({})),
     st.tuples(st.just("site"), st.sampled_from(range(len(SITES))), st.just({})),
+    st.tuples(st.just("restart"), st.just(""), st.just({})),
 )
 
 
@@ -115,7 +116,7 @@ def _check(folder: Folder, publish: bool, note: Callable[[str], None] = event) -
     assert len(catalog.items) == len(items)
     assert all(a is b for a, b in zip(catalog.items, items, strict=True))
     assert set(catalog.problems) == problems
-    note("read off the counts" if catalog.changes is not None else "whole pass or first")
+    note("told how it changed" if catalog.changes is not None else "counted anew, or first")
     since = max(folder._folder_modified, folder._site_file.modified_ns)
     assert catalog.changed_ns == newest_change(folder.files, since)
     if catalog.changes is not None:
@@ -146,12 +147,21 @@ def test_what_is_published_is_what_the_whole_pass_gives(
         for slug, fields in start:
             _write(root, slug, fields)
         clock = [0.0]
-        folder = Folder(root, deletion_grace=1.0, clock=lambda: clock[0])
+        state = Path(tmp) / "state"
+        folder = Folder(root, deletion_grace=1.0, clock=lambda: clock[0], state=state)
         _check(folder, publish=True)
         for operation, publish in steps:
+            if operation[0] == "restart":
+                # A new process on the same state folder: what the last one published,
+                # from the entry cache, is what it starts from.
+                folder.save_cache()
+                folder = Folder(root, deletion_grace=1.0, clock=lambda: clock[0], state=state)
+                _check(folder, publish)
+                continue
             names = _apply(root, operation, clock)
             folder.update(names)
             _check(folder, publish)
+        folder.save_cache()  # waits for a write under way, before the folder goes
 
 
 def test_an_edit_that_breaks_no_rule_costs_no_pass_over_every_file(
