@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 import warnings
@@ -33,8 +34,10 @@ LONGEST_WAIT = 10.0
 SPACING = 10
 """Writes are at least this many times the last one's duration apart."""
 
-FORKS = hasattr(os, "fork")
-"""Whether the writer thread writes from a forked child (see CacheWriter._save_apart)."""
+FORKS = sys.platform == "linux" and hasattr(os, "fork")
+"""Whether the writer thread writes from a forked child (see CacheWriter._save_apart):
+on Linux, where production runs; elsewhere fork() beside threads is not to be trusted
+(macOS's system libraries), and the write stays in the thread."""
 Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
 
