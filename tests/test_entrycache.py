@@ -28,7 +28,7 @@ from medfeed.coordination import locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
-from medfeed.foldercache import CacheWriter, FolderCache, records_of
+from medfeed.foldercache import FORKS, CacheWriter, FolderCache, records_of
 from medfeed.loading import load_catalog
 from medfeed.reading import read_entry
 from medfeed.settings import Settings
@@ -596,6 +596,7 @@ def test_a_process_forked_while_the_cache_is_being_written_can_write_it_too(
     assert "d-visit.json" in EntryCache(state, entries_dir).load()
 
 
+@pytest.mark.skipif(not FORKS, reason="the write stays in the thread where fork() is not used")
 def test_the_writer_thread_writes_from_a_child_and_this_process_makes_nothing(
     entries_dir: Path, write_entry: WriteEntry, state: Path
 ) -> None:
