@@ -22,6 +22,7 @@ import pytest
 import medfeed.folderfiles
 import medfeed.reading
 import medfeed.sitefile
+import medfeed.watch
 from conftest import SITE_TOML, entry_data
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.folder import Folder
@@ -248,6 +249,29 @@ def test_the_watchers_look_for_changes_runs_beside_it_and_tells_what_it_found(
     assert told or watcher.mode == "poll"
     assert any(c and "found.json" in c for c in calls) or watcher.mode == "poll"
     assert None not in calls or watcher.mode == "poll"  # no full check in its place
+
+
+def test_a_polling_watcher_looks_for_changes_beside_it_too(
+    entries_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without file notifications it looks every poll_every seconds: at 100,000 files a
+    # full check each second would hold the publisher half of every second.
+    def no_notifications() -> None:
+        raise OSError("inotify instance limit reached")
+
+    monkeypatch.setattr(medfeed.watch, "Observer", no_notifications)
+    calls: list[set[str] | None] = []
+    watcher = Watcher(entries_dir, calls.append, poll_every=0.05, scan=lambda: {"found.json"})
+    watcher.start()
+    try:
+        deadline = time.monotonic() + PROMISE
+        while not any(c and "found.json" in c for c in calls) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        watcher.stop()
+    assert watcher.mode == "poll"
+    assert any(c and "found.json" in c for c in calls)
+    assert None not in calls
 
 
 # --- for real: a process that may not look, and an editor who may ----------------------------

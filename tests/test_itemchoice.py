@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from conftest import SITE_TOML, entry_data
 from medfeed import itemchoice
+from medfeed.filestate import FileState
 from medfeed.folder import Folder
-from medfeed.folderitems import FolderView, choose_items, newest_change
+from medfeed.folderitems import FolderView, choose_items
 from medfeed.store import Catalog
 
 SLUGS = ["a", "b", "c", "d"]
@@ -95,6 +96,13 @@ def _apply(folder: Path, operation: tuple[str, Any, Any], clock: list[float]) ->
         (folder / "site.toml").write_text(SITES[subject], encoding="utf-8")
         return {"site.toml"}
     return {f"{subject}.json"}
+
+
+def newest_change(files: dict[str, FileState], since_ns: int) -> int:
+    """The rule for a catalog's newest change, over every file: the newest of
+    ``since_ns`` and the mtimes of the versions in use."""
+    used = (state.item or state.last_good for state in files.values())
+    return max([since_ns, *(item.modified_ns for item in used if item is not None)])
 
 
 def _expected(folder: Folder) -> tuple[Any, set[Any]]:

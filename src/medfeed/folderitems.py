@@ -1,6 +1,6 @@
 """What a live entries folder publishes from what it last read of each file: the version
-of each file in use, the rules across files applied with what readers already have as
-the fallback, and the newest change anywhere in the folder.
+of each file in use, and the rules across files applied with what readers already have
+as the fallback.
 """
 
 from __future__ import annotations
@@ -72,16 +72,3 @@ def choose_items(view: FolderView) -> tuple[tuple[Item, ...], list[Problem]]:
         broken=broken,
     )
     return published, [*problems, *cross]
-
-
-def newest_change(files: Mapping[str, FileState], since_ns: int) -> int:
-    """The newest of ``since_ns`` (the folder's and site.toml's times) and the times of
-    the versions in use."""
-    newest = since_ns
-    # The versions in use, valid or not published (a draft leaves every feed): a
-    # broken file changes nothing readers see until it is fixed.
-    for state in files.values():
-        used = state.item or state.last_good
-        if used is not None and used.modified_ns > newest:
-            newest = used.modified_ns
-    return newest

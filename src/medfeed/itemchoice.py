@@ -107,7 +107,9 @@ class ItemChoice:
         return items, problems, changes
 
     def newest(self, since_ns: int) -> int:
-        """``folderitems.newest_change`` of the state last chosen from."""
+        """The newest of ``since_ns`` (the folder's and site.toml's times) and the mtimes
+        of the versions in use (valid or not published: a broken file changes nothing
+        readers see until it is fixed), as last chosen from."""
         if self._newest is None:
             self._newest = max((item.modified_ns for item in self._current.values()), default=0)
         return max(since_ns, self._newest)

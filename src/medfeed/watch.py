@@ -92,9 +92,10 @@ class Watcher:
     replaced or its permissions changing (inotify says nothing of either).
 
     With ``scan`` (the names a full check would find changed, or may; None: it cannot
-    tell), the check every ``rescan_every`` seconds runs it on a thread of its own and
-    takes what it finds as notified names: at 100,000 files it takes half a second,
-    during which changes notified meanwhile are not kept waiting.
+    tell), the checks every ``rescan_every`` or ``poll_every`` seconds run it on a
+    thread of its own and take what it finds as notified names: at 100,000 files it
+    takes half a second, during which changes notified meanwhile are not kept waiting
+    (and polling does not hold the publisher every second).
     """
 
     def __init__(
@@ -224,7 +225,7 @@ class Watcher:
                 full = "" in names
                 self._call(None if full else names)
             elif time.monotonic() >= last_full + self._interval():
-                if self.scan is not None and self.mode == "notify":
+                if self.scan is not None:
                     self._scan_apart()
                 else:
                     self._call(None)
