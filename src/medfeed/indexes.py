@@ -151,12 +151,11 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
     if len(removed) + len(added) > CARRY_AT_MOST:
         return None
     # Entries that were hidden may be released (or were deleted); added ones may be drafts.
-    out = set(map(id, removed))
     hidden = previous.hidden
-    if out or added:
+    if removed or added:
         hidden = dict(hidden)
-        for key in out:
-            hidden.pop(key, None)
+        for item in removed:
+            hidden.pop(id(item), None)
         hidden.update((id(item), item) for item in added if not _visible(item, moment))
     # Only once the first scheduled entry's time has come are the hidden looked at (a
     # deleted one may have been the first: then they are looked at a little early).
@@ -187,9 +186,8 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
                 [i for i in gone if slug in i.entry.categories],
                 [i for i in new if slug in i.entry.categories],
             )
-    out = set(map(id, gone))
     newest, known = previous._newest_if_known()
-    if known and newest is not None and id(newest) in out:
+    if known and newest is not None and any(item is newest for item in gone):
         known = False  # the entry changed last was edited or left: found when needed
     elif known and new:
         newest = max([newest, *new] if newest is not None else new, key=_changed_at)
