@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import subprocess
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ import medfeed.loading
 import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
 from medfeed.cachecodec import FRAME, MAGIC, Record, Version, checksum
-from medfeed.coordination import locked
+from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
@@ -624,3 +625,43 @@ def test_the_writer_thread_writes_from_a_child_and_this_process_makes_nothing(
         "c-visit.json",
     }
     assert made_here == []
+
+
+@pytest.mark.skipif(not FORKS, reason="the write stays in the thread where fork() is not used")
+def test_the_child_writing_the_cache_keeps_no_lock_of_this_process(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    # The WebSub leader's lock is an flock(): a child holding a copy of its file would
+    # keep it for as long as it writes, and no other process could lead meanwhile.
+    three_entries(write_entry)
+    folder = start(entries_dir, state)
+    folder.save_cache()
+    files, published = dict(folder.files), dict(folder._published)
+    holder = Leader(state / "websub.lock")
+    assert holder.is_leader()
+
+    def slow_make() -> Any:
+        time.sleep(1.5)  # in the child, while this process gives the lead up
+        return records_of(files, published)
+
+    writer = CacheWriter(EntryCache(state, entries_dir), quiet=0.01, longest=0.05)
+    writer.request(slow_make)
+    time.sleep(0.5)  # the child is forked and writing
+    holder.resign()
+    other = subprocess.run(
+        [sys.executable, "-c", LEADS, str(state / "websub.lock")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    writer.flush()  # waits for the child
+    assert other.stdout.strip() == "leads", other.stderr
+
+
+LEADS = """
+import sys
+from pathlib import Path
+from medfeed.coordination import Leader
+print("leads" if Leader(Path(sys.argv[1])).is_leader() else "held")
+"""

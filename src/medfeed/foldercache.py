@@ -163,6 +163,10 @@ class CacheWriter:
         if pid == 0:  # the child: what it does is seen in the file it writes
             code = 1
             try:
+                # It needs none of the files this process has open, and must not keep
+                # their locks (an flock() lasts while any copy of it is open: the
+                # WebSub leader's) or its listening sockets after this process ends.
+                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
                 gc.disable()  # nothing it makes outlives it
                 # Behind the processes that serve: on a busy machine it waits, they do not.
                 os.nice(10)
