@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,8 @@ import pytest
 import medfeed.loading
 import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
-from medfeed.cachecodec import FRAME, MAGIC, Record, Version, checksum
+from medfeed.cachecodec import MAGIC, Record, Ref, Version, decode
+from medfeed.cachefile import FRAME, TRAILER, TRAILER_MARK, checksum
 from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.filestate import read_signature
@@ -37,6 +39,7 @@ from medfeed.site import Publisher
 from medfeed.siterecord import RECORD_FILE
 from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog, Item
+from medfeed.storedentry import CacheDamaged, StoredEntry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -372,18 +375,46 @@ class _Trap:
         return (os.mkdir, (str(Path(__file__).parent / "trap-was-sprung"),))
 
 
-def _framed(chunk: bytes) -> bytes:
-    return FRAME.pack(len(chunk), checksum(chunk)) + chunk + FRAME.pack(0, 0)
+def _records_only(path: Path, records: object) -> None:
+    """A cache file whose records are ``records`` (pickled), checksums and all."""
+    header, _ = _header(path)
+    chunk = pickle.dumps(records)
+    start = len(MAGIC + json.dumps(header).encode() + b"\n")
+    frames = FRAME.pack(len(chunk), checksum(chunk)) + chunk + FRAME.pack(0, 0)
+    _rewrite(path, header, frames + TRAILER.pack(start, start, 0, TRAILER_MARK))
 
 
 def _a_pickle_that_runs_code(path: Path) -> None:
-    header, _ = _header(path)
-    _rewrite(path, header, _framed(pickle.dumps({"a-visit.json": _Trap()})))
+    _records_only(path, {"a-visit.json": _Trap()})
 
 
 def _records_of_another_kind(path: Path) -> None:
-    header, _ = _header(path)
-    _rewrite(path, header, _framed(pickle.dumps({"a-visit.json": ("not", "a", "record")})))
+    _records_only(path, {"a-visit.json": ("not", "a", "record")})
+
+
+def _an_entry_that_runs_code(path: Path) -> None:
+    # Checksums and all: only the unpickler stands in the way.
+    header, body = _header(path)
+    start = len(MAGIC + json.dumps(header).encode() + b"\n")
+    _, index, _, mark = TRAILER.unpack(body[-TRAILER.size :])
+    trap = pickle.dumps(_Trap())
+    records = decode(body[index - start + FRAME.size : -TRAILER.size - FRAME.size])
+    name = "a-visit.json"
+    version = records[name].current
+    assert version is not None
+    ref = Ref(version.entry.head, index, len(trap), checksum(trap))  # type: ignore[union-attr]
+    bad = Version(ref, version.modified_ns)  # type: ignore[arg-type]
+    chunk = pickle.dumps({name: Record(records[name].signature, bad, bad)})
+    frames = FRAME.pack(len(chunk), checksum(chunk)) + chunk + FRAME.pack(0, 0)
+    blobs = body[: index - start] + trap
+    trailer = TRAILER.pack(start, index + len(trap), zlib.crc32(blobs), mark)
+    _rewrite(path, header, blobs + frames + trailer)
+
+
+def _flipped_entry_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 4] ^= 0xFF  # among the entries' pickles
+    path.write_bytes(bytes(data))
 
 
 def _a_fifo(path: Path) -> None:
@@ -398,7 +429,8 @@ def _longer(path: Path) -> None:
 @pytest.mark.parametrize(
     "spoil",
     [_truncated, _garbage, _flipped_byte, _other_version, _other_format, _writable_by_others,
-     _empty, _longer, _a_fifo, _a_pickle_that_runs_code, _records_of_another_kind],
+     _empty, _longer, _a_fifo, _a_pickle_that_runs_code, _records_of_another_kind,
+     _flipped_entry_byte],
 )  # fmt: skip
 def test_a_doubtful_cache_is_not_used(
     entries_dir: Path, write_entry: WriteEntry, state: Path, spoil: Callable[[Path], None]
@@ -424,6 +456,21 @@ def test_a_doubtful_cache_is_not_used(
         "b-visit.json",
         "c-visit.json",
     }
+
+
+def test_an_entry_read_back_is_never_anything_but_an_entry(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    three_entries(write_entry)
+    start(entries_dir, state).save_cache()
+    _an_entry_that_runs_code(state / CACHE_FILE)
+
+    records = EntryCache(state, entries_dir).load()  # heads and places: nothing run yet
+    stored = records["a-visit.json"].current
+    assert stored is not None and isinstance(stored.entry, StoredEntry)
+    with pytest.raises(CacheDamaged, match="cannot be read"):
+        stored.entry.load()
+    assert not (Path(__file__).parent / "trap-was-sprung").exists()
 
 
 def test_a_writer_killed_mid_write_leaves_nothing_that_is_read(

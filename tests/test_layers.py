@@ -25,7 +25,10 @@ ALLOWED: dict[str, set[str]] = {
     "salvage": {"errors", "fields", "models"},
     "identity": {"errors", "fields", "models", "salvage"},
     "reading": {"safefile", "salvage", "errors", "fields", "models"},
-    "store": {"errors", "identity", "models", "markup", "reading"},
+    # An entry held in memory or in the entry cache's file.
+    "storedentry": {"models"},
+    "item": {"markup", "models", "storedentry"},
+    "store": {"errors", "identity", "item", "models", "reading", "storedentry"},
     "parallel": set(),
     "loading": {
         "cachecodec",
@@ -40,19 +43,29 @@ ALLOWED: dict[str, set[str]] = {
         "sitefile",
         "siterecord",
         "store",
+        "storedentry",
     },  # fmt: skip
     "filestate": {"errors", "store"},
     # The entry cache in the state folder: its records and bytes, its file, and the live
     # folder's use of it.
-    "cachecodec": {"filestate", "models"},
-    "entrycache": {"cachecodec", "coordination"},
+    "cachecodec": {"filestate", "models", "storedentry"},
+    "cachefile": {"cachecodec", "storedentry"},
+    "entrycache": {"cachecodec", "cachefile", "coordination"},
     "foldercache": {"cachecodec", "entrycache", "filestate", "models", "store"},
     # The last valid site settings in the state folder, and the site.toml in force.
     "siterecord": {"coordination", "fields", "models"},
     "sitefile": {"errors", "filestate", "models", "reading", "safefile", "siterecord", "store"},
     # The live folder: its files' bookkeeping, what it publishes of them, and the whole.
     "folderfiles": {"errors", "filestate", "reading"},
-    "folderitems": {"errors", "filestate", "identity", "models", "salvage", "store"},
+    "folderitems": {
+        "errors",
+        "filestate",
+        "identity",
+        "models",
+        "salvage",
+        "store",
+        "storedentry",
+    },  # fmt: skip
     "claimcounts": set(),
     "itemchoice": {
         "cachecodec",
@@ -63,6 +76,7 @@ ALLOWED: dict[str, set[str]] = {
         "identity",
         "models",
         "store",
+        "storedentry",
     },  # fmt: skip
     "folder": {
         "cachecodec",
@@ -78,6 +92,7 @@ ALLOWED: dict[str, set[str]] = {
         "sitefile",
         "siterecord",
         "store",
+        "storedentry",
     },  # fmt: skip
     "editing": {"errors", "fields", "models", "reading", "salvage", "store"},
     "watch": set(),

@@ -145,7 +145,7 @@ def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     for kind in KINDS:
         if kind.scope == "entry":
             for slug in snapshot.subjects(kind):
-                published = snapshot.item(slug or "").entry.published
+                published = snapshot.item(slug or "").head.published
                 months.setdefault((published.year, published.month), []).append((kind, slug))
     periods: dict[tuple[int | None, int | None], list[Job]] = {}
     for kind in KINDS:

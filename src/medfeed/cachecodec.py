@@ -10,14 +10,12 @@ import gc
 import hashlib
 import io
 import pickle
-import struct
 import sys
-import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import is_dataclass
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 import cmarkgfm
 import nh3
@@ -27,12 +25,9 @@ from pydantic import BaseModel
 
 from medfeed.filestate import Signature
 from medfeed.models import Entry
+from medfeed.storedentry import AnyEntry, CacheDamaged, Head, StoredEntry
 
-MAGIC = b"medfeed entry cache 2\n"
-FRAME = struct.Struct("<QI")
-"""Each chunk's length and CRC-32; a length of 0 ends the file."""
-CHUNK = 500
-"""Records per pickle: a writer thread lets requests run between two of them."""
+MAGIC = b"medfeed entry cache 3\n"
 
 
 # Named tuples, not frozen dataclasses: a restart makes one of each per entry file, and
@@ -40,9 +35,18 @@ CHUNK = 500
 class Version(NamedTuple):
     """One valid version of an entry file: the entry, its file's mtime, its HTML if made."""
 
-    entry: Entry
+    entry: AnyEntry
     modified_ns: int
     html: str | None = None
+
+
+class Ref(NamedTuple):
+    """An entry as the records name it in the file: its head, and where its pickle is."""
+
+    head: Head
+    offset: int
+    length: int
+    crc: int
 
 
 class Record(NamedTuple):
@@ -59,6 +63,8 @@ _ALLOWED = frozenset(
     {
         ("medfeed.cachecodec", "Version"),
         ("medfeed.cachecodec", "Record"),
+        ("medfeed.cachecodec", "Ref"),
+        ("medfeed.storedentry", "Head"),
         ("datetime", "datetime"),
         ("datetime", "timezone"),
         ("datetime", "timedelta"),
@@ -119,46 +125,32 @@ def state_digest(records: Mapping[str, Record]) -> str:
             shown = "="
         else:
             # Rare (a broken file's fallback, a version too new to cache): hash it whole.
-            data = pickle.dumps((published.entry, published.modified_ns), pickle.HIGHEST_PROTOCOL)
+            data = entry_bytes(published.entry) + str(published.modified_ns).encode()
             shown = hashlib.sha256(data).hexdigest()
         digest.update(f"{name}\0{signature}\0{current is not None}\0{shown}\n".encode())
     return digest.hexdigest()
 
 
-def encode(records: Mapping[str, Record]) -> Iterator[bytes]:
-    """The records as framed pickles of CHUNK records each, made one at a time (the
-    cache of 100,000 entries weighs 280 MB), then the frame that ends them."""
-    rows = list(records.items())
-    for i in range(0, len(rows), CHUNK):
-        chunk = pickle.dumps(dict(rows[i : i + CHUNK]), pickle.HIGHEST_PROTOCOL)
-        yield FRAME.pack(len(chunk), checksum(chunk)) + chunk
-    yield FRAME.pack(0, 0)
+def entry_bytes(entry: AnyEntry) -> bytes:
+    """An entry's pickle: as the cache file it lies in holds it, or made now."""
+    if isinstance(entry, StoredEntry):
+        return entry.raw()
+    return pickle.dumps(entry, pickle.HIGHEST_PROTOCOL)
 
 
-def checksum(chunk: bytes) -> int:
-    """What tells a damaged chunk (CRC-32: fast, and no one forges our own files)."""
-    return zlib.crc32(chunk)
-
-
-def read_frames(f: BinaryIO) -> Iterator[bytes]:
-    """The chunks ``encode`` framed, checked, one at a time.
+def decode_entry(data: bytes) -> Entry:
+    """One entry's pickle, read back with nothing but the models' classes allowed.
 
     Raises:
-        ValueError: the file is truncated, damaged or longer than its frames.
+        CacheDamaged: anything but an entry.
     """
-    while True:
-        head = f.read(FRAME.size)
-        if len(head) != FRAME.size:
-            raise ValueError("truncated")
-        size, crc = FRAME.unpack(head)
-        if size == 0:
-            break
-        chunk = f.read(size)
-        if len(chunk) != size or checksum(chunk) != crc:
-            raise ValueError("truncated or damaged")
-        yield chunk
-    if f.read(1):
-        raise ValueError("longer than its frames")
+    try:
+        entry = _ModelUnpickler(io.BytesIO(data)).load()
+    except Exception as e:  # noqa: BLE001 - whatever a foreign pickle fails with
+        raise CacheDamaged(f"an entry in the cache cannot be read ({type(e).__name__})") from e
+    if type(entry) is not Entry:
+        raise CacheDamaged("the cache holds something other than an entry")
+    return entry
 
 
 def decode(chunk: bytes) -> dict[str, Record]:
@@ -176,8 +168,9 @@ def decode(chunk: bytes) -> dict[str, Record]:
             raise ValueError("a chunk holds something other than records")
         signature, current, published = record
         for version in (current, published):
+            ref: object = getattr(version, "entry", None)
             if version is not None and (
-                type(version) is not Version or type(version.entry) is not Entry
+                type(version) is not Version or type(ref) is not Ref or type(ref.head) is not Head
             ):
                 raise ValueError(f"{name}: a record holds something other than an entry")
         if current is not None and type(signature) is not tuple:

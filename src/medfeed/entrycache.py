@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import weakref
 from collections.abc import Collection
 from contextlib import suppress
 from pathlib import Path
@@ -31,12 +32,10 @@ from medfeed.cachecodec import (
     MAGIC,
     Record,
     code_fingerprint,
-    decode,
-    encode,
     gc_paused,
-    read_frames,
     state_digest,
 )
+from medfeed.cachefile import read_records, write_records
 from medfeed.coordination import create_private, locked, replacing
 
 CACHE_FILE = "entries.cache"
@@ -64,6 +63,7 @@ class EntryCache:
         self._digest: str | None = None
         """The digest of what is on disk, as far as this process knows."""
         self._loaded: tuple[int, int, int] | None = None
+        self._opened: weakref.WeakSet[BinaryIO] = weakref.WeakSet()
 
     def fingerprint(self) -> str:
         """The code fingerprint, worked out once."""
@@ -84,13 +84,16 @@ class EntryCache:
             self.trouble = f"cannot be opened ({e.strerror or e})"
             return {}
         try:
-            with f, gc_paused():
+            with gc_paused():
                 digest, records = self._read(f)
         # A damaged or foreign file can fail in any way pickle or the checks can: each
         # one means only that the cache is not used.
         except Exception as e:  # noqa: BLE001
+            f.close()
             self.trouble = f"not used ({type(e).__name__}: {e})"[:300]
             return {}
+        # The file stays open for as long as an entry it holds is in use.
+        self._opened.add(f)
         self._digest = digest
         self._loaded = (info.st_ino, info.st_mtime_ns, info.st_size)
         return records
@@ -120,10 +123,11 @@ class EntryCache:
 
     def _read(self, f: BinaryIO) -> tuple[str, dict[str, Record]]:
         header = self._header(f)
-        records: dict[str, Record] = {}
-        for chunk in read_frames(f):
-            records.update(decode(chunk))
-        return str(header["digest"]), records
+        return str(header["digest"]), read_records(f)
+
+    def open_files(self) -> list[int]:
+        """The cache files this process loaded and still reads entries from."""
+        return sorted(f.fileno() for f in self._opened if not f.closed)
 
     def _header(self, f: BinaryIO) -> dict[str, object]:
         """The header of a cache this process can use.
@@ -210,5 +214,4 @@ class EntryCache:
         header = {"fingerprint": self.fingerprint(), "root": self.root, "digest": digest}
         with os.fdopen(create_private(temp), "wb") as f:
             f.write(MAGIC + json.dumps(header).encode() + b"\n")
-            for frame in encode(records):
-                f.write(frame)
+            write_records(f, records)

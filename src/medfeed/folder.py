@@ -35,6 +35,7 @@ from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
 from medfeed.siterecord import SiteRecord
 from medfeed.store import Catalog, Changes, Item, build_item, time_problems
+from medfeed.storedentry import AnyEntry, loaded, same_entry
 
 DELETION_GRACE = 1.0
 """Seconds a vanished file stays published, in case it is being saved by delete-and-write."""
@@ -138,9 +139,9 @@ class Folder(FolderFiles):
     def _reidentify(self, site: SiteConfig) -> None:
         # Computed ids embed the authority; every item needs its new id.
         def again(item: Item | None) -> Item | None:
-            if item is None or item.entry.id:
+            if item is None or item.head.id:
                 return item
-            return replace(item, id=entry_id(site.authority, item.entry.published, item.slug))
+            return item.with_id(entry_id(site.authority, item.head.published, item.slug))
 
         for name, state in self.files.items():
             self.files[name] = replace(
@@ -160,6 +161,7 @@ class Folder(FolderFiles):
         last_good = old.last_good if old else self._fallbacks.get(name)
         cached = self.cache.cached(name, signature) if self.cache and old is None else None
         known = self._site_file.known
+        entry: AnyEntry
         try:
             if cached is None:
                 self.files_read += 1
@@ -168,21 +170,21 @@ class Folder(FolderFiles):
                 entry, modified = cached.entry, cached.modified_ns
             late = time_problems(entry, label, moment)
             if late:
-                raise InvalidEntry(late, salvage_entry(entry))
+                raise InvalidEntry(late, salvage_entry(loaded(entry)))
         except EntryError as e:
             self._salvaged[name] = salvage_of(e)
             if old is None and last_good is None and self.cache is not None:
                 last_good = self.cache.published_again(name, label, self.site)
             return FileState(signature, None, last_good, e.problems, read_ns)
         self._salvaged.pop(name, None)
-        if last_good is not None and (last_good.entry is entry or last_good.entry == entry):
+        if last_good is not None and same_entry(last_good.stored, entry):
             item = last_good  # touched, not changed: keep the rendered HTML and time
         elif cached is not None:
             item = item_of(name, label, cached, self.site)
         else:
             item = build_item(name.removesuffix(".json"), label, entry, self.site, modified)
         # An entry naming an unknown category is not good enough to fall back on.
-        good = item if known.issuperset(entry.categories) else last_good
+        good = item if known.issuperset(item.head.categories) else last_good
         return FileState(signature, item, good, (), read_ns)
 
     def _forget(self, name: str) -> bool:

@@ -63,7 +63,7 @@ def records_of(files: Mapping[str, FileState], published: Mapping[str, Item]) ->
 
     def version(item: Item) -> Version:
         html = item.rendered_html() if id(item) in with_html else None
-        return Version(item.entry, item.modified_ns, html)
+        return Version(item.stored, item.modified_ns, html)
 
     records: dict[str, Record] = {}
     adopt: list[str] = []
@@ -76,13 +76,21 @@ def records_of(files: Mapping[str, FileState], published: Mapping[str, Item]) ->
         if shown is None:
             adopt.append(name)
             kept = None
-        elif current is not None and item is not None and shown.entry is item.entry:
+        elif current is not None and item is not None and shown.stored is item.stored:
             kept = current
         else:
             kept = version(shown)
         if current is not None or kept is not None:
             records[name] = Record(signature if current else None, current, kept)
     return records, adopt
+
+
+def _close_all_but(keep: list[int]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
 class CacheWriter:
@@ -155,6 +163,8 @@ class CacheWriter:
         interpreter for seconds (records, digest, pickles of 270 MB), which would hold
         up this process's refreshes and requests; the child has its own, and a copy of
         the state as it was at the fork (``make`` reads only what nobody changes)."""
+        # The cache files entries are read back from: copied into the new one.
+        keep = self.cache.open_files()
         with warnings.catch_warnings():
             # Python 3.12 warns of fork() beside threads: the child touches no lock
             # another thread may hold (its lock on the cache is its own file lock).
@@ -163,10 +173,10 @@ class CacheWriter:
         if pid == 0:  # the child: what it does is seen in the file it writes
             code = 1
             try:
-                # It needs none of the files this process has open, and must not keep
+                # It needs no other file this process has open, and must not keep
                 # their locks (an flock() lasts while any copy of it is open: the
                 # WebSub leader's) or its listening sockets after this process ends.
-                os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+                _close_all_but(keep)
                 gc.disable()  # nothing it makes outlives it
                 # Behind the processes that serve: on a busy machine it waits, they do not.
                 os.nice(10)

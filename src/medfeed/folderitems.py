@@ -14,6 +14,7 @@ from medfeed.identity import claim_of_file
 from medfeed.models import SiteConfig
 from medfeed.salvage import Salvage
 from medfeed.store import Item, assemble
+from medfeed.storedentry import AnyEntry, Head, same_entry
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,12 @@ def choose_items(view: FolderView) -> tuple[tuple[Item, ...], list[Problem]]:
     last_good = {}
     problems: list[Problem] = []
     present_ids = set()
-    present_entries = []
+    present_entries: dict[Head, list[AnyEntry]] = {}  # by head: compared only if alike
     if view.vanished:  # to tell a file renamed from one deleted
         for name, state in view.files.items():
             if name not in view.vanished and state.item is not None:
                 present_ids.add(state.item.id)
-                present_entries.append(state.item.entry)
+                present_entries.setdefault(state.item.head, []).append(state.item.stored)
     # Any order: assemble sorts, and ties are broken by slug.
     for name, state in view.files.items():
         problems.extend(state.problems)
@@ -50,7 +51,8 @@ def choose_items(view: FolderView) -> tuple[tuple[Item, ...], list[Problem]]:
         if current is None:
             continue
         if name in view.vanished and (
-            current.id in present_ids or current.entry in present_entries
+            current.id in present_ids
+            or any(same_entry(current.stored, e) for e in present_entries.get(current.head, ()))
         ):
             continue  # renamed: the new name already carries it
         if state.last_good is not None:

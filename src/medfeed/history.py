@@ -34,7 +34,7 @@ class History:
         if found is None:
             months: dict[Month, list[Item]] = {}
             for item in self.items_of(category):
-                published = item.entry.published
+                published = item.head.published
                 months.setdefault((published.year, published.month), []).append(item)
             found = {month: tuple(items) for month, items in months.items()}
             self._by_month[category] = found
@@ -60,7 +60,7 @@ class History:
         items = self.items_of(category)
         if len(items) <= self.limit:
             return ()
-        published = items[self.limit].entry.published
+        published = items[self.limit].head.published
         return ((published.year, published.month),)
 
     def archive_months(self, category: str | None) -> tuple[Month, ...]:

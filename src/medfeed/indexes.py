@@ -87,12 +87,12 @@ class Indexes:
 
 
 def _visible(item: Item, moment: float) -> bool:
-    return item.published_at <= moment and not item.entry.draft
+    return item.published_at <= moment and not item.head.draft
 
 
 def _release(item: Item) -> float:
     """When a hidden item becomes visible: its publication, or never for a draft."""
-    return math.inf if item.entry.draft else item.published_at
+    return math.inf if item.head.draft else item.published_at
 
 
 def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = None) -> Indexes:
@@ -111,7 +111,7 @@ def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = Non
     hidden = {id(i): i for i in catalog.items if id(i) not in shown}
     members: dict[str, list[Item]] = {c.slug: [] for c in catalog.site.categories}
     for item in items:
-        for slug in item.entry.categories:
+        for slug in item.head.categories:
             members[slug].append(item)
     return Indexes(
         catalog,
@@ -178,13 +178,13 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
                 del by_slug[item.slug]
         by_slug.update((item.slug, item) for item in new)
     by_category = dict(previous.by_category)
-    touched = {slug for item in (*gone, *new) for slug in item.entry.categories}
+    touched = {slug for item in (*gone, *new) for slug in item.head.categories}
     for slug in touched:
         if slug in by_category:
             by_category[slug] = _replaced(
                 by_category[slug],
-                [i for i in gone if slug in i.entry.categories],
-                [i for i in new if slug in i.entry.categories],
+                [i for i in gone if slug in i.head.categories],
+                [i for i in new if slug in i.head.categories],
             )
     newest, known = previous._newest_if_known()
     if known and newest is not None and any(item is newest for item in gone):

@@ -21,6 +21,7 @@ from medfeed.folderitems import FolderView, choose_items
 from medfeed.identity import claim_of_file
 from medfeed.models import SiteConfig
 from medfeed.store import Changes, Item
+from medfeed.storedentry import same_entry
 
 BULK = 1000
 """Past this many changed files (and a quarter of all), every file is counted anew."""
@@ -162,7 +163,7 @@ class ItemChoice:
             at = bisect_left(ascending, (moment, ""), key=_order)
             while at < len(ascending) and ascending[at].published_at == moment:
                 other = ascending[at]
-                if other is not gone and other.entry == gone.entry:
+                if other is not gone and _alike(other, gone):
                     found.update((name, _name(other)))
                 at += 1
         return found
@@ -202,8 +203,8 @@ class ItemChoice:
                 item is None
                 or state.problems
                 or (state.last_good is not None and state.last_good is not item)
-                or item.entry.aliases
-                or not known.issuperset(item.entry.categories)
+                or item.head.aliases
+                or not known.issuperset(item.head.categories)
             ):
                 others.append(name)
                 continue
@@ -245,18 +246,21 @@ class ItemChoice:
         for version in (current, state.last_good):
             if version is not None:
                 ids[version.id] = None
-                aliases.update(dict.fromkeys(version.entry.aliases))
+                aliases.update(dict.fromkeys(version.head.aliases))
         if current is not None:
             self._current[name] = current
             if self._newest is not None and current.modified_ns > self._newest:
                 self._newest = current.modified_ns
             if insert:
                 insort(self._ascending, current, key=_order)
-            if not self._known.issuperset(current.entry.categories):
+            if not self._known.issuperset(current.head.categories):
                 self._unknown.add(name)
         published = view.published.get(label)
         if published is not None:
+            # What readers have stands in for a version that breaks a rule: its aliases
+            # are in play as much as its id.
             ids[published.id] = None
+            aliases.update(dict.fromkeys(published.head.aliases))
         claim = None
         salvaged = view.salvaged.get(name)
         if salvaged is not None:
@@ -288,3 +292,8 @@ def _take_out(ascending: list[Item], item: Item) -> None:
         if found is item:
             del ascending[at]
             return
+
+
+def _alike(a: Item, b: Item) -> bool:
+    """Whether two items hold the same entry (a file renamed without an id)."""
+    return a.head == b.head and same_entry(a.stored, b.stored)

@@ -14,13 +14,13 @@ from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.identity import Claim, claim_of_file, identity_problems
-from medfeed.models import Entry
 from medfeed.parallel import shared_out
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
 from medfeed.salvage import Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import dropped_categories
 from medfeed.siterecord import SiteVersion
 from medfeed.store import Catalog, assemble, build_item, time_problems
+from medfeed.storedentry import AnyEntry, loaded
 
 PARALLEL_FROM = 2000
 """A folder of at least this many files is read by every core."""
@@ -29,7 +29,7 @@ SHARE = 500
 together, large enough that handing out shares costs nothing."""
 
 
-Reading = tuple[str, Entry | None, tuple[Problem, ...], Salvage | None, int]
+Reading = tuple[str, AnyEntry | None, tuple[Problem, ...], Salvage | None, int]
 """One file read: its name, its entry or its problems (and then what can still be read
 from it), and its mtime in nanoseconds."""
 
@@ -233,10 +233,10 @@ def check_entries_alone(folder: Path, now: datetime | None = None) -> list[Probl
 
 
 def _unless_late(
-    entry: Entry, late: list[Problem]
-) -> tuple[Entry | None, tuple[Problem, ...], Salvage | None]:
+    entry: AnyEntry, late: list[Problem]
+) -> tuple[AnyEntry | None, tuple[Problem, ...], Salvage | None]:
     # An entry whose times are not yet right publishes nothing, but still says who it is.
-    return (None, tuple(late), salvage_entry(entry)) if late else (entry, (), None)
+    return (None, tuple(late), salvage_entry(loaded(entry))) if late else (entry, (), None)
 
 
 def _utc_now() -> datetime:

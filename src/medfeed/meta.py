@@ -65,7 +65,7 @@ def feed_updated(items: Sequence[Item], fallback: datetime = EPOCH) -> datetime:
     """The feed's updated time: the latest change of any of its items."""
     if not items:
         return fallback
-    return max(items, key=_changed_at).entry.last_changed
+    return max(items, key=_changed_at).head.last_changed
 
 
 def _changed_at(item: Item) -> float:

@@ -92,7 +92,8 @@ class Publisher:
         )
         self.last_check = now()
         self._snapshot = self._make_snapshot(self.last_check, None)
-        self._snapshot.compress()
+        # Its feeds are compressed once watching begins, beside the first requests (one
+        # that wants a form not yet made makes it): a restart serves sooner.
         self._report()
         self._watcher: Watcher | None = None
         self._watch_pid: int | None = None
@@ -195,6 +196,9 @@ class Publisher:
         # Only a process that watches is told of changes, so only one may ping: this one
         # compares what it serves with the record of what hubs were told.
         self._tell()
+        threading.Thread(
+            target=self._snapshot.compress, name="medfeed-compress", daemon=True
+        ).start()
 
     def stop(self) -> None:
         """Stop watching for good."""

@@ -146,9 +146,9 @@ def dropped_categories(
     for source, item in published.items():
         name = source.rsplit("/", 1)[-1]
         state = files.get(name) if files is not None else None
-        if state and state.item and known.issuperset(state.item.entry.categories):
+        if state and state.item and known.issuperset(state.item.head.categories):
             continue  # its current version fits the new vocabulary
-        for slug in gone.intersection(item.entry.categories):
+        for slug in gone.intersection(item.head.categories):
             users.setdefault(slug, []).append(name)
     problems = []
     for slug, sources in sorted(users.items()):

@@ -5,97 +5,22 @@ a broken site.toml, which stops start-up.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Generic, TypeVar, overload
 
 from medfeed.errors import EntryError, Problem
 from medfeed.identity import Claim, alias_rules, gather, identity_rules, twice
-from medfeed.markup import render_markdown
-from medfeed.models import Entry, SiteConfig, entry_id
+from medfeed.item import Item as Item
+from medfeed.item import build_item as build_item
+from medfeed.models import SiteConfig
 from medfeed.reading import (
     category_problems,
     validate_entry,
 )
-
-T = TypeVar("T")
-
-
-class _once(Generic[T]):
-    """``functools.cached_property`` without the lock that Python 3.11 takes on each first
-    use: a start-up computes these for every one of thousands of items, and two threads
-    computing one of them at once get the same value anyway."""
-
-    def __init__(self, compute: Callable[[Any], T]) -> None:
-        self._compute = compute
-        self._name = compute.__name__
-        self.__doc__ = compute.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, instance: None, owner: type) -> _once[T]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type) -> T: ...
-
-    def __get__(self, instance: object, owner: type) -> T | _once[T]:
-        if instance is None:
-            return self
-        # Kept where attribute lookup finds it before this descriptor from now on.
-        value = instance.__dict__[self._name] = self._compute(instance)
-        return value
-
-
-@dataclass(frozen=True)
-class Item:
-    """A valid entry as medfeed publishes it: the file's slug and label, and its id."""
-
-    slug: str
-    source: str
-    entry: Entry
-    id: str
-    modified_ns: int = 0
-    """The file's mtime when this version was read: when its bytes last changed."""
-
-    @_once
-    def order(self) -> tuple[float, str]:
-        """Sort key, newest first when reversed: publication time, then slug."""
-        return (self.published_at, self.slug)
-
-    @_once
-    def changed_at(self) -> float:
-        """When the entry last changed (updated, else published), as a POSIX timestamp."""
-        return self.entry.last_changed.timestamp()
-
-    @_once
-    def published_at(self) -> float:
-        """The publication time as a POSIX timestamp, cheap to compare."""
-        return self.entry.published.timestamp()
-
-    @cached_property
-    def content_html(self) -> str:
-        """The content as safe HTML, rendered when first needed.
-
-        Only the items that feeds and visited pages show are ever rendered, which keeps
-        start-up with thousands of entries fast.
-        """
-        return render_markdown(self.entry.content) if self.entry.content else ""
-
-    def rendered_html(self) -> str | None:
-        """``content_html`` if it was made already; None rather than render it now."""
-        found = self.__dict__.get("content_html")
-        return found if isinstance(found, str) else None
-
-    def keep_html(self, html: str) -> None:
-        """Take ``content_html`` as made from this content by an earlier process (the
-        entry cache), so that it is not rendered again."""
-        # What cached_property itself does on first use; the dataclass is frozen only
-        # to its fields.
-        self.__dict__["content_html"] = html
+from medfeed.storedentry import AnyEntry
+from medfeed.storedentry import head as head_of_any
 
 
 @dataclass(frozen=True)
@@ -132,7 +57,7 @@ class Catalog:
     def visible(self, now: datetime) -> tuple[Item, ...]:
         """The items readers see: not drafts, and their publication time has come."""
         moment = now.timestamp()
-        return tuple(i for i in self.items if i.published_at <= moment and not i.entry.draft)
+        return tuple(i for i in self.items if i.published_at <= moment and not i.head.draft)
 
     def next_release(self, now: datetime) -> datetime | None:
         """When the next scheduled item becomes visible, if any is waiting."""
@@ -147,8 +72,8 @@ class Catalog:
             else:
                 low = middle + 1
         for index in range(low - 1, -1, -1):
-            if not items[index].entry.draft:
-                return items[index].entry.published
+            if not items[index].head.draft:
+                return items[index].head.published
         return None
 
 
@@ -156,21 +81,16 @@ FUTURE_UPDATE_LIMIT = timedelta(days=1)
 """How far ``updated`` may lie ahead of the clock (time-zone slips) before it is an error."""
 
 
-def build_item(slug: str, label: str, entry: Entry, site: SiteConfig, modified_ns: int = 0) -> Item:
-    """Attach the computed id to a valid entry."""
-    computed = entry.id or entry_id(site.authority, entry.published, slug)
-    return Item(slug, label, entry, computed, modified_ns)
-
-
-def time_problems(entry: Entry, label: str, now: datetime) -> list[Problem]:
+def time_problems(entry: AnyEntry, label: str, now: datetime) -> list[Problem]:
     """The rules about times that depend on when the file is read.
 
     A future ``published`` schedules an entry; a future ``updated`` cannot mean anything
     (a change that has not happened), so beyond a day of slack it is an error.
     """
-    if entry.updated is not None and entry.updated > now + FUTURE_UPDATE_LIMIT:
+    updated = head_of_any(entry).updated
+    if updated is not None and updated > now + FUTURE_UPDATE_LIMIT:
         message = (
-            f"is in the future ({entry.updated.isoformat()}); write when the entry was "
+            f"is in the future ({updated.isoformat()}); write when the entry was "
             "changed, or use published to schedule it"
         )
         return [Problem(label, "updated", message)]
@@ -179,14 +99,14 @@ def time_problems(entry: Entry, label: str, now: datetime) -> list[Problem]:
 
 def claim_of(item: Item) -> Claim:
     """Who a valid entry's file says it is."""
-    return Claim(item.source, item.slug, item.id, tuple(enumerate(item.entry.aliases)))
+    return Claim(item.source, item.slug, item.id, tuple(enumerate(item.head.aliases)))
 
 
 def resolve_aliases(items: Iterable[Item]) -> tuple[dict[str, str], list[Problem]]:
     """Map each entry's earlier slugs to its slug; an alias naming an entry, or claimed
     twice, is a problem and redirects nowhere (the entries themselves stay published)."""
     items = list(items)
-    if not any(item.entry.aliases for item in items):
+    if not any(item.head.aliases for item in items):
         return {}, []  # the common case, on every change over every entry: one cheap loop
     return alias_rules([claim_of(item) for item in items])
 
@@ -218,12 +138,12 @@ def assemble(
     known = frozenset(c.slug for c in site.categories)
     usable = []
     for item in items:
-        if known.issuperset(item.entry.categories):
+        if known.issuperset(item.head.categories):
             usable.append(item)
             continue
-        problems.extend(category_problems(item.entry.categories, item.source, known))
+        problems.extend(category_problems(item.head.categories, item.source, known))
         fallback = (last_good or {}).get(item.source)
-        if fallback is not None and known.issuperset(fallback.entry.categories):
+        if fallback is not None and known.issuperset(fallback.head.categories):
             usable.append(fallback)
     fallbacks = last_good or {}
     # An id stays with the file that published it for as long as that file exists,
@@ -242,7 +162,7 @@ def assemble(
         if (
             fallback is not None
             and owners.get(fallback.id, item.source) == item.source
-            and known.issuperset(fallback.entry.categories)
+            and known.issuperset(fallback.head.categories)
         ):
             settled.append(fallback)
     # Ids nobody published yet: two files naming the same one are both held back.
@@ -277,7 +197,7 @@ def _on_disk(items: list[Item], broken: list[Claim]) -> list[Problem]:
             continue
         slugs[item.slug] = item.source
         ids.setdefault(item.id, []).append(item.source)
-        if item.entry.aliases:
+        if item.head.aliases:
             renamed.append(claim_of(item))
     gather(broken, ids, slugs, renamed)
     return identity_rules(ids, slugs, renamed)

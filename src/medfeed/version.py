@@ -75,7 +75,7 @@ class ContentVersion:
         """The newest change of any visible entry, as entries date it (``updated``, else
         ``published``): what an empty feed says it was updated."""
         newest = self.indexes.newest_change
-        return newest.entry.last_changed if newest is not None else EPOCH
+        return newest.head.last_changed if newest is not None else EPOCH
 
     @cached_property
     def redirects(self) -> dict[str, str]:
@@ -229,7 +229,7 @@ class ContentVersion:
             newest = self.history.newest_archive_month(subject)
             return (len(items), *items[: self.site.item_limit], bool(newest))
         if kind.shows == "calendar":
-            return tuple(i for i in self.items_of(subject) if i.entry.event)
+            return tuple(i for i in self.items_of(subject) if i.head.has_event)
         if kind.shows == "entry":
             # Its page links to the entries published just before and after it.
             older, newer = self.neighbours(subject or "")

@@ -1,0 +1,150 @@
+"""The layout of the entry cache's file after its header: each entry's pickle, one
+after another; the records naming them (framed pickles of CHUNK records, each entry
+named by its head and where its pickle lies); and a trailer saying where the records
+begin and what the entries' bytes sum to. A restart reads the records and checks the
+entries' bytes; the entries themselves are read back one at a time, when a document
+shows them (see ``storedentry``).
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import BinaryIO, cast
+
+from medfeed.cachecodec import Record, Ref, Version, decode, decode_entry, entry_bytes
+from medfeed.storedentry import Blobs, StoredEntry, head
+
+FRAME = struct.Struct("<QI")
+"""Each chunk's length and CRC-32; a length of 0 ends the records."""
+TRAILER = struct.Struct("<QQI8s")
+"""Where the entries' pickles begin and the records begin, and the entries' CRC-32."""
+TRAILER_MARK = b"medfeed\n"
+READ_SIZE = 1 << 20
+CHUNK = 500
+"""Records per pickle: a writer thread lets requests run between two of them."""
+
+
+def write_records(f: BinaryIO, records: Mapping[str, Record]) -> None:
+    """After the header: every entry's pickle, the records naming them, the trailer.
+
+    An entry read back from the cache being replaced is copied as its bytes, not
+    unpickled and pickled again."""
+    start = f.tell()
+    crc = 0
+    placed: dict[int, Version] = {}  # by id(): a version both current and published once
+
+    def place(version: Version | None) -> Version | None:
+        nonlocal crc
+        if version is None:
+            return None
+        found = placed.get(id(version))
+        if found is None:
+            data = entry_bytes(version.entry)
+            ref = Ref(head(version.entry), f.tell(), len(data), checksum(data))
+            f.write(data)
+            crc = zlib.crc32(data, crc)
+            found = placed[id(version)] = version._replace(entry=ref)  # type: ignore[arg-type]
+        return found
+
+    on_disk = {
+        name: Record(record.signature, place(record.current), place(record.published))
+        for name, record in records.items()
+    }
+    index = f.tell()
+    for frame in encode(on_disk):
+        f.write(frame)
+    f.write(TRAILER.pack(start, index, crc, TRAILER_MARK))
+
+
+def encode(records: Mapping[str, Record]) -> Iterator[bytes]:
+    """The records as framed pickles of CHUNK records each, made one at a time, then
+    the frame that ends them."""
+    rows = list(records.items())
+    for i in range(0, len(rows), CHUNK):
+        chunk = pickle.dumps(dict(rows[i : i + CHUNK]), pickle.HIGHEST_PROTOCOL)
+        yield FRAME.pack(len(chunk), checksum(chunk)) + chunk
+    yield FRAME.pack(0, 0)
+
+
+def read_records(f: BinaryIO) -> dict[str, Record]:
+    """What ``write_records`` wrote after the header, the entries left in the file
+    (``f`` stays open for them: ``Blobs``).
+
+    Raises:
+        ValueError: the file is truncated, damaged, or holds anything else.
+        pickle.UnpicklingError: a class other than the models' and their fields' types.
+    """
+    header_end = f.tell()
+    size = f.seek(0, io.SEEK_END)
+    if size - header_end < TRAILER.size:
+        raise ValueError("truncated")
+    f.seek(size - TRAILER.size)
+    start, index, crc, mark = TRAILER.unpack(f.read(TRAILER.size))
+    if mark != TRAILER_MARK or not header_end == start <= index <= size - TRAILER.size:
+        raise ValueError("truncated or damaged")
+    f.seek(start)
+    if _crc_of(f, index - start) != crc:
+        raise ValueError("the entries are damaged")
+    records: dict[str, Record] = {}
+    for chunk in read_frames(f, size - TRAILER.size):
+        records.update(decode(chunk))
+    blobs = Blobs(f, decode_entry)
+    stored: dict[int, Version] = {}  # by id(): what was one version stays one
+
+    def bind(version: Version | None) -> Version | None:
+        if version is None:
+            return None
+        found = stored.get(id(version))
+        if found is None:
+            ref = cast(Ref, version.entry)  # decode checked it
+            if not start <= ref.offset <= ref.offset + ref.length <= index:
+                raise ValueError("a record names bytes outside the entries")
+            entry = StoredEntry(ref.head, blobs, ref.offset, ref.length, ref.crc)
+            found = stored[id(version)] = version._replace(entry=entry)
+        return found
+
+    return {
+        name: Record(signature, bind(current), bind(published))
+        for name, (signature, current, published) in records.items()
+    }
+
+
+def _crc_of(f: BinaryIO, length: int) -> int:
+    crc = 0
+    while length > 0:
+        data = f.read(min(length, READ_SIZE))
+        if not data:
+            raise ValueError("truncated")
+        crc = zlib.crc32(data, crc)
+        length -= len(data)
+    return crc
+
+
+def checksum(chunk: bytes) -> int:
+    """What tells a damaged chunk (CRC-32: fast, and no one forges our own files)."""
+    return zlib.crc32(chunk)
+
+
+def read_frames(f: BinaryIO, end: int) -> Iterator[bytes]:
+    """The chunks ``encode`` framed, checked, one at a time, up to ``end``.
+
+    Raises:
+        ValueError: the file is truncated, damaged or longer than its frames.
+    """
+    while True:
+        head = f.read(FRAME.size)
+        if len(head) != FRAME.size:
+            raise ValueError("truncated")
+        size, crc = FRAME.unpack(head)
+        if size == 0:
+            break
+        chunk = f.read(size)
+        if len(chunk) != size or checksum(chunk) != crc:
+            raise ValueError("truncated or damaged")
+        yield chunk
+    if f.tell() != end:
+        raise ValueError("longer than its frames")
