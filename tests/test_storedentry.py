@@ -1,0 +1,177 @@
+"""Entries left in the entry cache's file: a restart keeps their heads in memory and
+reads the rest back when a document shows it, from the file it loaded; the next cache
+copies them; they read back as the entries they were, or not at all."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import WriteEntry
+from helpers import valid_entries
+from medfeed.cachecodec import Record, Version
+from medfeed.cachefile import read_records, write_records
+from medfeed.entrycache import CACHE_FILE
+from medfeed.folder import Folder
+from medfeed.foldercache import FORKS
+from medfeed.models import Entry
+from medfeed.storedentry import CacheDamaged, StoredEntry, head_of
+
+# --- a restart ----------------------------------------------------------------------------------
+
+
+def _later() -> datetime:
+    # Ahead of the files just written: they count as settled (see entrycache.RACY_NS).
+    return datetime.now(UTC) + timedelta(seconds=10)
+
+
+def _start(entries_dir: Path, state: Path) -> Folder:
+    folder = Folder(entries_dir, state=state, now=_later, deletion_grace=0)
+    folder.catalog()
+    return folder
+
+
+def _entries(folder: Folder) -> dict[str, Entry]:
+    return {item.slug: item.entry for item in folder.catalog().items}
+
+
+def _three(write_entry: WriteEntry) -> None:
+    write_entry("a-visit", title="A", published="2015-10-12T09:00:00+02:00", aliases=["old-a"])
+    write_entry("b-visit", title="B", published="2015-10-13T09:00:00Z", draft=True)
+    write_entry(
+        "c-visit",
+        title="C",
+        published="2015-10-14T09:00:00+02:00",
+        updated="2015-10-15T09:00:00+02:00",
+        categories=["visits", "conferences"],
+        event={"start": "2015-10-14", "end": "2015-10-15"},
+    )
+
+
+def test_a_restart_holds_its_entries_in_the_cache_file(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    _three(write_entry)
+    fresh = _entries(Folder(entries_dir))
+    _start(entries_dir, tmp_path / "state").save_cache()
+
+    again = _start(entries_dir, tmp_path / "state")
+    assert again.files_read == 0
+    items = again.catalog().items
+    assert all(isinstance(item.stored, StoredEntry) for item in items)
+    # What every pass asks, without reading an entry back; then the entries themselves.
+    assert {item.slug: item.head for item in items} == {
+        slug: head_of(entry) for slug, entry in fresh.items()
+    }
+    assert _entries(again) == fresh
+
+
+def test_the_next_cache_copies_the_entries_a_restart_left_in_the_last(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    _three(write_entry)
+    state = tmp_path / "state"
+    _start(entries_dir, state).save_cache()
+    again = _start(entries_dir, state)
+    write_entry("b-visit", title="B, edited", published="2015-10-13T09:00:00Z")
+    again.update({"b-visit.json"})
+    assert again.save_cache()
+
+    third = _start(entries_dir, state)
+    assert third.files_read == 0
+    assert _entries(third) == _entries(Folder(entries_dir))
+    assert _entries(third)["b-visit"].title == "B, edited"
+
+
+@pytest.mark.skipif(not FORKS, reason="the cache is written from a forked child on Linux only")
+def test_the_child_that_writes_the_cache_reads_the_entries_from_the_file_loaded(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    _three(write_entry)
+    state = tmp_path / "state"
+    _start(entries_dir, state).save_cache()
+    again = _start(entries_dir, state)
+    assert again.cache is not None
+    assert again.cache.cache.open_files()  # the cache file the entries lie in
+    write_entry("c-visit", title="C, edited", published="2015-10-14T09:00:00+02:00")
+    again.update({"c-visit.json"})
+    # As the writer thread does: from a child, which closes every other file it inherited.
+    assert again.cache.writer.flush(apart=True)
+
+    third = _start(entries_dir, state)
+    assert third.files_read == 0
+    assert _entries(third) == _entries(Folder(entries_dir))
+
+
+def test_an_entry_whose_bytes_changed_in_the_open_file_is_not_read_back(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    _three(write_entry)
+    state = tmp_path / "state"
+    _start(entries_dir, state).save_cache()
+    again = _start(entries_dir, state)
+    item = again.catalog().items[0]
+    # Nothing writes a cache file in place (a new one is renamed over it): someone did.
+    data = bytearray((state / CACHE_FILE).read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    with (state / CACHE_FILE).open("r+b") as f:
+        f.write(bytes(data))
+    with pytest.raises(CacheDamaged):
+        item.entry  # noqa: B018 - the read back is what is checked
+
+
+# --- the file's layout --------------------------------------------------------------------------
+
+_versions = st.lists(
+    st.tuples(valid_entries(), st.integers(0, 2), st.booleans()), min_size=0, max_size=6
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(versions=_versions, html=st.sampled_from([None, "<p>ok</p>"]))
+def test_records_read_back_as_written_through_two_generations(
+    versions: list[tuple[dict[str, Any], int, bool]], html: str | None
+) -> None:
+    records: dict[str, Record] = {}
+    for index, (data, shape, _) in enumerate(versions):
+        version = Version(Entry.model_validate(data), 1_000 + index, html)
+        other = Version(version.entry.model_copy(update={"title": "Before"}), index)
+        published = {0: version, 1: other, 2: None}[shape]  # the same, another, none
+        records[f"entry-{index}.json"] = Record((1, 2, 3, index), version, published)
+
+    first = _through_a_file(records)
+    # The next generation holds entries read back from the first file, and copies them.
+    second = _through_a_file(first)
+    for found in (first, second):
+        assert found.keys() == records.keys()
+        for name, (signature, current, published) in records.items():
+            back = found[name]
+            assert back.signature == signature
+            assert back.current is not None and current is not None
+            assert isinstance(back.current.entry, StoredEntry)
+            assert back.current.entry.load() == current.entry
+            assert back.current.entry.head == head_of(current.entry)  # type: ignore[arg-type]
+            assert (back.current.modified_ns, back.current.html) == (
+                current.modified_ns,
+                current.html,
+            )
+            if published is None:
+                assert back.published is None
+            elif published is current:
+                assert back.published is back.current  # one version, written once
+            else:
+                assert back.published is not None and back.published.entry == published.entry
+
+
+def _through_a_file(records: dict[str, Record]) -> dict[str, Record]:
+    f = tempfile.TemporaryFile()  # noqa: SIM115 - open for as long as its entries are used
+    f.write(b"header\n")
+    write_records(f, records)
+    f.seek(len(b"header\n"))
+    return read_records(f)
