@@ -118,10 +118,13 @@ def test_an_entry_whose_bytes_changed_in_the_open_file_is_not_read_back(
     again = _start(entries_dir, state)
     item = again.catalog().items[0]
     # Nothing writes a cache file in place (a new one is renamed over it): someone did.
-    data = bytearray((state / CACHE_FILE).read_bytes())
-    data[len(data) // 3] ^= 0xFF
+    assert isinstance(item.stored, StoredEntry)
+    _, offset = item.stored.place
     with (state / CACHE_FILE).open("r+b") as f:
-        f.write(bytes(data))
+        f.seek(offset + 20)
+        byte = f.read(1)[0]
+        f.seek(offset + 20)
+        f.write(bytes([byte ^ 0xFF]))
     with pytest.raises(CacheDamaged):
         item.entry  # noqa: B018 - the read back is what is checked
 

@@ -36,6 +36,7 @@ def write_records(f: BinaryIO, records: Mapping[str, Record]) -> None:
     start = f.tell()
     crc = 0
     placed: dict[int, Version] = {}  # by id(): a version both current and published once
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def place(version: Version | None) -> Version | None:
         nonlocal crc
@@ -44,7 +45,11 @@ def write_records(f: BinaryIO, records: Mapping[str, Record]) -> None:
         found = placed.get(id(version))
         if found is None:
             data = entry_bytes(version.entry)
-            ref = Ref(head(version.entry), f.tell(), len(data), checksum(data))
+            facts = head(version.entry)
+            # One tuple for each set of categories: pickled once per chunk of records,
+            # read back as one object for all the chunk's entries that share it.
+            facts = facts._replace(categories=shared.setdefault(facts.categories, facts.categories))
+            ref = Ref(facts, f.tell(), len(data), checksum(data))
             f.write(data)
             crc = zlib.crc32(data, crc)
             found = placed[id(version)] = version._replace(entry=ref)  # type: ignore[arg-type]
