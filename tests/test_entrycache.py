@@ -27,11 +27,12 @@ import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
 from medfeed.cachecodec import MAGIC, Record, Ref, Version, decode
 from medfeed.cachefile import FRAME, TRAILER, TRAILER_MARK, checksum
+from medfeed.cachewriter import FORKS, CacheWriter
 from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
-from medfeed.foldercache import FORKS, CacheWriter, FolderCache, records_of
+from medfeed.foldercache import FolderCache, records_of
 from medfeed.loading import load_catalog
 from medfeed.reading import read_entry
 from medfeed.settings import Settings

@@ -51,7 +51,8 @@ ALLOWED: dict[str, set[str]] = {
     "cachecodec": {"filestate", "models", "storedentry"},
     "cachefile": {"cachecodec", "storedentry"},
     "entrycache": {"cachecodec", "cachefile", "coordination"},
-    "foldercache": {"cachecodec", "entrycache", "filestate", "models", "store"},
+    "cachewriter": {"cachecodec", "entrycache"},
+    "foldercache": {"cachecodec", "cachewriter", "entrycache", "filestate", "models", "store"},
     # The last valid site settings in the state folder, and the site.toml in force.
     "siterecord": {"coordination", "fields", "models"},
     "sitefile": {"errors", "filestate", "models", "reading", "safefile", "siterecord", "store"},

@@ -17,9 +17,9 @@ from conftest import WriteEntry
 from helpers import valid_entries
 from medfeed.cachecodec import Record, Version
 from medfeed.cachefile import read_records, write_records
+from medfeed.cachewriter import FORKS
 from medfeed.entrycache import CACHE_FILE
 from medfeed.folder import Folder
-from medfeed.foldercache import FORKS
 from medfeed.models import Entry
 from medfeed.storedentry import CacheDamaged, StoredEntry, head_of
 
