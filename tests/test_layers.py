@@ -79,6 +79,7 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "storedentry",
     },  # fmt: skip
+    "readahead": {"errors", "filestate", "models", "parallel", "reading"},
     "folder": {
         "cachecodec",
         "errors",
@@ -88,6 +89,7 @@ ALLOWED: dict[str, set[str]] = {
         "folderitems",
         "itemchoice",
         "models",
+        "readahead",
         "reading",
         "salvage",
         "sitefile",

@@ -16,6 +16,7 @@ earlier, and so do site.toml's settings.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -30,7 +31,8 @@ from medfeed.folderfiles import FolderFiles
 from medfeed.folderitems import FolderView
 from medfeed.itemchoice import ItemChoice
 from medfeed.models import SiteConfig, entry_id
-from medfeed.reading import SITE_FILE, read_entry
+from medfeed.readahead import Ahead, read_ahead
+from medfeed.reading import SITE_FILE, is_entry_name, read_entry
 from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
 from medfeed.siterecord import SiteRecord
@@ -77,11 +79,14 @@ class Folder(FolderFiles):
         self._fallbacks: dict[str, Item] = {}
         """At start-up: the versions published before it (the cache's), by file name."""
         self._starting = True
+        self._ahead: dict[str, Ahead] = {}
+        """At start-up: files read ahead on every core, by file name."""
         with gc_paused():
             if self.cache is not None:
                 self._fallbacks = self.cache.recall(self._label, self.site)
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
+            self._ahead = read_ahead(self.root, self._unrecorded(), self._site_file.known)
             self.rescan()
         if self.cache is not None:
             self.cache.started()
@@ -90,8 +95,17 @@ class Folder(FolderFiles):
                 s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in present
             }
             self._choice.touch(present)
-        self._fallbacks = {}
+        self._fallbacks, self._ahead = {}, {}
         self._starting = False
+
+    def _unrecorded(self) -> list[str]:
+        """The entry files the cache holds nothing of (all of them, without one)."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []  # the rescan reports it
+        cache = self.cache
+        return [n for n in names if is_entry_name(n) and not (cache and cache.holds(n))]
 
     # --- site.toml ----------------------------------------------------------------------
 
@@ -165,7 +179,11 @@ class Folder(FolderFiles):
         try:
             if cached is None:
                 self.files_read += 1
-                entry, modified = read_entry(self.root / name, self.root, known)
+                ahead = self._ahead.pop(name, None) if self._ahead else None
+                if ahead is not None and ahead[0] == signature:
+                    _, entry, modified = ahead
+                else:
+                    entry, modified = read_entry(self.root / name, self.root, known)
             else:
                 entry, modified = cached.entry, cached.modified_ns
             late = time_problems(entry, label, moment)

@@ -81,6 +81,10 @@ class FolderCache:
             if record.published is not None
         }
 
+    def holds(self, name: str) -> bool:
+        """Whether the cache read at start-up has a record of this file."""
+        return self._records is not None and name in self._records
+
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""
         record = self._records.get(name) if self._records is not None else None
