@@ -25,8 +25,8 @@ import pytest
 import medfeed.loading
 import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
-from medfeed.cachecodec import MAGIC, Record, Ref, Version, decode
-from medfeed.cachefile import FRAME, TRAILER, TRAILER_MARK, checksum
+from medfeed.cachecodec import MAGIC, Record, Ref, Version
+from medfeed.cachefile import FRAME, TRAILER, TRAILER_MARK, checksum, encode, read_records
 from medfeed.cachewriter import FORKS, CacheWriter
 from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
@@ -398,15 +398,14 @@ def _an_entry_that_runs_code(path: Path) -> None:
     header, body = _header(path)
     start = len(MAGIC + json.dumps(header).encode() + b"\n")
     _, index, _, mark = TRAILER.unpack(body[-TRAILER.size :])
+    with path.open("rb") as f:
+        f.seek(start)
+        record = read_records(f)["a-visit.json"]
+    assert record.current is not None and isinstance(record.current.entry, StoredEntry)
     trap = pickle.dumps(_Trap())
-    records = decode(body[index - start + FRAME.size : -TRAILER.size - FRAME.size])
-    name = "a-visit.json"
-    version = records[name].current
-    assert version is not None
-    ref = Ref(version.entry.head, index, len(trap), checksum(trap))  # type: ignore[union-attr]
-    bad = Version(ref, version.modified_ns)  # type: ignore[arg-type]
-    chunk = pickle.dumps({name: Record(records[name].signature, bad, bad)})
-    frames = FRAME.pack(len(chunk), checksum(chunk)) + chunk + FRAME.pack(0, 0)
+    ref = Ref(record.current.entry.head, index, len(trap), checksum(trap))
+    bad = Version(ref, record.current.modified_ns)  # type: ignore[arg-type]
+    frames = b"".join(encode({"a-visit.json": Record(record.signature, bad, bad)}))
     blobs = body[: index - start] + trap
     trailer = TRAILER.pack(start, index + len(trap), zlib.crc32(blobs), mark)
     _rewrite(path, header, blobs + frames + trailer)

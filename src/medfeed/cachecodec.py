@@ -11,11 +11,11 @@ import hashlib
 import io
 import pickle
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import is_dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import cmarkgfm
 import nh3
@@ -41,7 +41,8 @@ class Version(NamedTuple):
 
 
 class Ref(NamedTuple):
-    """An entry as the records name it in the file: its head, and where its pickle is."""
+    """An entry as the records name it in the file: its head, and where its pickle is
+    (written as a persistent id: see ``RecordPickler``)."""
 
     head: Head
     offset: int
@@ -63,7 +64,6 @@ _ALLOWED = frozenset(
     {
         ("medfeed.cachecodec", "Version"),
         ("medfeed.cachecodec", "Record"),
-        ("medfeed.cachecodec", "Ref"),
         ("medfeed.storedentry", "Head"),
         ("datetime", "datetime"),
         ("datetime", "timezone"),
@@ -153,14 +153,15 @@ def decode_entry(data: bytes) -> Entry:
     return entry
 
 
-def decode(chunk: bytes) -> dict[str, Record]:
-    """The records of one pickle, checked to hold what ``encode`` writes.
+def decode(chunk: bytes, place: Callable[[Any], StoredEntry]) -> dict[str, Record]:
+    """The records of one pickle, checked to hold what ``encode`` writes; ``place``
+    makes each entry the records name (a persistent id: its head and where it lies).
 
     Raises:
         pickle.UnpicklingError: a class other than the models' and their fields' types.
         ValueError: anything else than records of entries.
     """
-    records = _ModelUnpickler(io.BytesIO(chunk)).load()
+    records = _ModelUnpickler(io.BytesIO(chunk), place).load()
     if type(records) is not dict:
         raise ValueError("a chunk holds no records")
     for name, record in records.items():
@@ -168,9 +169,8 @@ def decode(chunk: bytes) -> dict[str, Record]:
             raise ValueError("a chunk holds something other than records")
         signature, current, published = record
         for version in (current, published):
-            ref: object = getattr(version, "entry", None)
             if version is not None and (
-                type(version) is not Version or type(ref) is not Ref or type(ref.head) is not Head
+                type(version) is not Version or type(version.entry) is not StoredEntry
             ):
                 raise ValueError(f"{name}: a record holds something other than an entry")
         if current is not None and type(signature) is not tuple:
@@ -178,9 +178,26 @@ def decode(chunk: bytes) -> dict[str, Record]:
     return records
 
 
+class RecordPickler(pickle.Pickler):
+    """Pickles records whose entries are ``Ref``s as persistent ids, which ``decode``
+    hands to its ``place``: the entries are made as the records are read, in one pass."""
+
+    def persistent_id(self, obj: Any) -> tuple[Head, int, int, int] | None:  # noqa: ANN401
+        return (obj.head, obj.offset, obj.length, obj.crc) if type(obj) is Ref else None
+
+
 class _ModelUnpickler(pickle.Unpickler):
     """Unpickles the records, the models and the few types their fields hold, nothing
     else: no other callable can be named in the file, whoever wrote it."""
+
+    def __init__(self, file: io.BytesIO, place: Callable[[Any], StoredEntry] | None = None) -> None:
+        super().__init__(file)
+        self._place = place
+
+    def persistent_load(self, pid: Any) -> StoredEntry:  # noqa: ANN401
+        if self._place is None:
+            raise pickle.UnpicklingError("an entry's pickle names no other entry")
+        return self._place(pid)
 
     def find_class(self, module: str, name: str) -> type:
         if (module, name) not in _ALLOWED and module not in _MODEL_MODULES:

@@ -13,10 +13,18 @@ import pickle
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
-from medfeed.cachecodec import Record, Ref, Version, decode, decode_entry, entry_bytes
-from medfeed.storedentry import Blobs, StoredEntry, head
+from medfeed.cachecodec import (
+    Record,
+    RecordPickler,
+    Ref,
+    Version,
+    decode,
+    decode_entry,
+    entry_bytes,
+)
+from medfeed.storedentry import Blobs, Head, StoredEntry, head
 
 FRAME = struct.Struct("<QI")
 """Each chunk's length and CRC-32; a length of 0 ends the records."""
@@ -70,7 +78,9 @@ def encode(records: Mapping[str, Record]) -> Iterator[bytes]:
     the frame that ends them."""
     rows = list(records.items())
     for i in range(0, len(rows), CHUNK):
-        chunk = pickle.dumps(dict(rows[i : i + CHUNK]), pickle.HIGHEST_PROTOCOL)
+        out = io.BytesIO()
+        RecordPickler(out, pickle.HIGHEST_PROTOCOL).dump(dict(rows[i : i + CHUNK]))
+        chunk = out.getvalue()
         yield FRAME.pack(len(chunk), checksum(chunk)) + chunk
     yield FRAME.pack(0, 0)
 
@@ -94,28 +104,22 @@ def read_records(f: BinaryIO) -> dict[str, Record]:
     f.seek(start)
     if _crc_of(f, index - start) != crc:
         raise ValueError("the entries are damaged")
+    blobs = Blobs(f, decode_entry)
+
+    def place(pid: object) -> StoredEntry:
+        if type(pid) is not tuple or len(pid) != 4:
+            raise ValueError("a record names an entry in no known way")
+        facts, offset, length, check = pid
+        if type(facts) is not Head or not all(type(n) is int for n in (offset, length, check)):
+            raise ValueError("a record names an entry in no known way")
+        if not start <= offset <= offset + length <= index:
+            raise ValueError("a record names bytes outside the entries")
+        return StoredEntry(facts, blobs, offset, length, check)
+
     records: dict[str, Record] = {}
     for chunk in read_frames(f, size - TRAILER.size):
-        records.update(decode(chunk))
-    blobs = Blobs(f, decode_entry)
-    stored: dict[int, Version] = {}  # by id(): what was one version stays one
-
-    def bind(version: Version | None) -> Version | None:
-        if version is None:
-            return None
-        found = stored.get(id(version))
-        if found is None:
-            ref = cast(Ref, version.entry)  # decode checked it
-            if not start <= ref.offset <= ref.offset + ref.length <= index:
-                raise ValueError("a record names bytes outside the entries")
-            entry = StoredEntry(ref.head, blobs, ref.offset, ref.length, ref.crc)
-            found = stored[id(version)] = version._replace(entry=entry)
-        return found
-
-    return {
-        name: Record(signature, bind(current), bind(published))
-        for name, (signature, current, published) in records.items()
-    }
+        records.update(decode(chunk, place))
+    return records
 
 
 def _crc_of(f: BinaryIO, length: int) -> int:

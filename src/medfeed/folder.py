@@ -104,8 +104,8 @@ class Folder(FolderFiles):
             names = os.listdir(self.root)
         except OSError:
             return []  # the rescan reports it
-        cache = self.cache
-        return [n for n in names if is_entry_name(n) and not (cache and cache.holds(n))]
+        unknown = self.cache.unrecorded(names) if self.cache else names
+        return [name for name in unknown if is_entry_name(name)]
 
     # --- site.toml ----------------------------------------------------------------------
 

@@ -81,9 +81,11 @@ class FolderCache:
             if record.published is not None
         }
 
-    def holds(self, name: str) -> bool:
-        """Whether the cache read at start-up has a record of this file."""
-        return self._records is not None and name in self._records
+    def unrecorded(self, names: list[str]) -> list[str]:
+        """The names the cache read at start-up has no record of."""
+        if not self._records:
+            return names
+        return sorted(set(names).difference(self._records))
 
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""
