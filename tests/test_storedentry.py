@@ -18,8 +18,9 @@ from helpers import valid_entries
 from medfeed.cachecodec import Record, Version
 from medfeed.cachefile import read_records, write_records
 from medfeed.cachewriter import FORKS
-from medfeed.entrycache import CACHE_FILE
+from medfeed.entrycache import CACHE_FILE, EntryCache
 from medfeed.folder import Folder
+from medfeed.loading import load_catalog
 from medfeed.models import Entry
 from medfeed.storedentry import CacheDamaged, StoredEntry, head_of
 
@@ -107,6 +108,22 @@ def test_the_child_that_writes_the_cache_reads_the_entries_from_the_file_loaded(
     third = _start(entries_dir, state)
     assert third.files_read == 0
     assert _entries(third) == _entries(Folder(entries_dir))
+
+
+def test_a_whole_folder_read_from_the_cache_reads_each_entry_back_once(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    # A build shows each entry in several documents: read back once, not once for each.
+    _three(write_entry)
+    first = load_catalog(entries_dir, _later(), state=tmp_path / "state")
+    again = load_catalog(entries_dir, _later(), state=tmp_path / "state")
+    assert EntryCache(tmp_path / "state", entries_dir).load().keys() == {
+        "a-visit.json",
+        "b-visit.json",
+        "c-visit.json",
+    }
+    assert all(type(item.stored) is Entry for item in again.items)
+    assert again.items == first.items
 
 
 def test_an_entry_whose_bytes_changed_in_the_open_file_is_not_read_back(

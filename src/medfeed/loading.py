@@ -95,8 +95,11 @@ class _Recalled:
     def readings(self, folder: Path, now: datetime) -> list[Reading]:
         found: list[Reading] = []
         for name, version in self.hits.items():
-            late = time_problems(version.entry, file_label(folder, name), now)
-            found.append((name, *_unless_late(version.entry, late), version.modified_ns))
+            # Read back now, each once: a build shows every entry in several documents
+            # (its page, its months and years, its categories' archives).
+            entry = loaded(version.entry)
+            late = time_problems(entry, file_label(folder, name), now)
+            found.append((name, *_unless_late(entry, late), version.modified_ns))
         return found
 
     def save(self, readings: list[Reading], now: datetime) -> None:
