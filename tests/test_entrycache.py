@@ -30,6 +30,7 @@ from medfeed.cachefile import FRAME, TRAILER, TRAILER_MARK, checksum, encode, re
 from medfeed.cachewriter import FORKS, CacheWriter
 from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
+from medfeed.errors import CacheDamaged
 from medfeed.filestate import read_signature
 from medfeed.folder import Folder
 from medfeed.foldercache import FolderCache, records_of
@@ -40,7 +41,7 @@ from medfeed.site import Publisher
 from medfeed.siterecord import RECORD_FILE
 from medfeed.snapshot import Snapshot
 from medfeed.store import Catalog, Item
-from medfeed.storedentry import CacheDamaged, StoredEntry
+from medfeed.storedentry import StoredEntry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 

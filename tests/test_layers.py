@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "identity": {"errors", "fields", "models", "salvage"},
     "reading": {"safefile", "salvage", "errors", "fields", "models"},
     # An entry held in memory or in the entry cache's file.
-    "storedentry": {"models"},
+    "storedentry": {"errors", "models"},
     "item": {"markup", "models", "storedentry"},
     "store": {"errors", "identity", "item", "models", "reading", "storedentry"},
     "parallel": set(),
@@ -48,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "filestate": {"errors", "store"},
     # The entry cache in the state folder: its records and bytes, its file, and the live
     # folder's use of it.
-    "cachecodec": {"filestate", "models", "storedentry"},
+    "cachecodec": {"errors", "filestate", "models", "storedentry"},
     "cachefile": {"cachecodec", "storedentry"},
     "entrycache": {"cachecodec", "cachefile", "coordination"},
     "cachewriter": {"cachecodec", "entrycache"},

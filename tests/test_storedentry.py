@@ -5,24 +5,32 @@ copies them; they read back as the entries they were, or not at all."""
 from __future__ import annotations
 
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import WriteEntry
+from conftest import BASE_URL, WriteEntry
 from helpers import valid_entries
+from medfeed import storedentry
 from medfeed.cachecodec import Record, Version
 from medfeed.cachefile import read_records, write_records
 from medfeed.cachewriter import FORKS
 from medfeed.entrycache import CACHE_FILE, EntryCache
+from medfeed.errors import CacheDamaged
 from medfeed.folder import Folder
+from medfeed.item import Item
 from medfeed.loading import load_catalog
 from medfeed.models import Entry
-from medfeed.storedentry import CacheDamaged, StoredEntry, head_of
+from medfeed.settings import Settings
+from medfeed.site import Publisher
+from medfeed.storedentry import StoredEntry, head_of
+from medfeed.web import create_app
 
 # --- a restart ----------------------------------------------------------------------------------
 
@@ -144,6 +152,70 @@ def test_an_entry_whose_bytes_changed_in_the_open_file_is_not_read_back(
         f.write(bytes([byte ^ 0xFF]))
     with pytest.raises(CacheDamaged):
         item.entry  # noqa: B018 - the read back is what is checked
+
+
+def _damage(state: Path, item: Item) -> None:
+    """Change one entry's bytes in the open cache file: nothing medfeed does (a new
+    cache is renamed over the old one), so someone else did."""
+    assert isinstance(item.stored, StoredEntry)
+    _, offset = item.stored.place
+    with (state / CACHE_FILE).open("r+b") as f:
+        f.seek(offset + 20)
+        byte = f.read(1)[0]
+        f.seek(offset + 20)
+        f.write(bytes([byte ^ 0xFF]))
+
+
+def test_a_cache_file_changed_under_the_process_has_the_files_read_again(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(storedentry, "DECODED_KEPT", 0)  # every use reads it back
+    _three(write_entry)
+    state = tmp_path / "state"
+    settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False, state_dir=state)
+    Publisher(settings, now=_later).folder.save_cache()
+    publisher = Publisher(settings, now=_later)
+    served = {item.slug: item for item in publisher.catalog.items}
+    _damage(state, served["c-visit"])
+
+    # Another file changes: the new snapshot's feeds show c, which cannot be read back.
+    write_entry("a-visit", title="A, edited", published="2015-10-12T09:00:00+02:00")
+    assert publisher.refresh({"a-visit.json"})
+    items = {item.slug: item for item in publisher.catalog.items}
+    assert items.keys() == served.keys()  # nothing lost
+    assert items["c-visit"].entry.title == "C" and type(items["c-visit"].stored) is Entry
+    titles = {
+        e.title for e in feedparser.parse(publisher.snapshot().document("/feed.atom").body).entries
+    }  # type: ignore[union-attr]
+    assert {"A, edited", "C"} <= titles
+    assert "reading the entries from their files again" in caplog.text
+
+
+def test_a_page_whose_entry_cannot_be_read_back_is_served_from_its_file(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(storedentry, "DECODED_KEPT", 0)
+    _three(write_entry)
+    time.sleep(2.1)  # settled: the cache records only files unchanged for 2 s
+    config = {"ENTRIES_DIR": str(entries_dir), "BASE_URL": BASE_URL, "WATCH": False,
+              "STATE_DIR": str(tmp_path / "state")}  # fmt: skip
+    create_app(config).extensions["medfeed"].folder.save_cache()
+    app = create_app(config)
+    publisher = app.extensions["medfeed"]
+    c_visit = next(i for i in publisher.catalog.items if i.slug == "c-visit")
+    _damage(tmp_path / "state", c_visit)
+
+    page = app.test_client().get("/entries/c-visit/")
+    assert page.status_code == 200
+    assert "<h1>C</h1>" in page.get_data(as_text=True)
+    assert type(next(i for i in publisher.catalog.items if i.slug == "c-visit").stored) is Entry
 
 
 # --- the file's layout --------------------------------------------------------------------------

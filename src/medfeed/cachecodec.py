@@ -23,9 +23,10 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel
 
+from medfeed.errors import CacheDamaged
 from medfeed.filestate import Signature
 from medfeed.models import Entry
-from medfeed.storedentry import AnyEntry, CacheDamaged, Head, StoredEntry
+from medfeed.storedentry import AnyEntry, Head, StoredEntry
 
 MAGIC = b"medfeed entry cache 3\n"
 

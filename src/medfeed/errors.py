@@ -68,3 +68,9 @@ class UnknownEntry(NotFound):
 
 class RenderError(MedfeedError):
     """feedgen refused to render; validation should have made this impossible."""
+
+
+class CacheDamaged(OSError):
+    """An entry's bytes in the entry cache's file are not what the file said they were:
+    changed under the process that loaded it. The entries are read from their files
+    again (see Publisher.read_files_again)."""

@@ -16,7 +16,6 @@ earlier, and so do site.toml's settings.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -32,12 +31,12 @@ from medfeed.folderitems import FolderView
 from medfeed.itemchoice import ItemChoice
 from medfeed.models import SiteConfig, entry_id
 from medfeed.readahead import Ahead, read_ahead
-from medfeed.reading import SITE_FILE, is_entry_name, read_entry
+from medfeed.reading import SITE_FILE, read_entry
 from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
 from medfeed.siterecord import SiteRecord
 from medfeed.store import Catalog, Changes, Item, build_item, time_problems
-from medfeed.storedentry import AnyEntry, loaded, same_entry
+from medfeed.storedentry import AnyEntry, StoredEntry, loaded, same_entry
 
 DELETION_GRACE = 1.0
 """Seconds a vanished file stays published, in case it is being saved by delete-and-write."""
@@ -86,7 +85,8 @@ class Folder(FolderFiles):
                 self._fallbacks = self.cache.recall(self._label, self.site)
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
-            self._ahead = read_ahead(self.root, self._unrecorded(), self._site_file.known)
+            recorded = self.cache.recorded() if self.cache else ()
+            self._ahead = read_ahead(self.root, self._site_file.known, recorded)
             self.rescan()
         if self.cache is not None:
             self.cache.started()
@@ -97,15 +97,6 @@ class Folder(FolderFiles):
             self._choice.touch(present)
         self._fallbacks, self._ahead = {}, {}
         self._starting = False
-
-    def _unrecorded(self) -> list[str]:
-        """The entry files the cache holds nothing of (all of them, without one)."""
-        try:
-            names = os.listdir(self.root)
-        except OSError:
-            return []  # the rescan reports it
-        unknown = self.cache.unrecorded(names) if self.cache else names
-        return [name for name in unknown if is_entry_name(name)]
 
     # --- site.toml ----------------------------------------------------------------------
 
@@ -209,6 +200,18 @@ class Folder(FolderFiles):
         self._salvaged.pop(name, None)
         return super()._forget(name)
 
+    def read_files_again(self) -> None:
+        """Read again from its file every entry that lies in a cache file: that file
+        changed under this process (see ``storedentry``)."""
+        names = []
+        for name, state in list(self.files.items()):
+            if _stored(state.item) or _stored(state.last_good):
+                names.append(name)
+                last_good = None if _stored(state.last_good) else state.last_good
+                # No signature: looked at again, and read, whatever it is now.
+                self.files[name] = FileState(None, None, last_good, (), state.read_ns)
+        self.update(names)
+
     def quarantine(self, problems: Iterable[Problem]) -> None:
         """Treat the files of these problems as broken (their versions cannot be rendered).
 
@@ -285,3 +288,7 @@ class Folder(FolderFiles):
     def save_cache(self) -> bool:
         """Write the cache now rather than in the background; whether anything was written."""
         return self.cache.save() if self.cache is not None else False
+
+
+def _stored(item: Item | None) -> bool:
+    return item is not None and isinstance(item.stored, StoredEntry)

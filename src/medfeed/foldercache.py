@@ -4,7 +4,7 @@ state gives, written by ``cachewriter``'s thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from medfeed.cachecodec import Record, Version
@@ -81,11 +81,9 @@ class FolderCache:
             if record.published is not None
         }
 
-    def unrecorded(self, names: list[str]) -> list[str]:
-        """The names the cache read at start-up has no record of."""
-        if not self._records:
-            return names
-        return sorted(set(names).difference(self._records))
+    def recorded(self) -> Collection[str]:
+        """The names the cache read at start-up has a record of."""
+        return self._records.keys() if self._records is not None else ()
 
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from medfeed.errors import EntryError
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.models import Entry
 from medfeed.parallel import cores, shared_out
-from medfeed.reading import read_entry
+from medfeed.reading import is_entry_name, read_entry
 
 PARALLEL_FROM = 2000
 """Fewer files than this are read where they are needed, one at a time."""
@@ -21,13 +22,21 @@ Ahead = tuple[Signature, Entry, int]
 """A valid file read ahead: its signature taken just before, its entry and its mtime."""
 
 
-def read_ahead(root: Path, names: list[str], known: Collection[str]) -> dict[str, Ahead]:
-    """The valid files among ``names``, read by this process and forked children.
+def read_ahead(
+    root: Path, known: Collection[str], recorded: Collection[str] = ()
+) -> dict[str, Ahead]:
+    """The valid entry files of the folder but those ``recorded`` (in the entry cache),
+    read by this process and forked children.
 
     Each comes with the signature taken before it was read: whoever uses it checks the
     file's signature is still that one (else the file changed since, and is read
     again). Files with problems are left out, to be read (and reported) where needed.
     """
+    try:
+        listed = os.listdir(root)
+    except OSError:
+        return {}  # reported by whoever looks at the folder next
+    names = sorted(n for n in set(listed).difference(recorded) if is_entry_name(n))
     if len(names) < PARALLEL_FROM or cores() < 2:
         return {}
     shares = [names[start : start + SHARE] for start in range(0, len(names), SHARE)]

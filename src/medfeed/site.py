@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Protocol
 
-from medfeed.errors import Problem
+from medfeed.errors import CacheDamaged, Problem
 from medfeed.folder import DELETION_GRACE, Folder
 from medfeed.ledger import LOG_NAME as LEDGER_NAME
 from medfeed.ledger import DateLedger
@@ -144,10 +144,17 @@ class Publisher:
         self, now: datetime, previous: Snapshot | None, changed: bool = True
     ) -> Snapshot:
         catalog = self.folder.catalog(publish=False) if changed or previous is None else None
-        for _ in range(3):
+        for attempt in range(3):
             current = catalog or (previous.catalog if previous else self.folder.catalog())
             base_url = public_base_url(self.settings, current)
-            snapshot = Snapshot(current, base_url, now, previous, ledger=self._ledger)
+            try:
+                snapshot = Snapshot(current, base_url, now, previous, ledger=self._ledger)
+            except CacheDamaged as e:
+                if attempt == 2:
+                    raise
+                self._read_files_again(e)
+                catalog = self.folder.catalog(publish=False)
+                continue
             if not snapshot.unrenderable:
                 break
             # Versions no renderer takes are set aside like broken files: the version
@@ -156,6 +163,18 @@ class Publisher:
             catalog = self.folder.catalog(publish=False)
         self.folder.publish(snapshot.catalog.items, snapshot.catalog.changes)
         return snapshot
+
+    def read_files_again(self, error: CacheDamaged) -> None:
+        """The entry cache's file changed under this process (``error`` says where):
+        read the entries it held from their files, and serve what they hold."""
+        with self._lock:
+            self._read_files_again(error)
+            self._snapshot = self._make_snapshot(self._now(), self._snapshot)
+            self._tell()
+
+    def _read_files_again(self, error: CacheDamaged) -> None:
+        log.warning("%s; reading the entries from their files again", error)
+        self.folder.read_files_again()
 
     def snapshot(self) -> Snapshot:
         """The documents as they stand now; scheduled entries appear when their time comes."""

@@ -13,7 +13,7 @@ from typing import cast
 
 from medfeed.delivery import PAGE_HEADERS, Document, make_document
 from medfeed.documents import FEED_KINDS, KINDS, Kind, locate
-from medfeed.errors import NotFound, Problem, RenderError, UnknownCategory
+from medfeed.errors import CacheDamaged, NotFound, Problem, RenderError, UnknownCategory
 from medfeed.ledger import DateLedger
 from medfeed.renderers import Content
 from medfeed.store import Catalog, Item
@@ -165,6 +165,8 @@ class Snapshot(ContentVersion):
     def _render(self, kind: Kind, subject: str | None, path: str) -> bytes:
         try:
             return kind.render(self, subject)
+        except CacheDamaged:
+            raise  # no fault of the entry's: its file is read again (Publisher)
         except Exception as e:  # noqa: BLE001 - a reader gets an error page, never a 500
             if kind.shows not in ("feed", "calendar", "archive"):
                 # The last line of defence: validation should make this impossible.

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO, NamedTuple
 
+from medfeed.errors import CacheDamaged
 from medfeed.models import Entry
 
 DECODED_KEPT = 1024
@@ -54,10 +55,6 @@ def head_of(entry: Entry) -> Head:
         entry.draft,
         entry.event is not None,
     )
-
-
-class CacheDamaged(OSError):
-    """An entry's bytes in a cache file are not what the file said they were."""
 
 
 class Blobs:
@@ -166,4 +163,7 @@ def same_entry(a: AnyEntry, b: AnyEntry) -> bool:
         return True
     if isinstance(a, StoredEntry) and isinstance(b, StoredEntry) and a.place == b.place:
         return True
-    return head(a) == head(b) and loaded(a) == loaded(b)
+    try:
+        return head(a) == head(b) and loaded(a) == loaded(b)
+    except CacheDamaged:
+        return False  # not known to be the same: what holds it is read again

@@ -24,7 +24,7 @@ from werkzeug.routing import MapAdapter
 from werkzeug.wrappers import Response
 
 from medfeed.delivery import PAGE_HEADERS, Document, answer, with_vary
-from medfeed.errors import NotFound, RenderError, UnknownCategory, UnknownEntry
+from medfeed.errors import CacheDamaged, NotFound, RenderError, UnknownCategory, UnknownEntry
 from medfeed.health import health_report
 from medfeed.logs import configure_logging
 from medfeed.pinger import Pinger
@@ -69,7 +69,12 @@ class DocumentServer:
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             snapshot = self.publisher.snapshot()
             path = environ.get("PATH_INFO", "")
-            doc = snapshot.document(path)
+            try:
+                doc = snapshot.document(path)
+            except CacheDamaged as e:
+                self.publisher.read_files_again(e)
+                snapshot = self.publisher.snapshot()
+                doc = snapshot.document(path)
             if doc is not None:
                 reply = answer(doc, environ, self.links.of(snapshot, path))
                 start_response(reply.status, list(reply.headers))
