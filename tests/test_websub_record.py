@@ -362,7 +362,12 @@ def test_ping_failures_are_one_line_and_stay_pending(
     # The command's waits between tries (1, 2, 4 s), shortened.
     monkeypatch.setattr("medfeed.pingcli.backoff", lambda failures, base: 0.01 * failures)
     state = tmp_path / "state"
-    write_record(state, update_record(None, publisher(site).snapshot()))
+    served = publisher(site)
+    write_record(state, update_record(None, served.snapshot()))
+    # Its entry cache is written from a forked child, which holds a copy of every file
+    # this process has open until its first step closes them: wait for it before the
+    # lock is taken, or a slow child could hold the lock a moment past its release.
+    served.folder.save_cache()
     rewrite(write_entry, "dec-visit", title="Edited", published="2015-12-12T09:00:00Z")
     holder = Leader(state / LOCK_FILE)
     assert holder.is_leader()
