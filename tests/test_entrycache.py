@@ -31,7 +31,7 @@ from medfeed.cachewriter import FORKS, CacheWriter
 from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.errors import CacheDamaged
-from medfeed.filestate import read_signature
+from medfeed.filestate import FileState, read_signature
 from medfeed.folder import Folder
 from medfeed.foldercache import FolderCache, records_of
 from medfeed.loading import load_catalog
@@ -645,25 +645,36 @@ def test_a_process_forked_while_the_cache_is_being_written_can_write_it_too(
     assert "d-visit.json" in EntryCache(state, entries_dir).load()
 
 
+def _cached_state(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> tuple[dict[str, FileState], dict[str, Item]]:
+    """Three entries started and cached (the folder's own writer has nothing left to
+    write): copies of its files and of what it published, to write again."""
+    three_entries(write_entry)
+    folder = start(entries_dir, state)
+    folder.save_cache()
+    return dict(folder.files), dict(folder._published)
+
+
+def _quick_writer(entries_dir: Path, state: Path) -> CacheWriter:
+    return CacheWriter(EntryCache(state, entries_dir), quiet=0.01, longest=0.05)
+
+
 @pytest.mark.skipif(not FORKS, reason="the write stays in the thread where fork() is not used")
 def test_the_writer_thread_writes_from_a_child_and_this_process_makes_nothing(
     entries_dir: Path, write_entry: WriteEntry, state: Path
 ) -> None:
     # At 100,000 entries a write holds the interpreter for seconds: the thread forks a
     # child for it, so the records are made there, never in the process that serves.
-    three_entries(write_entry)
-    folder = start(entries_dir, state)
-    folder.save_cache()  # the folder's own writer has nothing left to write
+    files, published = _cached_state(entries_dir, write_entry, state)
     (state / CACHE_FILE).unlink()
-    files, published = dict(folder.files), dict(folder._published)
     made_here: list[int] = []
 
     def make() -> Any:
         made_here.append(os.getpid())
         return records_of(files, published)
 
-    writer = CacheWriter(EntryCache(state, entries_dir), quiet=0.01, longest=0.05)
-    writer.request(make)
+    _quick_writer(entries_dir, state).request(make)
     deadline = time.monotonic() + 20
     while not (state / CACHE_FILE).is_file() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -681,10 +692,7 @@ def test_the_child_writing_the_cache_keeps_no_lock_of_this_process(
 ) -> None:
     # The WebSub leader's lock is an flock(): a child holding a copy of its file would
     # keep it for as long as it writes, and no other process could lead meanwhile.
-    three_entries(write_entry)
-    folder = start(entries_dir, state)
-    folder.save_cache()
-    files, published = dict(folder.files), dict(folder._published)
+    files, published = _cached_state(entries_dir, write_entry, state)
     holder = Leader(state / "websub.lock")
     assert holder.is_leader()
 
@@ -692,7 +700,7 @@ def test_the_child_writing_the_cache_keeps_no_lock_of_this_process(
         time.sleep(1.5)  # in the child, while this process gives the lead up
         return records_of(files, published)
 
-    writer = CacheWriter(EntryCache(state, entries_dir), quiet=0.01, longest=0.05)
+    writer = _quick_writer(entries_dir, state)
     writer.request(slow_make)
     time.sleep(0.5)  # the child is forked and writing
     holder.resign()

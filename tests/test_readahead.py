@@ -13,7 +13,6 @@ from medfeed import folder as folder_module
 from medfeed import readahead
 from medfeed.folder import Folder
 from medfeed.models import Entry
-from medfeed.parallel import cores
 
 
 def _folder_of_many(write_entry: WriteEntry, entries_dir: Path) -> None:
@@ -25,7 +24,6 @@ def _folder_of_many(write_entry: WriteEntry, entries_dir: Path) -> None:
     write_entry("unknown-category", categories=["nowhere"])
 
 
-@pytest.mark.skipif(cores() < 2, reason="one core: files are read one at a time")
 def test_a_first_start_reads_many_files_ahead_and_publishes_the_same(
     entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -40,8 +38,8 @@ def test_a_first_start_reads_many_files_ahead_and_publishes_the_same(
         read.append(len(found))
         return found
 
-    monkeypatch.setattr(readahead, "PARALLEL_FROM", 2)
-    monkeypatch.setattr(readahead, "SHARE", 3)  # several shares, several processes
+    monkeypatch.setattr(readahead, "FILES_FROM", 2)
+    monkeypatch.setattr(readahead, "FILE_SHARE", 3)  # several shares, several processes
     monkeypatch.setattr(folder_module, "read_ahead", counted)
     ahead = Folder(entries_dir, state=tmp_path / "ahead")
     assert read == [15]  # every file that validates alone: all but the broken one

@@ -14,20 +14,13 @@ from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.identity import Claim, claim_of_file, identity_problems
-from medfeed.parallel import shared_out
+from medfeed.parallel import FILE_SHARE, FILES_FROM, in_shares
 from medfeed.reading import entry_paths, file_label, read_entry, read_site
 from medfeed.salvage import Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import dropped_categories
 from medfeed.siterecord import SiteVersion
 from medfeed.store import Catalog, assemble, build_item, time_problems
 from medfeed.storedentry import AnyEntry, loaded
-
-PARALLEL_FROM = 2000
-"""A folder of at least this many files is read by every core."""
-SHARE = 500
-"""Files a process reads before it takes more: small enough for the cores to finish
-together, large enough that handing out shares costs nothing."""
-
 
 Reading = tuple[str, AnyEntry | None, tuple[Problem, ...], Salvage | None, int]
 """One file read: its name, its entry or its problems (and then what can still be read
@@ -61,10 +54,9 @@ def _read_in_parallel(
 ) -> list[Reading]:
     # Validating thousands of files is CPU-bound: children read shares of the files and
     # pickle their readings back, which costs a fifth of reading them.
-    if len(paths) < PARALLEL_FROM:
+    if len(paths) < FILES_FROM:
         return _read_files(paths, folder, now, known)
-    shares = [paths[start : start + SHARE] for start in range(0, len(paths), SHARE)]
-    read = shared_out(shares, lambda share: _read_files(share, folder, now, known))
+    read = in_shares(paths, lambda share: _read_files(share, folder, now, known), FILE_SHARE)
     return [reading for share in read for reading in share]
 
 

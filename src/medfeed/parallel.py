@@ -15,12 +15,23 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+FILES_FROM = 2000
+"""A batch of at least this many entry files is read by every core."""
+FILE_SHARE = 500
+"""Files a process reads before it takes more: small enough for the cores to finish
+together, large enough that handing out shares costs nothing."""
+
 
 def cores() -> int:
     """The cores this process may run on (its CPU affinity, where the system has one)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def in_shares(items: list[T], do: Callable[[list[T]], R], size: int) -> list[R]:
+    """``do`` over consecutive shares of ``size`` items, on every core (``shared_out``)."""
+    return shared_out([items[start : start + size] for start in range(0, len(items), size)], do)
 
 
 def shared_out(

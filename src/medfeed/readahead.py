@@ -10,13 +10,8 @@ from pathlib import Path
 from medfeed.errors import EntryError
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.models import Entry
-from medfeed.parallel import cores, shared_out
+from medfeed.parallel import FILE_SHARE, FILES_FROM, in_shares
 from medfeed.reading import is_entry_name, read_entry
-
-PARALLEL_FROM = 2000
-"""Fewer files than this are read where they are needed, one at a time."""
-SHARE = 500
-"""Files a process reads before it takes more."""
 
 Ahead = tuple[Signature, Entry, int]
 """A valid file read ahead: its signature taken just before, its entry and its mtime."""
@@ -37,11 +32,10 @@ def read_ahead(
     except OSError:
         return {}  # reported by whoever looks at the folder next
     names = sorted(n for n in set(listed).difference(recorded) if is_entry_name(n))
-    if len(names) < PARALLEL_FROM or cores() < 2:
-        return {}
-    shares = [names[start : start + SHARE] for start in range(0, len(names), SHARE)]
+    if len(names) < FILES_FROM:
+        return {}  # read where they are needed, one at a time
     found: dict[str, Ahead] = {}
-    for share in shared_out(shares, lambda share: _read_share(root, share, known)):
+    for share in in_shares(names, lambda share: _read_share(root, share, known), FILE_SHARE):
         found.update(share)
     return found
 
