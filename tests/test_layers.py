@@ -212,9 +212,12 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "manifest": set(),
     "outdir": {"manifest"},
+    # What each document shows, as a digest a static build keeps in its manifest.
+    "documentkeys": {"cachecodec", "documents", "store", "version"},
     "build": {
         "parallel",
         "delivery",
+        "documentkeys",
         "documents",
         "itemtexts",
         "ledger",

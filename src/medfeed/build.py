@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from medfeed.delivery import Document
+from medfeed.documentkeys import DocumentKeys
 from medfeed.documents import KINDS, SITEMAP, SITEMAP_PART, Kind
 from medfeed.itemtexts import Key
 from medfeed.ledger import DateLedger
 from medfeed.outdir import (
-    BuildError,
+    Manifest,
     Record,
     delete_written,
     read_manifest,
@@ -176,15 +177,12 @@ def _plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     return [(len(part), part) for part in parts], [(items(g), g) for g in others], feeds
 
 
-def dates_of(outdir: Path) -> DateLedger:
-    """The dates an earlier build in ``outdir`` gave its documents (their files' mtimes),
-    for the snapshot of the next one: a document keeps its date while its bytes stay the
-    same, and one that changed is dated later than its file was (see DateLedger)."""
+def dates_of(manifest: Manifest | None) -> DateLedger:
+    """The dates an earlier build gave its documents (their files' mtimes, as its
+    ``manifest`` lists them), for the snapshot of the next one: a document keeps its date
+    while its bytes stay the same, and one that changed is dated later than its file was
+    (see DateLedger)."""
     ledger = DateLedger()
-    try:
-        manifest = read_manifest(outdir) if outdir.is_dir() else None
-    except (OSError, BuildError):
-        return ledger  # the build itself says what is wrong with the folder
     for rel, record in (manifest.documents if manifest else {}).items():
         if record is not None:
             moment = EPOCH + timedelta(microseconds=record[1] // 1000)
@@ -199,7 +197,11 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         BuildError: files medfeed did not write are in the way; nothing was changed.
         OSError: reading or writing failed; what was written is listed for the next build.
     """
-    manifest = read_manifest(outdir) if outdir.is_dir() else None
+    return build_over(snapshot, outdir, read_manifest(outdir) if outdir.is_dir() else None)
+
+
+def build_over(snapshot: Snapshot, outdir: Path, manifest: Manifest | None) -> BuildReport:
+    """``build_site`` over the build ``manifest`` lists (read by the caller)."""
     months, others, feeds = _plan(snapshot)
     files = [
         file_for(kind.path(subject))
@@ -210,20 +212,24 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
     outdir.mkdir(exist_ok=True)
     root = str(outdir)
     documents: dict[str, Record | None] = dict(manifest.documents) if manifest else {}
+    keys = dict(manifest.keys) if manifest else {}
     made = manifest.folders if manifest else frozenset()
     folders = set(made) | fresh
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
-        write_manifest(root, {**dict.fromkeys(files), **documents}, folders)
-    results = _in_parallel(root, snapshot, months, kept)
-    results += _in_parallel(root, snapshot, others, kept)
+        write_manifest(root, {**dict.fromkeys(files), **documents}, folders, keys)
+    same = _Unchanged(snapshot, kept, keys)
+    results = same.results
+    results += _in_parallel(root, snapshot, same.left_of(months), kept)
+    results += _in_parallel(root, snapshot, same.left_of(others), kept)
     for rel, record, _ in results:  # dated by the processes that wrote them
         snapshot.dated(path_of(rel), EPOCH + timedelta(microseconds=record[1] // 1000))
-    results += _put_all(root, snapshot, feeds, kept)
+    results += _put_all(root, snapshot, same.left_in(feeds), kept)
     now = {rel: record for rel, record, _ in results}
     deleted = delete_written(root, [rel for rel in documents if rel not in now], folders)
-    if now != documents or folders != made:  # a rebuild that changed nothing changes nothing
-        write_manifest(root, now, folders)
+    if now != documents or folders != made or same.digests != keys:
+        # A rebuild that changed nothing changes nothing.
+        write_manifest(root, now, folders, same.digests)
     outcomes = [outcome for _, _, outcome in results]
     return BuildReport(
         outcomes.count(WRITTEN),
@@ -232,3 +238,47 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
         deleted,
         frozenset(rel for rel, _, outcome in results if outcome == WRITTEN),
     )
+
+
+class _Unchanged:
+    """The documents a rebuild need not make: each shows what it showed when the build
+    that wrote it kept its key (see ``documentkeys``), its file is as written, and the
+    date it was written with is the one this build gives its bytes."""
+
+    def __init__(self, snapshot: Snapshot, kept: Mapping[str, Record], keys: Mapping[str, str]):
+        self._snapshot, self._kept, self._keys = snapshot, kept, keys
+        self._of = DocumentKeys(snapshot).of
+        self.digests: dict[str, str] = {}
+        """What every document shows, by file, where it can be known."""
+        self.results: list[Result] = []
+        """The documents found unchanged, as put in place."""
+
+    def _made(self, job: Job) -> bool:
+        kind, subject = job
+        path = kind.path(subject)
+        rel = file_for(path)
+        digest = self._of(kind, subject)
+        if digest is None:
+            return True
+        self.digests[rel] = digest
+        record = self._kept.get(rel)
+        if record is None or self._keys.get(rel) != digest:
+            return True
+        written = EPOCH + timedelta(microseconds=record[1] // 1000)
+        if not self._snapshot.ledger.gives(path, record[0], written):
+            return True
+        self.results.append((rel, record, UNCHANGED))
+        return False
+
+    def left_in(self, jobs: list[Job]) -> list[Job]:
+        """Those of ``jobs`` to make."""
+        return [job for job in jobs if self._made(job)]
+
+    def left_of(self, groups: list[Weighed]) -> list[Weighed]:
+        """Each group's documents to make, weighed again by what they show."""
+        left = []
+        for weight, group in groups:
+            jobs = self.left_in(group)
+            if jobs:
+                left.append((weight * len(jobs) // len(group), jobs))
+        return left

@@ -87,9 +87,9 @@ def encode(records: Mapping[str, Record]) -> Iterator[bytes]:
     yield FRAME.pack(0, 0)
 
 
-def read_records(f: BinaryIO) -> dict[str, Record]:
+def read_records(f: BinaryIO, *, keep_all: bool = False) -> dict[str, Record]:
     """What ``write_records`` wrote after the header, the entries left in the file
-    (``f`` stays open for them: ``Blobs``).
+    (``f`` stays open for them: ``Blobs``; ``keep_all``: each stays decoded once read).
 
     Raises:
         ValueError: the file is truncated, damaged, or holds anything else.
@@ -106,7 +106,7 @@ def read_records(f: BinaryIO) -> dict[str, Record]:
     f.seek(start)
     if _crc_of(f, index - start) != crc:
         raise ValueError("the entries are damaged")
-    blobs = Blobs(f, decode_entry)
+    blobs = Blobs(f, decode_entry, keep_all=keep_all)
 
     def place(pid: object) -> StoredEntry:
         if type(pid) is not tuple or len(pid) != 4:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import click
 
-from medfeed.build import build_site, dates_of
+from medfeed.build import build_over, dates_of
 from medfeed.clioptions import ENTRIES_OPTION, fail
 from medfeed.editcli import mv, new
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.loading import check_entries_alone, load_catalog, load_catalog_in_force
 from medfeed.models import entry_json_schema
-from medfeed.outdir import BuildError, check_outdir
+from medfeed.outdir import BuildError, check_outdir, read_manifest
 from medfeed.pingcli import ping, ping_build
 from medfeed.servecli import serve
 from medfeed.settings import (
@@ -149,6 +149,10 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         raise click.ClickException(str(e)) from e
     except MedfeedError as e:
         raise fail(e) from e
+    try:
+        earlier = read_manifest(target) if target.is_dir() else None
+    except OSError as e:
+        raise click.ClickException(f"{outdir}: {e}") from e
     with _batch_memory():
         try:
             catalog = load_catalog(entries, state=settings.state_folder)
@@ -159,10 +163,10 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         gc.freeze()
         _report_problems(catalog, allow_problems)
         base_url = public_base_url(settings, catalog)
-        dates = dates_of(target)  # what an earlier build wrote keeps its dates
+        dates = dates_of(earlier)  # what an earlier build wrote keeps its dates
         snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False, ledger=dates)
         try:
-            done = build_site(snapshot, target)
+            done = build_over(snapshot, target, earlier)
         except (BuildError, OSError) as e:
             raise click.ClickException(f"{outdir}: {e}") from e
     click.echo(

@@ -73,8 +73,11 @@ class EntryCache:
 
     # --- reading ------------------------------------------------------------------------
 
-    def load(self) -> dict[str, Record]:
-        """Every record of the cache; empty if there is none or it is in any doubt."""
+    def load(self, *, keep_all: bool = False) -> dict[str, Record]:
+        """Every record of the cache; empty if there is none or it is in any doubt.
+
+        ``keep_all``: each entry read back from the file stays decoded (a read that shows
+        every entry in several documents, as a build does), not only the latest."""
         self.trouble = None
         try:
             f, info = self._open()
@@ -85,7 +88,7 @@ class EntryCache:
             return {}
         try:
             with gc_paused():
-                digest, records = self._read(f)
+                digest, records = self._read(f, keep_all)
         # A damaged or foreign file can fail in any way pickle or the checks can: each
         # one means only that the cache is not used.
         except Exception as e:  # noqa: BLE001
@@ -121,9 +124,9 @@ class EntryCache:
             return False
         return (info.st_ino, info.st_mtime_ns, info.st_size) != self._loaded
 
-    def _read(self, f: BinaryIO) -> tuple[str, dict[str, Record]]:
+    def _read(self, f: BinaryIO, keep_all: bool) -> tuple[str, dict[str, Record]]:
         header = self._header(f)
-        return str(header["digest"]), read_records(f)
+        return str(header["digest"]), read_records(f, keep_all=keep_all)
 
     def open_files(self) -> list[int]:
         """The cache files this process loaded and still reads entries from."""

@@ -101,6 +101,16 @@ class DateLedger:
                 found = decided
             return _moment(found.second), found.validates
 
+    def gives(self, path: str, etag: str, moment: datetime) -> bool:
+        """Whether this version of ``path`` is dated ``moment`` here already (so that
+        a build need not make it to learn its date)."""
+        if self._pid != os.getpid():
+            self._forked()
+        with self._lock:
+            self._sync()
+            dated = self._dated.get(path)
+        return dated is not None and (dated.etag, dated.second) == (etag, moment.timestamp())
+
     def remember(self, path: str, etag: str, moment: datetime) -> None:
         """Take a version's date as given earlier (a static build's manifest)."""
         with self._lock:

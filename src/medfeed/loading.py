@@ -5,6 +5,7 @@ with a state folder, unchanged files come from the entry cache (see ``entrycache
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,13 +39,14 @@ def _read_files(
     paths: list[Path], folder: Path, now: datetime, known: frozenset[str]
 ) -> list[Reading]:
     readings: list[Reading] = []
+    labels = _labels(folder)
     for path in paths:
         try:
             entry, modified = read_entry(path, folder, known)
         except EntryError as e:
             readings.append((path.name, None, e.problems, salvage_of(e), _mtime_ns(path)))
             continue
-        late = time_problems(entry, file_label(folder, path.name), now)
+        late = time_problems(entry, labels(path.name), now)
         readings.append((path.name, *_unless_late(entry, late), modified))
     return readings
 
@@ -65,7 +67,10 @@ class _Recalled:
 
     def __init__(self, cache: EntryCache, paths: list[Path]) -> None:
         self.cache = cache
-        self.records = cache.load()
+        # Read back when first shown, then kept: a build shows every entry in several
+        # documents (its page, its months and years, its categories' archives), a
+        # rebuild only those of the documents that changed.
+        self.records = cache.load(keep_all=True)
         self.hits: dict[str, Version] = {}
         self.signatures: dict[str, Signature] = {}
         self.fresh: list[Path] = []
@@ -86,12 +91,10 @@ class _Recalled:
 
     def readings(self, folder: Path, now: datetime) -> list[Reading]:
         found: list[Reading] = []
+        labels = _labels(folder)
         for name, version in self.hits.items():
-            # Read back now, each once: a build shows every entry in several documents
-            # (its page, its months and years, its categories' archives).
-            entry = loaded(version.entry)
-            late = time_problems(entry, file_label(folder, name), now)
-            found.append((name, *_unless_late(entry, late), version.modified_ns))
+            late = time_problems(version.entry, labels(name), now)
+            found.append((name, *_unless_late(version.entry, late), version.modified_ns))
         return found
 
     def save(self, readings: list[Reading], now: datetime) -> None:
@@ -139,6 +142,7 @@ def load_catalog(
     changed = max(site_modified, folder_modified)
     known = frozenset(c.slug for c in site.categories)
     moment = now or _utc_now()
+    labels = _labels(folder)
     with gc_paused():
         recalled = _Recalled(EntryCache(state, folder), paths) if state is not None else None
         if recalled is None:
@@ -151,11 +155,11 @@ def load_catalog(
             problems.extend(found)
             changed = max(changed, modified)
             if salvaged is not None:
-                claim = claim_of_file(name, file_label(folder, name), salvaged, site)
+                claim = claim_of_file(name, labels(name), salvaged, site)
                 broken += [claim] if claim else []
             if entry is not None:
                 slug = name.removesuffix(".json")
-                item = build_item(slug, file_label(folder, name), entry, site, modified)
+                item = build_item(slug, labels(name), entry, site, modified)
                 hit = recalled.hits.get(name) if recalled else None
                 if hit is not None and hit.html is not None:
                     item.keep_html(hit.html)
@@ -225,6 +229,13 @@ def check_entries_alone(folder: Path, now: datetime | None = None) -> list[Probl
         claim = claim_of_file(path.name, label, salvaged, None)
         claims += [claim] if claim else []
     return sorted({*problems, *identity_problems(claims)})
+
+
+def _labels(folder: Path) -> Callable[[str], str]:
+    """``file_label`` for the files of one folder, the folder's part worked out once
+    (it asks the file system where the folder is)."""
+    prefix = file_label(folder, "")
+    return lambda name: prefix + name
 
 
 def _unless_late(

@@ -14,7 +14,7 @@ import os
 import stat
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER = ".medfeed-build"
@@ -33,6 +33,9 @@ class Manifest:
     """None: listed before it was written, by a build that may have stopped before."""
     folders: frozenset[str]
     legacy: bool = False
+    keys: dict[str, str] = field(default_factory=dict)
+    """What the document of each listed file showed, where it is known (``documentkeys``):
+    a rebuild does not make again a document that shows the same, if its file is intact."""
 
 
 def inside(rel: object) -> str:
@@ -74,12 +77,22 @@ def read_manifest(root: Path) -> Manifest | None:
         if data["medfeed-build"] != MANIFEST_FORMAT:
             raise ValueError("another manifest format")
         documents = {inside(k): _record(v) for k, v in data["documents"].items()}
-        return Manifest(documents, frozenset(inside(f) for f in data["folders"]))
+        folders = frozenset(inside(f) for f in data["folders"])
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         # A marker from before manifests, or a damaged one: medfeed built this folder but
         # did not list what, so the files at the new build's paths count as medfeed's
         # (and, none being listed, none is deleted).
         return Manifest({}, frozenset(), legacy=True)
+    return Manifest(documents, folders, keys=_keys(data.get("keys"), documents))
+
+
+def _keys(found: object, documents: Mapping[str, Record | None]) -> dict[str, str]:
+    # Written by builds since keys were kept; anything else about them makes every
+    # document be made again, nothing worse.
+    if not isinstance(found, dict):
+        return {}
+    keys = {rel: key for rel, key in found.items() if documents.get(rel) is not None}
+    return keys if all(isinstance(key, str) for key in keys.values()) else {}
 
 
 def _read_marker(path: Path) -> bytes:
@@ -102,10 +115,21 @@ def _read_marker(path: Path) -> bytes:
         os.close(fd)
 
 
-def manifest_bytes(documents: Mapping[str, Record | None], folders: set[str]) -> bytes:
-    """The manifest listing these documents and folders, in a stable order."""
+def manifest_bytes(
+    documents: Mapping[str, Record | None],
+    folders: set[str],
+    keys: Mapping[str, str] | None = None,
+) -> bytes:
+    """The manifest listing these documents and folders (and what the documents show,
+    where it is known), in a stable order."""
     listed = {rel: documents[rel] for rel in sorted(documents)}
-    data = {"medfeed-build": MANIFEST_FORMAT, "documents": listed, "folders": sorted(folders)}
+    data: dict[str, object] = {
+        "medfeed-build": MANIFEST_FORMAT,
+        "documents": listed,
+        "folders": sorted(folders),
+    }
+    if keys:
+        data["keys"] = {rel: keys[rel] for rel in sorted(keys) if rel in documents}
     return json.dumps(data, separators=(",", ":")).encode()
 
 

@@ -44,6 +44,18 @@ from medfeed.fields import (
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # The fields a file gave are a set, which pickles in the order of its strings'
+    # hashes, and those differ from process to process: as a sorted tuple, one entry
+    # pickles to the same bytes in every process (what a build's document keys tell
+    # entries apart by: see cachecodec.content_tag).
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        return {**state, "__pydantic_fields_set__": tuple(sorted(self.__pydantic_fields_set__))}
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        given = state.get("__pydantic_fields_set__", ())
+        super().__setstate__({**state, "__pydantic_fields_set__": set(given)})
+
 
 class Location(_Model):
     """Where an event took place."""

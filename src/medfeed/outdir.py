@@ -17,7 +17,8 @@ from functools import partial
 from pathlib import Path
 
 # Record and read_manifest are build's too, by way of this module.
-from medfeed.manifest import MARKER, Manifest, a_written_pair, as_written, manifest_bytes
+from medfeed.manifest import MARKER, a_written_pair, as_written, manifest_bytes
+from medfeed.manifest import Manifest as Manifest
 from medfeed.manifest import Record as Record
 from medfeed.manifest import read_manifest as read_manifest
 
@@ -74,9 +75,14 @@ def _not_a_folder(path: Path, otherwise: str) -> str:
     return otherwise
 
 
-def write_manifest(root: str, documents: Mapping[str, Record | None], folders: set[str]) -> None:
-    """Replace the manifest in ``root`` with these documents and folders."""
-    replace_file(os.path.join(root, MARKER), manifest_bytes(documents, folders), None)
+def write_manifest(
+    root: str,
+    documents: Mapping[str, Record | None],
+    folders: set[str],
+    keys: Mapping[str, str] | None = None,
+) -> None:
+    """Replace the manifest in ``root`` with these documents, folders and keys."""
+    replace_file(os.path.join(root, MARKER), manifest_bytes(documents, folders, keys), None)
 
 
 def _stat(path: str) -> os.stat_result | None:
@@ -170,6 +176,9 @@ def delete_written(root: str, gone: Iterable[str], folders: set[str]) -> int:
     that is not empty. Nothing is reached through a symbolic link, so nothing outside
     ``root`` goes. Returns how many documents went; ``folders`` loses those removed.
     """
+    gone = list(gone)
+    if not gone:
+        return 0
     manifest = read_manifest(Path(root))
     records = manifest.documents if manifest else {}
     count = 0

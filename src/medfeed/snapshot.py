@@ -9,6 +9,7 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from datetime import datetime
+from functools import cached_property
 from typing import cast
 
 from medfeed.delivery import PAGE_HEADERS, Document, make_document
@@ -29,9 +30,10 @@ def _same(a: Key, b: Key) -> bool:
 class Snapshot(ContentVersion):
     """The documents of one content version.
 
-    Feeds are rendered when the snapshot is made (so that the version names their
-    bytes); every other document when first asked for. A document whose content did not
-    change since the previous snapshot is kept, not rendered again.
+    Feeds are rendered when the snapshot is made to be served (so that the version
+    names their bytes); every other document, and every one of a snapshot made for a
+    static build (``prepare=False``), when first asked for. A document whose content
+    did not change since the previous snapshot is kept, not rendered again.
     """
 
     def __init__(
@@ -75,16 +77,19 @@ class Snapshot(ContentVersion):
         if previous is not None and same_context:
             # Kept only where the key (what the document shows) is the same.
             self._documents = dict(previous._documents)
-        for kind in KINDS:
-            if kind.shows == "feed":
-                for subject in self.subjects(kind):
-                    self.document_of(kind, subject)
         if prepare:
+            # Rendered now, so that the version names their bytes before it is served.
             self._unprepared = [doc for _, doc in self.feeds()]
             self.prepare = True
-        self.version = hashlib.sha256(
+            self.version  # noqa: B018 - worked out while the snapshot is being made
+
+    @cached_property
+    def version(self) -> str:
+        """What tells this content version's feeds and settings from every other's
+        (a static build, which may make no feed, never asks)."""
+        return hashlib.sha256(
             b"".join(doc.etag.encode() for _, doc in self.feeds())
-            + base_url.encode()
+            + self.base_url.encode()
             + self.site.model_dump_json().encode()
         ).hexdigest()[:16]
 

@@ -64,8 +64,13 @@ class Blobs:
     was checked when it was loaded stays true for as long as it is open.
     """
 
-    def __init__(self, f: BinaryIO, decode: Callable[[bytes], Entry]) -> None:
+    def __init__(
+        self, f: BinaryIO, decode: Callable[[bytes], Entry], *, keep_all: bool = False
+    ) -> None:
         self._file = f
+        self._keep_all = keep_all
+        """Whether every entry read back stays decoded (a whole-folder read), not only
+        the last DECODED_KEPT."""
         # Closed once no entry it holds is in use any more.
         weakref.finalize(self, f.close)
         self._decode = decode
@@ -97,7 +102,7 @@ class Blobs:
         entry = self._decode(self.read(offset, length, crc))
         with self._lock:
             self._kept[offset] = entry
-            if len(self._kept) > DECODED_KEPT:
+            if not self._keep_all and len(self._kept) > DECODED_KEPT:
                 self._kept.popitem(last=False)
         return entry
 
@@ -115,6 +120,11 @@ class StoredEntry:
     def load(self) -> Entry:
         """The entry itself."""
         return self._blobs.entry(self._offset, self._length, self._crc)
+
+    @property
+    def check(self) -> tuple[int, int]:
+        """The length and CRC-32 of the entry's pickle, known without reading it back."""
+        return self._length, self._crc
 
     def raw(self) -> bytes:
         """The entry's pickle as the cache file holds it (copied into the next one)."""
