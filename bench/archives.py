@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from generate import generate  # noqa: E402
 
-import medfeed.build  # noqa: E402
+import medfeed.buildplan  # noqa: E402
 from medfeed.build import build_site  # noqa: E402
 from medfeed.documents import KINDS  # noqa: E402
 from medfeed.loading import load_catalog  # noqa: E402
@@ -79,8 +79,8 @@ def build_once(folder: Path, target: Path, with_archive: bool) -> tuple[float, f
     """Seconds for a full build into ``target`` (which must not exist): wall-clock, and
     CPU time of every process (steadier on a busy machine)."""
     kinds = KINDS if with_archive else tuple(k for k in KINDS if not is_archive(k))
-    saved = medfeed.build.KINDS
-    medfeed.build.KINDS = kinds  # type: ignore[misc]
+    saved = medfeed.buildplan.KINDS
+    medfeed.buildplan.KINDS = kinds  # type: ignore[misc]
     # As `medfeed build` runs: no cyclic collection, and what was loaded frozen before
     # the forks, so that the child does not copy the pages that hold it.
     gc.disable()
@@ -92,7 +92,7 @@ def build_once(folder: Path, target: Path, with_archive: bool) -> tuple[float, f
         build_site(snapshot, target)
         return time.perf_counter() - started, _cpu() - cpu
     finally:
-        medfeed.build.KINDS = saved  # type: ignore[misc]
+        medfeed.buildplan.KINDS = saved  # type: ignore[misc]
         gc.unfreeze()
         gc.enable()
         gc.collect()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BASE_URL, SITE_TOML, entry_data
-from medfeed import documentkeys
+from medfeed import buildtexts, documentkeys, ical
 from medfeed.build import build_over, dates_of, file_for
 from medfeed.cachecodec import content_tag, decode_entry, entry_bytes
 from medfeed.documentkeys import DocumentKeys
@@ -44,16 +44,24 @@ class Counting(Snapshot):
         return super()._render(kind, subject, path)
 
 
-def rebuild(entries: Path, out: Path, *, keys: bool = True, now: datetime = NOW) -> Counting:
+def rebuild(
+    entries: Path,
+    out: Path,
+    *,
+    keys: bool = True,
+    now: datetime = NOW,
+    state: Path | None = None,
+) -> Counting:
     """Build as ``medfeed build`` does; without ``keys``, as if no document's content
-    were known (every document made)."""
+    were known (every document made); with ``state``, keeping the entries' texts there
+    for the next build."""
     manifest = read_manifest(out) if out.is_dir() else None
     if manifest is not None and not keys:
         manifest = Manifest(manifest.documents, manifest.folders, manifest.legacy)
-    snapshot = Counting(
-        load_catalog(entries, now), BASE_URL, now, prepare=False, ledger=dates_of(manifest)
-    )
-    build_over(snapshot, out, manifest)
+    catalog = load_catalog(entries, now)
+    assert not catalog.problems, catalog.problems  # every test builds what it wrote
+    snapshot = Counting(catalog, BASE_URL, now, prepare=False, ledger=dates_of(manifest))
+    build_over(snapshot, out, manifest, state)
     return snapshot
 
 
@@ -220,6 +228,8 @@ def _apply(entries: Path, step: Step) -> None:
             data["categories"] = [["visits"], ["conferences"], ["visits", "conferences"]][day % 3]
         elif what == "draft":
             data["draft"] = not data.get("draft", False)
+        elif what == "event":
+            data["event"] = {"start": f"2014-{1 + day % 12:02}", "end": f"2015-01-{day:02}"}
         path.write_text(json.dumps(data), "utf-8")
     if path.exists():
         later(path)
@@ -250,18 +260,25 @@ def _copy(out: Path, to: Path) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_a_rebuild_leaves_what_making_every_document_leaves(edits: list[Step]) -> None:
+    # With the texts of the last build and the documents it made: both must be what
+    # writing every text and making every document gives.
     with tempfile.TemporaryDirectory() as tmp:
         entries, out, full = Path(tmp, "entries"), Path(tmp, "site"), Path(tmp, "full")
         entries.mkdir()
         (entries / "site.toml").write_text(SITE_TOML, "utf-8")
         for day, slug in enumerate(SLUGS, start=10):
-            write(entries, slug, title=slug, published=f"2015-10-{day}T09:00:00+02:00")
-        rebuild(entries, out)
+            event = {
+                "start": f"2015-10-{day}",
+                "location": {"place": "Jerusalem", "country": "Israel"},
+            }
+            write(entries, slug, title=slug, published=f"2015-10-{day}T09:00:00+02:00", event=event)
+        state = Path(tmp, "state")
+        rebuild(entries, out, state=state)
         for n, step in enumerate(edits, start=1):
             _apply(entries, step)
             moment = NOW + timedelta(minutes=n)
             _copy(out, full)
-            rebuild(entries, out, now=moment)
+            rebuild(entries, out, now=moment, state=state)
             rebuild(entries, full, keys=False, now=moment)
             assert _left(out) == _left(full), step
             kept, made = read_manifest(out), read_manifest(full)
@@ -270,3 +287,47 @@ def test_a_rebuild_leaves_what_making_every_document_leaves(edits: list[Step]) -
                 rel: r[:3] for rel, r in made.documents.items()
             }
             shutil.rmtree(full)
+
+
+def test_a_rebuild_writes_the_vevents_of_the_changed_entries_only(
+    four: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for slug in ("a-visit", "b-visit", "c-visit"):
+        write(four, slug, title=slug, event={"start": "2015-10-12"})
+    out, state = tmp_path / "site", tmp_path / "state"
+    rebuild(four, out, state=state)
+    written: list[str] = []
+    lines = ical._event_lines
+    monkeypatch.setattr(
+        ical, "_event_lines", lambda item, *a: written.append(item.slug) or lines(item, *a)
+    )
+    write(four, "b-visit", title="B, edited", event={"start": "2015-10-13"})
+    later(four / "b-visit.json")
+    rebuild(four, out, state=state)
+    assert set(written) == {"b-visit"}, "the others' are the last build's"
+    calendar = (out / "events.ics").read_bytes()
+    assert rb"B\, edited" in calendar
+    assert calendar.count(b"BEGIN:VEVENT") == 3
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_damaged_kept_texts_are_written_again(four: Path, tmp_path: Path, damage: str) -> None:
+    for slug in ("a-visit", "b-visit"):
+        write(four, slug, title=slug, event={"start": "2015-10-12"})
+    out, state = tmp_path / "site", tmp_path / "state"
+    rebuild(four, out, state=state)
+    kept = state / buildtexts.FILE
+    data = bytearray(kept.read_bytes())
+    if damage == "flip":
+        data[len(data) // 2] ^= 0xFF
+    kept.write_bytes(
+        bytes(
+            data[: len(data) // 2] if damage == "truncate" else b"" if damage == "empty" else data
+        )
+    )
+    write(four, "a-visit", title="A, edited", event={"start": "2015-10-12"})
+    later(four / "a-visit.json")
+    rebuild(four, out, state=state)
+    made = tmp_path / "made"
+    rebuild(four, made)
+    assert (out / "events.ics").read_bytes() == (made / "events.ics").read_bytes()

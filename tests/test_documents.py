@@ -139,9 +139,9 @@ def test_the_static_build_writes_a_new_feed_row(
 
 
 def test_the_fixture_changes_every_module_holding_the_table(lines_format: Table) -> None:
-    from medfeed import build, snapshot, version, websub
+    from medfeed import buildplan, snapshot, version, websub
 
-    assert build.KINDS is version.KINDS is snapshot.KINDS is lines_format.kinds
+    assert buildplan.KINDS is version.KINDS is snapshot.KINDS is lines_format.kinds
     assert websub.TOPICS is lines_format.topics
     assert documents.FEEDS[-1] is LINES
 

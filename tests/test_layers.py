@@ -214,8 +214,14 @@ ALLOWED: dict[str, set[str]] = {
     "outdir": {"manifest"},
     # What each document shows, as a digest a static build keeps in its manifest.
     "documentkeys": {"cachecodec", "documents", "store", "version"},
+    # The entries' texts a build keeps in the state folder for the next.
+    "buildtexts": {"coordination", "documentkeys", "itemtexts", "store"},
+    # Which documents a build makes, in which rounds, and which it need not make.
+    "buildplan": {"documents", "manifest", "parallel", "snapshot", "urls"},
     "build": {
         "parallel",
+        "buildplan",
+        "buildtexts",
         "delivery",
         "documentkeys",
         "documents",

@@ -67,6 +67,7 @@ _ALLOWED = frozenset(
         ("medfeed.cachecodec", "Version"),
         ("medfeed.cachecodec", "Record"),
         ("medfeed.storedentry", "Head"),
+        ("datetime", "date"),
         ("datetime", "datetime"),
         ("datetime", "timezone"),
         ("datetime", "timedelta"),

@@ -166,7 +166,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         dates = dates_of(earlier)  # what an earlier build wrote keeps its dates
         snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False, ledger=dates)
         try:
-            done = build_over(snapshot, target, earlier)
+            done = build_over(snapshot, target, earlier, settings.state_folder)
         except (BuildError, OSError) as e:
             raise click.ClickException(f"{outdir}: {e}") from e
     click.echo(

@@ -56,7 +56,9 @@ class DocumentKeys:
             content.site.model_dump_json(),
             content.catalog.site_modified_ns,
         )
-        self._context = repr(context).encode()
+        self.context = repr(context)
+        """What every document depends on besides what it shows."""
+        self._context = self.context.encode()
         self._digests: dict[int, bytes] = {}
         """Each item's digest by id(): the content version keeps the items alive."""
 
@@ -66,7 +68,7 @@ class DocumentKeys:
         for shown in self._content.key(kind, subject):
             if isinstance(shown, Item):
                 digest = self._digests.get(id(shown))
-                parts.append(digest if digest is not None else self._digest(shown))
+                parts.append(b"I" + (digest if digest is not None else self.item_digest(shown)))
             elif shown is None or isinstance(shown, bool | int | str):
                 parts.append(_part(shown))
             elif isinstance(shown, datetime):
@@ -77,12 +79,14 @@ class DocumentKeys:
                 return None
         return hashlib.blake2b(b"".join(parts), digest_size=16).hexdigest()
 
-    def _digest(self, item: Item) -> bytes:
-        tag = content_tag(item.stored)
-        token = (item.slug, item.source, item.id, item.modified_ns, *tag)
-        digest = self._digests[id(item)] = (
-            b"I" + hashlib.blake2b(repr(token).encode(), digest_size=16).digest()
-        )
+    def item_digest(self, item: Item) -> bytes:
+        """What stands for an item (16 bytes): its file, slug, id, mtime and content."""
+        digest = self._digests.get(id(item))
+        if digest is None:
+            tag = content_tag(item.stored)
+            token = (item.slug, item.source, item.id, item.modified_ns, *tag)
+            digest = hashlib.blake2b(repr(token).encode(), digest_size=16).digest()
+            self._digests[id(item)] = digest
         return digest
 
 

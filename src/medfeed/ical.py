@@ -154,8 +154,7 @@ def sequence(item: Item) -> int:
 
 def event_days(event: Event) -> tuple[date, date]:
     """The first and last day (inclusive) an event may have covered."""
-    last = event.end if event.end is not None else event.start
-    return event.start.first_day, last.last_day
+    return event.days
 
 
 def date_label(day: date, precise: bool = True) -> str:
@@ -239,10 +238,15 @@ def _calendar_lines(meta: CalendarMeta) -> Iterator[str]:
         yield _line("X-PUBLISHED-TTL", every)
 
 
-def _start_then_id(pair: tuple[Item, Event]) -> tuple[date, date, str]:
-    item, event = pair
-    first, last = event_days(event)
+def _start_then_id(item: Item) -> tuple[date, date, str]:
+    first, last = _days(item)
     return first, last, item.id
+
+
+def _days(item: Item) -> tuple[date, date]:
+    days = item.head.event_days
+    assert days is not None  # only items with events are shown
+    return days
 
 
 def render_calendar(
@@ -262,20 +266,27 @@ def render_calendar(
     """
     written = ItemTexts() if texts is None else texts
     context = (meta.base_url, meta.language, tuple(meta.category_titles.items()))
-    pairs = [(item, event) for item in items if (event := item.entry.event) is not None]
-    events = sorted(pairs, key=_start_then_id)
+    # Ordered by their heads: an entry is read back only to write its VEVENT.
+    events = sorted((item for item in items if item.head.has_event), key=_start_then_id)
+
+    def lines(item: Item, short: bool) -> bytes:
+        event = item.entry.event
+        assert event is not None
+        return "".join(_event_lines(item, event, meta, short)).encode()
 
     def text(index: int, short: bool) -> bytes:
-        item, event = events[index]
-        # A summary that shortening leaves whole has one text: the full one.
-        short = short and len(item.entry.summary) > SUMMARY_CHARS
+        item = events[index]
 
-        def write() -> bytes:
-            return "".join(_event_lines(item, event, meta, short)).encode()
+        def whole() -> bytes:
+            return written.text(context, item, "ics", True, False, lambda: lines(item, False))
 
-        return written.text(context, item, "ics", True, short, write)
+        def shortened() -> bytes:
+            # A summary that shortening leaves whole has one text: the full one.
+            return whole() if len(item.entry.summary) <= SUMMARY_CHARS else lines(item, True)
+
+        return written.text(context, item, "ics", True, True, shortened) if short else whole()
 
     head = "".join(_calendar_lines(meta)).encode()
-    spans = [event_days(event) for _, event in events]
+    spans = [_days(item) for item in events]
     newest = max((item.published_at for item in items), default=0.0)
     return fit_calendar(head, spans, text, newest, limit)

@@ -6,7 +6,7 @@ list page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from medfeed.store import Item
 
@@ -19,6 +19,10 @@ they are needed rather than held for the life of the content version."""
 Cut = tuple[str, bool, bool]
 """A text's format, whether it has the content, and whether it is shortened."""
 Slot = tuple[Item, dict[Cut, bytes]]
+Recall = Callable[[Hashable, Item, Cut], "bytes | None"]
+"""Where texts written by an earlier process may be found (a static build's, kept in
+its state folder): the text of an item in a context and cut, or None."""
+Row = tuple[Hashable, Key, bytes]
 
 
 class ItemTexts:
@@ -33,6 +37,11 @@ class ItemTexts:
 
     def __init__(self) -> None:
         self._texts: dict[Hashable, dict[int, Slot]] = {}
+        self.recall: Recall | None = None
+        """Asked before a text is written, where set."""
+        self.made: list[tuple[Hashable, Item, Cut]] | None = None
+        """Each text this process took (written or recalled), in order, where kept: a
+        build's processes send them back to the one that forked them."""
 
     def text(
         self,
@@ -53,14 +62,36 @@ class ItemTexts:
             found = slot[1].get(cut)
             if found is not None:
                 return found
-        written = write()
+        recall = self.recall
+        recalled = recall(context, item, cut) if recall is not None else None
+        written = write() if recalled is None else recalled
         if len(written) <= LARGEST:
             if slot is None or slot[0] is not item:
                 slot = texts[id(item)] = (item, {})
             slot[1][cut] = written
+            if self.made is not None:
+                self.made.append((context, item, cut))
         return written
 
-    def export(self, items: Iterable[Item], fmt: str) -> list[tuple[Hashable, Key, bytes]]:
+    def made_since(self, mark: int) -> list[Row]:
+        """The texts taken since ``len(made)`` was ``mark``, to be adopted by the process
+        that forked this one."""
+        made = self.made or []
+        rows = []
+        for context, item, cut in made[mark:]:
+            slot = self._texts[context].get(id(item))
+            if slot is not None and slot[0] is item:
+                rows.append((context, (id(item), *cut), slot[1][cut]))
+        return rows
+
+    def rows(self) -> Iterator[tuple[Hashable, Item, Cut, bytes]]:
+        """Every text held, with its context, item and cut."""
+        for context, texts in self._texts.items():
+            for item, cuts in texts.values():
+                for cut, text in cuts.items():
+                    yield context, item, cut, text
+
+    def export(self, items: Iterable[Item], fmt: str) -> list[Row]:
         """The texts in ``fmt`` of these items, to be adopted by another process forked
         from the one that made the items (their ids are the same there)."""
         rows = []
@@ -75,7 +106,7 @@ class ItemTexts:
                     ]
         return rows
 
-    def adopt(self, rows: Iterable[tuple[Hashable, Key, bytes]], items: Iterable[Item]) -> None:
+    def adopt(self, rows: Iterable[Row], items: Iterable[Item]) -> None:
         """Take texts exported by a forked process for these (the same) items."""
         by_id = {id(item): item for item in items}
         for context, key, text in rows:

@@ -7,7 +7,7 @@ editors the entry schema.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -53,8 +53,9 @@ class _Model(BaseModel):
         return {**state, "__pydantic_fields_set__": tuple(sorted(self.__pydantic_fields_set__))}
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
-        given = state.get("__pydantic_fields_set__", ())
-        super().__setstate__({**state, "__pydantic_fields_set__": set(given)})
+        # A state just unpickled, this object's alone.
+        state["__pydantic_fields_set__"] = set(state.get("__pydantic_fields_set__", ()))
+        super().__setstate__(state)
 
 
 class Location(_Model):
@@ -86,6 +87,12 @@ class Event(_Model):
         if end is not None and start is not None and end.last_day < start.first_day:
             raise ValueError(f"should not be before the start ({start})")
         return end
+
+    @property
+    def days(self) -> tuple[date, date]:
+        """The first and last day (inclusive) the event may have covered."""
+        last = self.end if self.end is not None else self.start
+        return self.start.first_day, last.last_day
 
     @property
     def label(self) -> str:

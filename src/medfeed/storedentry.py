@@ -16,7 +16,7 @@ import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import BinaryIO, NamedTuple
 
 from medfeed.errors import CacheDamaged
@@ -36,7 +36,14 @@ class Head(NamedTuple):
     categories: tuple[str, ...]
     aliases: tuple[str, ...]
     draft: bool
-    has_event: bool
+    event_days: tuple[date, date] | None
+    """The first and last day of the entry's event, if it has one (a calendar orders
+    its events without reading every entry back)."""
+
+    @property
+    def has_event(self) -> bool:
+        """Whether the entry reports an event."""
+        return self.event_days is not None
 
     @property
     def last_changed(self) -> datetime:
@@ -53,7 +60,7 @@ def head_of(entry: Entry) -> Head:
         entry.categories,
         entry.aliases,
         entry.draft,
-        entry.event is not None,
+        entry.event.days if entry.event is not None else None,
     )
 
 
