@@ -331,3 +331,25 @@ def test_damaged_kept_texts_are_written_again(four: Path, tmp_path: Path, damage
     made = tmp_path / "made"
     rebuild(four, made)
     assert (out / "events.ics").read_bytes() == (made / "events.ics").read_bytes()
+
+
+def test_kept_texts_are_read_only_when_a_document_showing_entries_is_made(
+    four: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(four, "a-visit", title="a-visit", event={"start": "2015-10-12"})
+    out, state = tmp_path / "site", tmp_path / "state"
+    rebuild(four, out, state=state)
+    kept = (state / buildtexts.FILE).read_bytes()
+    reads: list[Path] = []
+    load = buildtexts.BuildTexts.load
+    monkeypatch.setattr(
+        buildtexts.BuildTexts, "load", lambda self: reads.append(self._path) or load(self)
+    )
+    rebuild(four, out, state=state)
+    assert reads == [], "nothing but the sitemaps was made"
+    assert (state / buildtexts.FILE).read_bytes() == kept
+    write(four, "a-visit", title="A, edited", event={"start": "2015-10-12"})
+    later(four / "a-visit.json")
+    rebuild(four, out, state=state)
+    assert reads == [state / buildtexts.FILE]
+    assert (state / buildtexts.FILE).read_bytes() != kept

@@ -159,12 +159,6 @@ def build_over(
     ``state``, a state folder, the entries' texts written by the last build from it are
     used again, and this build's kept there (see BuildTexts)."""
     shows = DocumentKeys(snapshot)
-    kept_texts = None
-    if state is not None:
-        kept_texts = BuildTexts(state, shows, KEPT_TEXTS)
-        kept_texts.load()
-        snapshot.item_texts.recall = kept_texts.recall
-        snapshot.item_texts.made = []
     months, others, feeds = plan(snapshot)
     files = [
         file_for(kind.path(subject))
@@ -182,12 +176,22 @@ def build_over(
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders, keys)
     same = Unchanged(snapshot, kept, keys, shows.of)
+    months, others, feeds = same.left_of(months), same.left_of(others), same.left_in(feeds)
+    kept_texts = None
+    left = [job for _, group in [*months, *others] for job in group] + feeds
+    if state is not None and any(file_for(k.path(s)) in same.digests for k, s in left):
+        # Read before the processes fork, which share it; not read where no document
+        # showing entries is made (whole-site ones, such as sitemaps, always are).
+        kept_texts = BuildTexts(state, shows, KEPT_TEXTS)
+        kept_texts.load()
+        snapshot.item_texts.recall = kept_texts.recall
+        snapshot.item_texts.made = []
     results = same.results
-    results += _in_parallel(root, snapshot, same.left_of(months), kept)
-    results += _in_parallel(root, snapshot, same.left_of(others), kept)
+    results += _in_parallel(root, snapshot, months, kept)
+    results += _in_parallel(root, snapshot, others, kept)
     for rel, record, _ in results:  # dated by the processes that wrote them
         snapshot.dated(path_of(rel), EPOCH + timedelta(microseconds=record[1] // 1000))
-    results += _put_all(root, snapshot, same.left_in(feeds), kept)
+    results += _put_all(root, snapshot, feeds, kept)
     now = {rel: record for rel, record, _ in results}
     deleted = delete_written(root, [rel for rel in documents if rel not in now], folders)
     if now != documents or folders != made or same.digests != keys:
