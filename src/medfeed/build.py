@@ -115,7 +115,9 @@ def _in_parallel(
         mark = len(texts.made or ())
         results = _put_all(root, snapshot, group, kept)
         if texts.made is not None:
-            return results, texts.made_since(mark)
+            # Not the feeds' items (the archive's are most of a build's bytes): no
+            # later document of this build, nor the next build, asks for them.
+            return results, texts.made_since(mark, KEPT_TEXTS)
         shown = [snapshot.item(slug or "") for kind, slug in group if kind.scope == "entry"]
         return results, texts.export(shown, LISTED)
 

@@ -6,7 +6,7 @@ list page.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator
 
 from medfeed.store import Item
 
@@ -73,12 +73,14 @@ class ItemTexts:
                 self.made.append((context, item, cut))
         return written
 
-    def made_since(self, mark: int) -> list[Row]:
-        """The texts taken since ``len(made)`` was ``mark``, to be adopted by the process
-        that forked this one."""
+    def made_since(self, mark: int, formats: Collection[str]) -> list[Row]:
+        """The texts in these formats taken since ``len(made)`` was ``mark``, to be
+        adopted by the process that forked this one."""
         made = self.made or []
         rows = []
         for context, item, cut in made[mark:]:
+            if cut[0] not in formats:
+                continue
             slot = self._texts[context].get(id(item))
             if slot is not None and slot[0] is item:
                 rows.append((context, (id(item), *cut), slot[1][cut]))
