@@ -21,13 +21,15 @@ from typing import Any
 
 import feedparser
 import pytest
+from click.testing import CliRunner
 
 import medfeed.loading
 import medfeed.site
 from conftest import BASE_URL, SITE_TOML, WriteEntry
 from medfeed.cachecodec import MAGIC, Record, Ref, Version
 from medfeed.cachefile import FRAME, TRAILER, TRAILER_MARK, checksum, encode, read_records
-from medfeed.cachewriter import FORKS, CacheWriter
+from medfeed.cachewriter import FORKS, CacheWriter, SavesApart
+from medfeed.cli import main
 from medfeed.coordination import Leader, locked
 from medfeed.entrycache import CACHE_FILE, LOCK_FILE, EntryCache
 from medfeed.errors import CacheDamaged
@@ -555,6 +557,59 @@ def test_load_catalog_takes_unchanged_files_from_the_cache(
         == "A, edited"
     )
     assert [p.name for p in reads] == ["a-visit.json"]
+
+
+def test_a_build_writes_the_cache_from_a_child_and_waits_for_it(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    three_entries(write_entry)
+    monkeypatch.setattr(medfeed.loading, "_utc_now", later)  # the files count as settled
+    monkeypatch.setenv("MEDFEED_STATE_DIR", str(tmp_path / "state"))
+    forked: list[int] = []
+    fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forked.append(1) or fork())
+    save = EntryCache.save
+
+    def slow(*args: Any, **kwargs: Any) -> bool:
+        time.sleep(0.5)  # done well after the build, unless it is waited for
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(EntryCache, "save", slow)
+    build = ["build", "--entries", str(entries_dir), str(tmp_path / "site")]
+    assert CliRunner().invoke(main, build).exit_code == 0
+    # In place once the command has returned, and in use by the next build.
+    assert (tmp_path / "state" / CACHE_FILE).is_file()
+    assert forked and FORKS, "the cache is written apart"
+    reads: list[Path] = []
+    monkeypatch.setattr(
+        medfeed.loading, "read_entry", lambda path, *a: reads.append(path) or read_entry(path, *a)
+    )
+    assert CliRunner().invoke(main, build).exit_code == 0
+    assert reads == []
+
+
+def test_a_cache_write_that_fails_apart_is_logged_and_loses_nothing(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    three_entries(write_entry)
+
+    def broken(*args: object) -> bool:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(EntryCache, "save", broken)  # in the child too: forked after
+    apart = SavesApart()
+    catalog = load_catalog(entries_dir, later(), state=state, apart=apart)
+    apart.wait()
+    assert catalog == load_catalog(entries_dir)
+    assert "the entry cache could not be written" in caplog.text
+    assert not (state / CACHE_FILE).exists()
 
 
 def test_load_catalog_keeps_the_published_versions_the_app_recorded(

@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "parallel": set(),
     "loading": {
         "cachecodec",
+        "cachewriter",
         "entrycache",
         "errors",
         "filestate",
@@ -234,6 +235,7 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip,
     "cli": {
         "build",
+        "cachewriter",
         "clioptions",
         "editcli",
         "servecli",

@@ -166,3 +166,42 @@ class CacheWriter:
                 self.flush(apart=True)
             except Exception as e:  # noqa: BLE001 - the thread must outlive one bad write
                 log.warning("the entry cache could not be written (%s: %s)", type(e).__name__, e)
+
+
+class SavesApart:
+    """Entry caches written by forked children while this process goes on, for a
+    process with no other thread (a build: its documents are made while the cache of
+    the files it read is written, on another core); ``wait`` before it ends."""
+
+    def __init__(self) -> None:
+        self._children: list[int] = []
+
+    def save(self, cache: EntryCache, records: dict[str, Record], adopt: list[str]) -> None:
+        """``cache.save(records, adopt)``, in a child where fork() is to be trusted."""
+        if not FORKS:
+            cache.save(records, adopt)
+            return
+        keep = cache.open_files()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see _save_apart
+            pid = os.fork()
+        if pid == 0:  # the child: what it does is seen in the file it writes
+            code = 1
+            try:
+                _close_all_but(keep)
+                gc.disable()  # nothing it makes outlives it
+                cache.save(records, adopt)
+                code = 0
+            finally:
+                os._exit(code)
+        self._children.append(pid)
+
+    def wait(self) -> None:
+        """Wait for every write started; one that failed costs the next start its
+        cache, and is logged."""
+        children, self._children = self._children, []
+        for pid in children:
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                log.warning("the entry cache could not be written (status %s)", code)

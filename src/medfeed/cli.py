@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from medfeed.build import build_over, dates_of
+from medfeed.cachewriter import SavesApart
 from medfeed.clioptions import ENTRIES_OPTION, fail
 from medfeed.editcli import mv, new
 from medfeed.errors import ConfigError, MedfeedError
@@ -153,9 +154,11 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         earlier = read_manifest(target) if target.is_dir() else None
     except OSError as e:
         raise click.ClickException(f"{outdir}: {e}") from e
-    with _batch_memory():
+    # The entry cache of what was read is written beside the build, on another core.
+    apart = SavesApart()
+    with _batch_memory(), _waiting_for(apart):
         try:
-            catalog = load_catalog(entries, state=settings.state_folder)
+            catalog = load_catalog(entries, state=settings.state_folder, apart=apart)
         except MedfeedError as e:
             raise fail(e) from e
         # Frozen objects are left alone by the collector, so the forked writer does not
@@ -180,6 +183,14 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
             ping_build(settings, snapshot, written)
         except MedfeedError as e:
             raise fail(e) from e
+
+
+@contextmanager
+def _waiting_for(apart: SavesApart) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        apart.wait()
 
 
 def _report_problems(catalog: Catalog, allow_problems: bool) -> None:

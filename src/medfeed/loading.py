@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from medfeed.cachecodec import Record, Version, gc_paused
+from medfeed.cachewriter import SavesApart
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
 from medfeed.filestate import Signature, StatError, read_signature
@@ -97,8 +98,9 @@ class _Recalled:
             found.append((name, *_unless_late(version.entry, late), version.modified_ns))
         return found
 
-    def save(self, readings: list[Reading], now: datetime) -> None:
-        """Record the versions read; the published ones on disk stay as they are."""
+    def save(self, readings: list[Reading], now: datetime, apart: SavesApart | None) -> None:
+        """Record the versions read (``apart``: by a forked child); the published ones
+        on disk stay as they are."""
         settled = int(now.timestamp() * 1e9) - RACY_NS
         records = {name: Record(self.records[name].signature, v, None)
                    for name, v in self.hits.items()}  # fmt: skip
@@ -108,7 +110,10 @@ class _Recalled:
                 records[name] = Record(signature, Version(entry, modified), None)
         # Nothing to write when every recorded file was unchanged and is still there.
         if records.keys() != self.records.keys() or len(self.hits) != len(self.records):
-            self.cache.save(records, adopt=self.names)
+            if apart is None:
+                self.cache.save(records, adopt=self.names)
+            else:
+                apart.save(self.cache, records, self.names)
 
 
 def load_catalog(
@@ -117,12 +122,14 @@ def load_catalog(
     *,
     state: Path | None = None,
     site_version: SiteVersion | None = None,
+    apart: SavesApart | None = None,
 ) -> Catalog:
     """Read a whole entries folder (large ones with every core).
 
     With ``state``, a state folder, files unchanged since the entry cache there was
-    written are not read again, and the cache is brought up to date. ``site_version``
-    stands for site.toml, which is then not read.
+    written are not read again, and the cache is brought up to date (with ``apart``, by
+    a forked child the caller waits for). ``site_version`` stands for site.toml, which
+    is then not read.
 
     Raises:
         ConfigError: site.toml is missing or invalid, or the folder cannot be listed.
@@ -149,7 +156,7 @@ def load_catalog(
             readings = _read_in_parallel(paths, folder, moment, known)
         else:
             fresh = _read_in_parallel(recalled.fresh, folder, moment, known)
-            recalled.save(fresh, moment)
+            recalled.save(fresh, moment, apart)
             readings = recalled.readings(folder, moment) + fresh
         for name, entry, found, salvaged, modified in readings:
             problems.extend(found)
