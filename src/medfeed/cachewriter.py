@@ -30,6 +30,8 @@ FORKS = sys.platform == "linux" and hasattr(os, "fork")
 """Whether the writer thread writes from a forked child (see CacheWriter._save_apart):
 on Linux, where production runs; elsewhere fork() beside threads is not to be trusted
 (macOS's system libraries), and the write stays in the thread."""
+SAME = 3
+"""The status of a forked writer that found the cache on disk already as it would write it."""
 Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
 
@@ -40,6 +42,32 @@ def _close_all_but(keep: list[int]) -> None:
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
+
+
+def _save_forked(cache: EntryCache, save: Callable[[], int], *, nice: bool = False) -> int:
+    """The pid of a child forked to run ``save``, which writes ``cache`` and says how
+    with its exit status (1: it raised)."""
+    # The cache files entries are read back from: copied into the new one.
+    keep = cache.open_files()
+    with warnings.catch_warnings():
+        # Python 3.12 warns of fork() beside threads: the child touches no lock
+        # another thread may hold (its lock on the cache is its own file lock).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: what it does is seen in the file it writes
+        code = 1
+        try:
+            # It needs no other file this process has open, and must not keep their
+            # locks (an flock() lasts while any copy of it is open: the WebSub
+            # leader's) or its listening sockets after this process ends.
+            _close_all_but(keep)
+            gc.disable()  # nothing it makes outlives it
+            if nice:
+                os.nice(10)
+            code = save()
+        finally:
+            os._exit(code)
+    return pid
 
 
 class CacheWriter:
@@ -116,29 +144,11 @@ class CacheWriter:
         interpreter for seconds (records, digest, pickles of 270 MB), which would hold
         up this process's refreshes and requests; the child has its own, and a copy of
         the state as it was at the fork (``make`` reads only what nobody changes)."""
-        # The cache files entries are read back from: copied into the new one.
-        keep = self.cache.open_files()
-        with warnings.catch_warnings():
-            # Python 3.12 warns of fork() beside threads: the child touches no lock
-            # another thread may hold (its lock on the cache is its own file lock).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child: what it does is seen in the file it writes
-            code = 1
-            try:
-                # It needs no other file this process has open, and must not keep
-                # their locks (an flock() lasts while any copy of it is open: the
-                # WebSub leader's) or its listening sockets after this process ends.
-                _close_all_but(keep)
-                gc.disable()  # nothing it makes outlives it
-                # Behind the processes that serve: on a busy machine it waits, they do not.
-                os.nice(10)
-                code = 0 if self.cache.save(*make()) else 3
-            finally:
-                os._exit(code)
+        # Behind the processes that serve: on a busy machine it waits, they do not.
+        pid = _save_forked(self.cache, lambda: 0 if self.cache.save(*make()) else SAME, nice=True)
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        if code not in (0, 3):
+        if code not in (0, SAME):
             raise OSError(f"the process writing it ended with status {code}")
         return code == 0
 
@@ -181,19 +191,7 @@ class SavesApart:
         if not FORKS:
             cache.save(records, adopt)
             return
-        keep = cache.open_files()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # see _save_apart
-            pid = os.fork()
-        if pid == 0:  # the child: what it does is seen in the file it writes
-            code = 1
-            try:
-                _close_all_but(keep)
-                gc.disable()  # nothing it makes outlives it
-                cache.save(records, adopt)
-                code = 0
-            finally:
-                os._exit(code)
+        pid = _save_forked(cache, lambda: 0 if cache.save(records, adopt) else SAME)
         self._children.append(pid)
 
     def wait(self) -> None:
@@ -203,5 +201,5 @@ class SavesApart:
         for pid in children:
             _, status = os.waitpid(pid, 0)
             code = os.waitstatus_to_exitcode(status)
-            if code != 0:
+            if code not in (0, SAME):
                 log.warning("the entry cache could not be written (status %s)", code)
