@@ -366,3 +366,16 @@ def test_a_state_folder_that_is_a_file_costs_the_kept_texts_and_says_so(
     rebuild(four, made)
     assert (out / "index.html").read_bytes() == (made / "index.html").read_bytes()
     assert f"{state}, or a folder above it, is a file" in caplog.text
+
+
+def test_the_kept_texts_of_a_deleted_entry_are_dropped(four: Path, tmp_path: Path) -> None:
+    for slug in ("a-visit", "b-visit"):
+        write(four, slug, title=f"Title of {slug}", event={"start": "2015-10-12"})
+    out, state = tmp_path / "site", tmp_path / "state"
+    rebuild(four, out, state=state)
+    assert b"Title of b-visit" in (state / buildtexts.FILE).read_bytes()
+    (four / "b-visit.json").unlink()
+    rebuild(four, out, state=state)
+    kept = (state / buildtexts.FILE).read_bytes()
+    assert b"Title of b-visit" not in kept, "the file does not grow with every entry ever"
+    assert b"Title of a-visit" in kept
