@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 HUGO_10K = 4.7
-"""Seconds Hugo takes to build the same 10,000 entries on this project's machine (issue 12)."""
+"""Seconds Hugo took to build the same 10,000 entries on this project's machine (issue 12):
+the ratio's denominator only where hugo is not installed to be timed beside the starts."""
 
 
 def start_once(entries: Path, state: Path) -> dict[str, float | int | str | None]:
@@ -80,14 +81,36 @@ def start_in_child(entries: Path, state: Path) -> dict[str, float | int | str | 
     return result
 
 
-def measure(entries: Path, scratch: Path, runs: int) -> dict[str, object]:
-    """Medians of ``runs`` pairs of (first start, restart)."""
-    first, again = [], []
+def hugo_seconds(site: Path, scratch: Path) -> float:
+    """One ``hugo`` build of ``site`` into an empty folder, timed."""
+    from servers import tool
+
+    out, cache = scratch / "hugo-out", scratch / "hugo-cache"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    subprocess.run(
+        [tool("hugo"), "--source", str(site), "--destination", str(out), "--cacheDir",
+         str(cache), "--quiet"],
+        check=True, capture_output=True, timeout=900,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def measure(entries: Path, scratch: Path, runs: int, hugo: bool) -> dict[str, object]:
+    """Medians of ``runs`` pairs of (first start, restart), each pair followed by a
+    ``hugo`` build of the same entries where ``hugo`` (the machine's speed drifts: the
+    ratio is taken within the same minutes)."""
+    from hugo_site import convert
+
+    first, again, builds = [], [], []
+    site = convert(entries, scratch / "hugo-site") if hugo else None
     for run in range(runs):
         state = scratch / f"state-{run}"
         shutil.rmtree(state, ignore_errors=True)
         first.append(start_in_child(entries, state))
         again.append(start_in_child(entries, state))
+        if site is not None:
+            builds.append(hugo_seconds(site, scratch))
     cache = scratch / f"state-{runs - 1}" / "entries.cache"
     return {
         "first": statistics.median(float(str(r["wall"])) for r in first),
@@ -98,6 +121,7 @@ def measure(entries: Path, scratch: Path, runs: int) -> dict[str, object]:
         "items": again[-1]["items"],
         "trouble": again[-1]["trouble"],
         "cache_mib": cache.stat().st_size / 2**20 if cache.exists() else 0.0,
+        "hugo": statistics.median(builds) if builds else None,
     }
 
 
@@ -132,25 +156,34 @@ def main() -> None:
         sizes = [*sizes, 100_000]
     print(f"Start-up to a Publisher that serves, each start a new process; medians of "
           f"{runs} pair(s); wall seconds (CPU seconds)\n")  # fmt: skip
+    # Hugo beside every pair where it is installed (not in the smoke run, which CI runs).
+    hugo = not args.smoke and shutil.which("hugo") is not None
     print("| entries | first start, no cache | restart, cache, unchanged content | "
-          "restart / first | files read at restart | cache file |")  # fmt: skip
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    found = {}
+          "restart / first | files read at restart | cache file | hugo, same entries "
+          "| first / hugo | restart / hugo |")  # fmt: skip
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for count in sizes:
         with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
             entries = Path(scratch) / "entries"
             generate_settled(entries, count)
-            found[count] = result = measure(entries, Path(scratch), runs)
-        print(f"| {count:,} | {result['first']:.3f} s ({result['first_cpu']:.3f}) "
-              f"| {result['again']:.3f} s ({result['again_cpu']:.3f}) "
-              f"| {float(str(result['again'])) / float(str(result['first'])):.2f} "
-              f"| {result['read']} | {result['cache_mib']:.1f} MiB |", flush=True)  # fmt: skip
+            result = measure(entries, Path(scratch), runs, hugo)
+        first, again = float(str(result["first"])), float(str(result["again"]))
+        built = result["hugo"]
+        versus = (f"| {built:.3f} s | {first / built:.3f} | {again / built:.3f} |"
+                  if isinstance(built, float) else "| not measured | | |")  # fmt: skip
+        print(f"| {count:,} | {first:.3f} s ({result['first_cpu']:.3f}) "
+              f"| {again:.3f} s ({result['again_cpu']:.3f}) | {again / first:.2f} "
+              f"| {result['read']} | {result['cache_mib']:.1f} MiB {versus}",
+              flush=True)  # fmt: skip
         if result["trouble"]:
             print(f"  the cache was not used: {result['trouble']}")
-    if 10_000 in found:
-        again = float(str(found[10_000]["again"]))
-        print(f"\nrestart at 10,000 / Hugo's build of the same ({HUGO_10K} s): "
-              f"{again / HUGO_10K:.3f} (target: at most 0.1)")  # fmt: skip
+        if count == 10_000 and not isinstance(built, float):
+            print(f"\nrestart at 10,000 / the issue's figure for Hugo's build of the same "
+                  f"({HUGO_10K} s; hugo is not installed here): {again / HUGO_10K:.3f} "
+                  "(target: at most 0.1)")  # fmt: skip
+    if hugo:
+        print("\ntargets: a first start at 10,000 entries at most 0.5 x hugo's build; a "
+              "restart at most 0.1 x, at 10,000 and 100,000")  # fmt: skip
 
 
 if __name__ == "__main__":
