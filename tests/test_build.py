@@ -528,3 +528,26 @@ def test_an_error_while_building_is_one_line(
     out = tmp_path / "site"
     (out / MARKER).mkdir(parents=True)
     assert MARKER in one_error_line(run_build(runner, entries_dir, str(out)))
+
+
+@pytest.mark.parametrize("state", ["a file", "inside a file"])
+def test_a_state_folder_the_app_would_refuse_is_said_once_and_the_build_goes_on(
+    runner: CliRunner, entries_dir: Path, tmp_path: Path, site: None, state: str
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder", encoding="utf-8")
+    folder = blocker if state == "a file" else blocker / "state"
+    result = runner.invoke(
+        main,
+        ["build", str(tmp_path / "site"), "--entries", str(entries_dir)],
+        env={"MEDFEED_BASE_URL": BASE_URL, "MEDFEED_STATE_DIR": str(folder)},
+    )
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.stderr.splitlines() if "MEDFEED_STATE_DIR" in line]
+    assert len(said) == 1 and said[0].startswith("MEDFEED_STATE_DIR: the state folder"), said
+    assert said[0].endswith("; building without it")
+    assert "Traceback" not in result.output and "cannot be written" not in result.stderr
+    made = tmp_path / "made"
+    build(runner, entries_dir, made)
+    for name in ("feed.atom", "events.ics", "entries/a-visit/index.html"):
+        assert (tmp_path / "site" / name).read_bytes() == (made / name).read_bytes(), name

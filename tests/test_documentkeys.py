@@ -355,19 +355,6 @@ def test_kept_texts_are_read_only_when_a_document_showing_entries_is_made(
     assert (state / buildtexts.FILE).read_bytes() != kept
 
 
-def test_a_state_folder_that_is_a_file_costs_the_kept_texts_and_says_so(
-    four: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    state = tmp_path / "state"
-    state.write_text("not a folder")
-    out = tmp_path / "site"
-    rebuild(four, out, state=state)
-    made = tmp_path / "made"
-    rebuild(four, made)
-    assert (out / "index.html").read_bytes() == (made / "index.html").read_bytes()
-    assert f"{state}, or a folder above it, is a file" in caplog.text
-
-
 def test_the_kept_texts_of_a_deleted_entry_are_dropped(four: Path, tmp_path: Path) -> None:
     for slug in ("a-visit", "b-visit"):
         write(four, slug, title=f"Title of {slug}", event={"start": "2015-10-12"})

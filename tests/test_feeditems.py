@@ -151,19 +151,23 @@ def test_texts_written_in_a_forked_process_are_adopted_for_the_same_items() -> N
     items = items_of(data)
     meta = _meta(_site(), "atom", None, ())
     child = ItemTexts()
-    feeds.render_feed(items, meta, "atom", child)
+    child.made = []
     jsonfeed.render_json_feed(items, _meta(_site(), "json", None, ()), child)
+    mark = len(child.made)
+    feeds.render_feed(items[:2], meta, "atom", child)
+    jsonfeed.render_json_feed(items, _meta(_site(), "json", None, ()), child)  # had them
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child sends what it exported and leaves
+    if pid == 0:  # pragma: no cover - the child sends what it made and leaves
         with os.fdopen(write, "wb") as out:
-            pickle.dump(child.export(items[:2], "atom"), out)
+            pickle.dump(child.made_since(mark, ("atom",)), out)
         os._exit(0)
     os.close(write)
     with os.fdopen(read, "rb") as source:
         exported = pickle.load(source)
     os.waitpid(pid, 0)
     assert [key[1] for _, key, _ in exported] == ["atom", "atom"], "one format, two items"
+    assert child.made_since(0, ("json",)), "the earlier ones are there to send too"
     parent = ItemTexts()
     parent.adopt(exported, items[1:])  # the first item is not among these
     assert len(parent) == 1

@@ -9,7 +9,7 @@ Last-Modified, and files medfeed did not write are never changed.
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from medfeed.buildplan import file_for as file_for
 from medfeed.buildtexts import BuildTexts
 from medfeed.delivery import Document
 from medfeed.documentkeys import DocumentKeys
-from medfeed.itemtexts import Key
+from medfeed.itemtexts import Row
 from medfeed.ledger import DateLedger
 from medfeed.outdir import (
     Manifest,
@@ -85,9 +85,6 @@ def _put(root: str, rel: str, doc: Document, kept: Record | None) -> tuple[Recor
     return (doc.etag, mtime, main.st_size, main.st_ino, gz.st_size, gz.st_ino), WRITTEN
 
 
-Exported = tuple[Hashable, Key, bytes]
-
-
 def _put_all(
     root: str, snapshot: Snapshot, jobs: Iterable[Job], kept: Mapping[str, Record]
 ) -> list[Result]:
@@ -104,22 +101,18 @@ def _in_parallel(
     """Put these groups of documents in place with every core, the heaviest first; the
     documents of one group are put by one process, in order.
 
-    The entries of lists written by other processes come back with their results, so
-    that the pages of a later round (a year's, listing the months' entries) need not
-    write them again; every text they took, where the snapshot's texts keep account
-    (to be kept for the next build: see BuildTexts)."""
+    The texts of lists and calendars written by other processes come back with their
+    results, so that the pages of a later round (a year's, listing the months' entries)
+    need not write them again, and the next build can have them (see BuildTexts). Not
+    the feeds' items: the archive's are most of a build's bytes, and nothing later asks
+    for them."""
     many = sum(weight for weight, _ in groups) >= PARALLEL_FROM
 
-    def put(group: list[Job]) -> tuple[list[Result], list[Exported]]:
+    def put(group: list[Job]) -> tuple[list[Result], list[Row]]:
         texts = snapshot.item_texts
         mark = len(texts.made or ())
         results = _put_all(root, snapshot, group, kept)
-        if texts.made is not None:
-            # Not the feeds' items (the archive's are most of a build's bytes): no
-            # later document of this build, nor the next build, asks for them.
-            return results, texts.made_since(mark, KEPT_TEXTS)
-        shown = [snapshot.item(slug or "") for kind, slug in group if kind.scope == "entry"]
-        return results, texts.export(shown, LISTED)
+        return results, texts.made_since(mark, KEPT_TEXTS)
 
     done = shared_out(
         [group for _, group in sorted(groups, key=lambda weighed: weighed[0], reverse=True)],
@@ -161,6 +154,7 @@ def build_over(
     ``state``, a state folder, the entries' texts written by the last build from it are
     used again, and this build's kept there (see BuildTexts)."""
     shows = DocumentKeys(snapshot)
+    snapshot.item_texts.made = []  # what each process writes, sent back (_in_parallel)
     months, others, feeds = plan(snapshot)
     files = [
         file_for(kind.path(subject))
@@ -187,7 +181,6 @@ def build_over(
         kept_texts = BuildTexts(state, shows, KEPT_TEXTS)
         kept_texts.load()
         snapshot.item_texts.recall = kept_texts.recall
-        snapshot.item_texts.made = []
     results = same.results
     results += _in_parallel(root, snapshot, months, kept)
     results += _in_parallel(root, snapshot, others, kept)

@@ -114,12 +114,6 @@ class BuildTexts:
                 fd = create_private(temp)
                 with os.fdopen(fd, "wb") as f:
                     f.write(_encode(MAGIC + self._stamp, contexts, kept))
-        except (FileExistsError, NotADirectoryError):  # mkdir()'s words would mislead
-            log.warning(
-                "%s: cannot be written (%s, or a folder above it, is a file)",
-                self._path,
-                self._path.parent,
-            )
         except OSError as e:
             log.warning("%s: cannot be written (%s)", self._path, e.strerror or e)
 

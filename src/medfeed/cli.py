@@ -22,10 +22,7 @@ from medfeed.models import entry_json_schema
 from medfeed.outdir import BuildError, check_outdir, read_manifest
 from medfeed.pingcli import ping, ping_build
 from medfeed.servecli import serve
-from medfeed.settings import (
-    Settings,
-    env_config,
-)
+from medfeed.settings import ENV_NAMES, Settings, env_config, state_folder_problem
 from medfeed.site import public_base_url, utc_now
 from medfeed.siterecord import SiteRecord, SiteVersion
 from medfeed.snapshot import Snapshot
@@ -154,11 +151,12 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         earlier = read_manifest(target) if target.is_dir() else None
     except OSError as e:
         raise click.ClickException(f"{outdir}: {e}") from e
+    state = _usable_state(settings)
     # The entry cache of what was read is written beside the build, on another core.
     apart = SavesApart()
     with _batch_memory(), _waiting_for(apart):
         try:
-            catalog = load_catalog(entries, state=settings.state_folder, apart=apart)
+            catalog = load_catalog(entries, state=state, apart=apart)
         except MedfeedError as e:
             raise fail(e) from e
         # Frozen objects are left alone by the collector, so the forked writer does not
@@ -169,7 +167,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         dates = dates_of(earlier)  # what an earlier build wrote keeps its dates
         snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False, ledger=dates)
         try:
-            done = build_over(snapshot, target, earlier, settings.state_folder)
+            done = build_over(snapshot, target, earlier, state)
         except (BuildError, OSError) as e:
             raise click.ClickException(f"{outdir}: {e}") from e
     click.echo(
@@ -183,6 +181,16 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
             ping_build(settings, snapshot, written)
         except MedfeedError as e:
             raise fail(e) from e
+
+
+def _usable_state(settings: Settings) -> Path | None:
+    # The state folder only spares a build work (the entry cache, the kept texts): one
+    # the app would refuse is said once, as the app says it, and built without.
+    trouble = state_folder_problem(settings)
+    if trouble is None:
+        return settings.state_folder
+    click.echo(f"{ENV_NAMES['STATE_DIR']}: {trouble}; building without it", err=True)
+    return None
 
 
 @contextmanager

@@ -67,8 +67,7 @@ class DocumentKeys:
         parts = [self._context, _part((kind.name, subject))]
         for shown in self._content.key(kind, subject):
             if isinstance(shown, Item):
-                digest = self._digests.get(id(shown))
-                parts.append(b"I" + (digest if digest is not None else self.item_digest(shown)))
+                parts.append(b"I" + self.item_digest(shown))
             elif shown is None or isinstance(shown, bool | int | str):
                 parts.append(_part(shown))
             elif isinstance(shown, datetime):

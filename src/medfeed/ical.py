@@ -152,11 +152,6 @@ def sequence(item: Item) -> int:
     return min(max(minutes, 0), MAX_SEQUENCE)
 
 
-def event_days(event: Event) -> tuple[date, date]:
-    """The first and last day (inclusive) an event may have covered."""
-    return event.days
-
-
 def date_label(day: date, precise: bool = True) -> str:
     """A day in English words, ``12 October 2015``, or only its month: ``October 2015``."""
     return wording_label(PartialDate(day.year, day.month, day.day if precise else None))
@@ -172,7 +167,7 @@ def date_note(event: Event) -> str:
     if len(ends) == 1:
         when = date_label(event.start.first_day, precise=False)
         return f"Date known to the month only: {when}; shown as the whole month."
-    first, last = event_days(event)
+    first, last = event.days
     given = " to ".join(date_label(p.first_day, p.day is not None) for p in ends)
     known = "to the month only" if all(rough) else "only in part"
     shown = f"{date_label(first)} to {date_label(last)}"
@@ -186,7 +181,7 @@ def _float(value: float) -> str:
 
 def _event_lines(item: Item, event: Event, meta: CalendarMeta, short: bool) -> Iterator[str]:
     entry, language = item.entry, meta.language
-    first, last = event_days(event)
+    first, last = event.days
     revised = _utc(revised_at(item))
     yield "BEGIN:VEVENT\r\n"
     yield _line("UID", escape_text(item.id))

@@ -93,23 +93,9 @@ class ItemTexts:
                 for cut, text in cuts.items():
                     yield context, item, cut, text
 
-    def export(self, items: Iterable[Item], fmt: str) -> list[Row]:
-        """The texts in ``fmt`` of these items, to be adopted by another process forked
-        from the one that made the items (their ids are the same there)."""
-        rows = []
-        for item in items:
-            for context, texts in self._texts.items():
-                slot = texts.get(id(item))
-                if slot is not None and slot[0] is item:
-                    rows += [
-                        (context, (id(item), *cut), text)
-                        for cut, text in slot[1].items()
-                        if cut[0] == fmt
-                    ]
-        return rows
-
     def adopt(self, rows: Iterable[Row], items: Iterable[Item]) -> None:
-        """Take texts exported by a forked process for these (the same) items."""
+        """Take texts sent by a forked process (``made_since``) for these (the same)
+        items."""
         by_id = {id(item): item for item in items}
         for context, key, text in rows:
             item = by_id.get(key[0])

@@ -189,10 +189,15 @@ def check_folders(settings: Settings, names: Mapping[str, str]) -> list[Problem]
             kind = "a file" if stat.S_ISREG(mode) else "something else"
             message = f"the entries folder {str(entries)!r} is {kind}, not a folder"
             problems.append(Problem(label, "", message))
-    trouble = _state_folder_problem(settings.state_folder, chosen=settings.state_dir is not None)
+    trouble = state_folder_problem(settings)
     if trouble:
         problems.append(Problem(names.get("STATE_DIR", ENV_NAMES["STATE_DIR"]), "", trouble))
     return problems
+
+
+def state_folder_problem(settings: Settings) -> str | None:
+    """Why the state folder in use cannot be used, or None (one missing is made)."""
+    return _state_folder_problem(settings.state_folder, chosen=settings.state_dir is not None)
 
 
 def _state_folder_problem(folder: Path, *, chosen: bool) -> str | None:
