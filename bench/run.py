@@ -27,9 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +39,7 @@ from servers import (
     REPO,
     Server,
     children,
+    feed_paths,
     free_port,
     get,
     gunicorn_argv,
@@ -50,6 +49,7 @@ from servers import (
     start,
     tool,
     wait_ready,
+    warm,
 )
 
 from medfeed.settings import Settings
@@ -457,25 +457,6 @@ def static(folder: Path, count: int, plan: Plan, tmp: Path, report: Report,
 
 
 # --- c. start-up, and memory per worker ---------------------------------------------------------
-
-
-def feed_paths(folder: Path) -> list[str]:
-    """Every feed of the site: all entries and each category, in both formats."""
-    site = tomllib.loads((folder / "site.toml").read_text(encoding="utf-8"))
-    prefixes = ["/", *(f"/categories/{c['slug']}/" for c in site.get("categories", []))]
-    return [f"{prefix}feed.{fmt}" for prefix in prefixes for fmt in ("atom", "rss")]
-
-
-def warm(server: Server, paths: Sequence[str], rounds: int = 8) -> None:
-    """Ask for every feed in every encoding, four at a time so that both workers answer."""
-    encodings = ("identity", "gzip", "br")
-    jobs = [(p, e) for _ in range(rounds) for p in paths for e in encodings]
-    with ThreadPoolExecutor(4) as pool:
-        statuses = list(pool.map(
-            lambda job: get(server.url(job[0]), {"Accept-Encoding": job[1]})[0], jobs
-        ))  # fmt: skip
-    if set(statuses) != {200}:
-        raise RuntimeError(f"warming got statuses {sorted(set(statuses))}")
 
 
 def first_feed_seconds(folder: Path, log: Path, keep: Callable[[Server], None] | None) -> float:

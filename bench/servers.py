@@ -14,7 +14,9 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,3 +213,33 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def memory_mib(pid: int) -> tuple[float, float]:
+    """Resident and proportional set size of a process (pages it shares with others
+    counted in part), from /proc/<pid>/smaps_rollup."""
+    found: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss"):
+            found[name] = int(rest.split()[0]) / 1024
+    return found["Rss"], found["Pss"]
+
+
+def feed_paths(folder: Path) -> list[str]:
+    """Every feed of the site: all entries and each category, in both formats."""
+    site = tomllib.loads((folder / "site.toml").read_text(encoding="utf-8"))
+    prefixes = ["/", *(f"/categories/{c['slug']}/" for c in site.get("categories", []))]
+    return [f"{prefix}feed.{fmt}" for prefix in prefixes for fmt in ("atom", "rss")]
+
+
+def warm(server: Server, paths: Sequence[str], rounds: int = 8) -> None:
+    """Ask for every feed in every encoding, four at a time so that both workers answer."""
+    encodings = ("identity", "gzip", "br")
+    jobs = [(p, e) for _ in range(rounds) for p in paths for e in encodings]
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(
+            lambda job: get(server.url(job[0]), {"Accept-Encoding": job[1]})[0], jobs
+        ))  # fmt: skip
+    if set(statuses) != {200}:
+        raise RuntimeError(f"warming got statuses {sorted(set(statuses))}")

@@ -67,3 +67,15 @@ def test_the_refresh_benchmark_runs_and_reports() -> None:
     done = run_bench("refresh.py", "--smoke")
     [row] = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
     assert row.count(" ms") >= 2, row
+
+
+def test_the_memory_benchmark_measures_both_workers_after_each_start() -> None:
+    done = run_bench("memory.py", "--smoke")
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
+    assert [row.split("|")[2].strip() for row in rows] == [
+        "first start, no cache",
+        "restart on the cache",
+    ]
+    for row in rows:
+        workers = row.split("|")[4]
+        assert workers.count(" + ") == 1 and workers.strip().endswith("MiB"), row

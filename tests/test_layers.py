@@ -80,7 +80,15 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "storedentry",
     },  # fmt: skip
-    "readahead": {"errors", "filestate", "models", "parallel", "reading"},
+    "readahead": {
+        "cachecodec",
+        "cachefile",
+        "errors",
+        "filestate",
+        "parallel",
+        "reading",
+        "storedentry",
+    },  # fmt: skip
     "folder": {
         "cachecodec",
         "errors",

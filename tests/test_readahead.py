@@ -1,18 +1,29 @@
 """A first start reads many files on every core: what it publishes is what reading them
-one at a time gives, and a file read ahead that changed since is read again."""
+one at a time gives, and a file read ahead that changed since is read again. With a
+state folder, what it read lies in an unnamed file there, not in memory, as a
+restart's entries lie in the cache file."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 
-from conftest import WriteEntry
+from conftest import BASE_URL, WriteEntry
+from medfeed import cachefile, readahead, storedentry
 from medfeed import folder as folder_module
-from medfeed import readahead
+from medfeed.cachewriter import FORKS
 from medfeed.folder import Folder
 from medfeed.models import Entry
+from medfeed.settings import Settings
+from medfeed.site import Publisher
+from medfeed.storedentry import StoredEntry
 
 
 def _folder_of_many(write_entry: WriteEntry, entries_dir: Path) -> None:
@@ -62,3 +73,111 @@ def test_a_file_that_changed_after_it_was_read_ahead_is_read_again(
     )
     folder = Folder(entries_dir)
     assert [item.entry.title for item in folder.catalog().items] == ["Now"]
+
+
+# --- kept in the state folder's unnamed file ----------------------------------------------------
+
+
+def _later() -> datetime:
+    # Ahead of the files just written: they count as settled (see entrycache.RACY_NS).
+    return datetime.now(UTC) + timedelta(seconds=10)
+
+
+@pytest.fixture
+def read_ahead_of_a_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readahead, "FILES_FROM", 2)
+    monkeypatch.setattr(readahead, "FILE_SHARE", 3)  # several shares, several processes
+
+
+@pytest.mark.usefixtures("read_ahead_of_a_few")
+def test_a_first_start_keeps_what_it_read_in_an_unnamed_file(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    _folder_of_many(write_entry, entries_dir)
+    in_memory = Folder(entries_dir).catalog()
+    state = tmp_path / "state"
+
+    first = Folder(entries_dir, state=state, now=_later)
+    items = first.catalog().items
+    assert all(type(item.stored) is StoredEntry for item in items)
+    assert items == in_memory.items
+    assert [item.entry for item in items] == [item.entry for item in in_memory.items]
+    assert first.catalog().problems == in_memory.problems
+    # Unnamed: nothing is left behind in the state folder, even by a crash.
+    assert first.cache is not None
+    assert {p.name for p in state.iterdir()} <= {"entries.cache.lock", "site.record",
+                                                 "site.record.lock"}  # fmt: skip
+
+    # The caches written from it hold the same entries, copied from that file: here, and
+    # after an edit from a forked child, as the writer thread writes.
+    first.save_cache()
+    write_entry("entry-3", title="Entry 3, edited", published="2015-10-04T09:00:00Z")
+    first.update({"entry-3.json"})
+    first.catalog()  # published: the write waits for a quiet second, or this flush
+    assert first.cache.writer.flush(apart=FORKS)
+    again = Folder(entries_dir, state=state, now=_later)
+    assert again.files_read == 1  # broken.json: no version of it to cache
+    in_memory = Folder(entries_dir).catalog()
+    assert again.catalog().items == in_memory.items
+    assert [i.entry for i in again.catalog().items] == [i.entry for i in in_memory.items]
+
+
+def _refuse_to_write(*_: object) -> int:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _refuse_a_file(*_: object, **__: object) -> object:
+    raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+
+@pytest.mark.usefixtures("read_ahead_of_a_few")
+@pytest.mark.parametrize("refuse", ["a full disk", "no file"])
+def test_a_first_start_that_cannot_keep_its_entries_in_a_file_keeps_them_in_memory(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    refuse: str,
+) -> None:
+    _folder_of_many(write_entry, entries_dir)
+    in_memory = Folder(entries_dir).catalog()
+    if refuse == "a full disk":
+        monkeypatch.setattr(cachefile.os, "pwrite", _refuse_to_write)
+    else:
+        monkeypatch.setattr(tempfile, "TemporaryFile", _refuse_a_file)
+
+    first = Folder(entries_dir, state=tmp_path / "state", now=_later)
+    items = first.catalog().items
+    assert all(type(item.stored) is Entry for item in items)
+    assert items == in_memory.items
+    assert first.catalog().problems == in_memory.problems
+
+
+@pytest.mark.usefixtures("read_ahead_of_a_few")
+def test_an_entry_whose_bytes_changed_in_the_unnamed_file_is_read_from_its_file_again(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(storedentry, "DECODED_KEPT", 0)  # every use reads it back
+    _folder_of_many(write_entry, entries_dir)
+    settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False,
+                        state_dir=tmp_path / "state")  # fmt: skip
+    publisher = Publisher(settings, now=_later)
+    newest = publisher.catalog.items[0]
+    assert isinstance(newest.stored, StoredEntry)
+    title = newest.entry.title
+    blobs, offset = newest.stored.place
+    os.pwrite(blobs.fileno(), b"\xff" * 8, offset + 20)  # no one but a stray process
+
+    write_entry("entry-0", title="Entry 0, edited", published="2015-10-01T09:00:00Z")
+    assert publisher.refresh({"entry-0.json"})
+    items = {item.slug: item for item in publisher.catalog.items}
+    assert type(items[newest.slug].stored) is Entry  # read from its file again
+    titles = {
+        e.title for e in feedparser.parse(publisher.snapshot().document("/feed.atom").body).entries
+    }  # type: ignore[union-attr]
+    assert {"Entry 0, edited", title} <= titles
+    assert "reading the entries from their files again" in caplog.text

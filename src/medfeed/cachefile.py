@@ -9,6 +9,8 @@ shows them (see ``storedentry``).
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import pickle
 import struct
 import zlib
@@ -36,6 +38,49 @@ READ_SIZE = 1 << 20
 100,000 entries: never read whole into memory)."""
 CHUNK = 500
 """Records per pickle: a writer thread lets requests run between two of them."""
+
+Pickled = tuple[Head, int, int, int]
+"""An entry pickled among others: its head, where its pickle starts, its length and CRC-32."""
+
+
+class Spill:
+    """Entries kept in an unnamed file rather than in memory, read back like a restart's.
+
+    A first start validates every file; at 100,000 entries the models would weigh
+    600 MB in each process serving them, where their pickles weigh 270 MB of the
+    operating system's page cache, which it can drop and read again. The file vanishes
+    with the last entry read back from it. Processes forked after it was made write to
+    it too, each where it reserved room.
+    """
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._fd = f.fileno()
+        self._blobs = Blobs(f, decode_entry)
+        context = multiprocessing.get_context("fork")
+        self._end = context.RawValue("q", 0)
+        self._lock = context.Lock()
+
+    def write(self, data: bytes | bytearray) -> int:
+        """Write ``data`` where no other process writes; where it starts.
+
+        Raises:
+            OSError: the file cannot take it (its disk is full).
+        """
+        with self._lock:
+            base: int = self._end.value
+            self._end.value = base + len(data)
+        view = memoryview(data)
+        written = 0
+        while written < len(data):
+            written += os.pwrite(self._fd, view[written:], base + written)
+        return base
+
+    def stored(self, base: int, pickled: list[Pickled]) -> list[StoredEntry]:
+        """The entries ``write`` wrote at ``base``, as ``pickled`` says they lie there."""
+        return [
+            StoredEntry(facts, self._blobs, base + start, length, crc)
+            for facts, start, length, crc in pickled
+        ]
 
 
 def write_records(f: BinaryIO, records: Mapping[str, Record]) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
 import weakref
 from collections.abc import Collection
 from contextlib import suppress
@@ -35,8 +36,8 @@ from medfeed.cachecodec import (
     gc_paused,
     state_digest,
 )
-from medfeed.cachefile import read_records, write_records
-from medfeed.coordination import create_private, locked, replacing
+from medfeed.cachefile import Spill, read_records, write_records
+from medfeed.coordination import FOLDER_MODE, create_private, locked, replacing
 
 CACHE_FILE = "entries.cache"
 LOCK_FILE = "entries.cache.lock"
@@ -127,6 +128,19 @@ class EntryCache:
     def _read(self, f: BinaryIO, keep_all: bool) -> tuple[str, dict[str, Record]]:
         header = self._header(f)
         return str(header["digest"]), read_records(f, keep_all=keep_all)
+
+    def spill(self) -> Spill | None:
+        """An unnamed file in the state folder to keep entries in (see ``Spill``), or
+        None where none can be made."""
+        try:
+            self.path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+            # No name (O_TMPFILE where the system has it): nothing to clean up after a crash.
+            f = tempfile.TemporaryFile(dir=self.path.parent)
+        except OSError:
+            return None
+        # A forked child writing the next cache copies entries from it.
+        self._opened.add(f)
+        return Spill(f)
 
     def open_files(self) -> list[int]:
         """The cache files this process loaded and still reads entries from."""

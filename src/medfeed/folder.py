@@ -86,7 +86,8 @@ class Folder(FolderFiles):
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
             recorded = self.cache.recorded() if self.cache else ()
-            self._ahead = read_ahead(self.root, self._site_file.known, recorded)
+            spill_to = self.cache.cache.spill if self.cache else None
+            self._ahead = read_ahead(self.root, self._site_file.known, recorded, spill_to)
             self.rescan()
         if self.cache is not None:
             self.cache.started()
