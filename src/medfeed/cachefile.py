@@ -157,7 +157,12 @@ def read_records(f: BinaryIO, *, keep_all: bool = False) -> dict[str, Record]:
         if type(pid) is not tuple or len(pid) != 4:
             raise ValueError("a record names an entry in no known way")
         facts, offset, length, check = pid
-        if type(facts) is not Head or not all(type(n) is int for n in (offset, length, check)):
+        if not (
+            type(facts) is Head
+            and type(offset) is int
+            and type(length) is int
+            and type(check) is int
+        ):
             raise ValueError("a record names an entry in no known way")
         if not start <= offset <= offset + length <= index:
             raise ValueError("a record names bytes outside the entries")

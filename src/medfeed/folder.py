@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,6 +77,8 @@ class Folder(FolderFiles):
         self._fallbacks: dict[str, Item] = {}
         """At start-up: the versions published before it (the cache's), by file name."""
         self._starting = True
+        self._moment = (datetime.min, 0)
+        """The last moment files were read after, and it in nanoseconds."""
         self._ahead: dict[str, Ahead] = {}
         """At start-up: files read ahead on every core, by file name."""
         with gc_paused():
@@ -150,8 +151,8 @@ class Folder(FolderFiles):
             return item.with_id(entry_id(site.authority, item.head.published, item.slug))
 
         for name, state in self.files.items():
-            self.files[name] = replace(
-                state, item=again(state.item), last_good=again(state.last_good)
+            self.files[name] = state._replace(
+                item=again(state.item), last_good=again(state.last_good)
             )
 
     # --- entry files --------------------------------------------------------------------
@@ -163,7 +164,9 @@ class Folder(FolderFiles):
         self, name: str, signature: Signature, old: FileState | None, moment: datetime
     ) -> FileState:
         label = self._label(name)
-        read_ns = int(moment.timestamp() * 1e9)
+        if moment is not self._moment[0]:  # one moment for many files (a rescan)
+            self._moment = (moment, int(moment.timestamp() * 1e9))
+        read_ns = self._moment[1]
         last_good = old.last_good if old else self._fallbacks.get(name)
         cached = self.cache.cached(name, signature) if self.cache and old is None else None
         known = self._site_file.known

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -77,9 +76,10 @@ class FolderFiles:
 
     # --- looking at files ---------------------------------------------------------------
 
-    def _read_file(self, name: str) -> bool:
+    def _read_file(self, name: str, moment: datetime | None = None) -> bool:
+        """Look at one file, just after ``moment`` (default: now); whether anything changed."""
         old = self.files.get(name)
-        moment = self._now()
+        moment = moment or self._now()
         try:
             # Not os.path.join: this runs for every file at start-up, and names have no "/".
             signature = read_signature(f"{self._where}/{name}")
@@ -88,7 +88,7 @@ class FolderFiles:
             self._blocked.add(name)
             problem = Problem(self._label(name), "", f"cannot be read ({e})")
             kept = old or self._unseen(name)
-            self.files[name] = replace(kept, signature=None, problems=(problem,))
+            self.files[name] = kept._replace(signature=None, problems=(problem,))
             return kept.problems != (problem,)
         self._blocked.discard(name)
         if signature is None:
@@ -159,9 +159,12 @@ class FolderFiles:
 
     def _check(self, names: set[str]) -> bool:
         changed = False
+        # One moment for the pass, taken before any file is looked at: what each file
+        # held is known to be at least as new as that (100,000 files at a start-up).
+        moment = self._now()
         for name in names - {SITE_FILE}:
             if is_entry_name(name) and "/" not in name:
-                changed |= self._read_file(name)
+                changed |= self._read_file(name, moment)
         changed |= self._check_others(names, changed)
         changed |= self.settle()
         self._schedule_retry()

@@ -52,7 +52,8 @@ class Item:
         """What every pass over all items asks of the entry, without reading it back."""
         self.published_at = facts.published.timestamp()
         """The publication time as a POSIX timestamp, cheap to compare."""
-        self.changed_at = facts.last_changed.timestamp()
+        updated = facts.updated
+        self.changed_at = self.published_at if updated is None else updated.timestamp()
         """When the entry last changed (updated, else published), as a POSIX timestamp."""
         self.order = (self.published_at, slug)
         """Sort key, newest first when reversed: publication time, then slug."""

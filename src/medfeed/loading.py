@@ -204,7 +204,7 @@ def load_catalog_in_force(
             return load_catalog(folder, now, site_version=SiteVersion(site, modified, None))
         before = load_catalog(folder, now, site_version=recorded)
         users = {item.source: item for item in before.items}
-        held = dropped_categories(folder, recorded.site, site, users)
+        held = dropped_categories(folder, recorded.site, site, lambda: users)
         if not held:
             return load_catalog(folder, now, site_version=SiteVersion(site, modified, None))
         return replace(before, problems=tuple(sorted({*held, *before.problems})))

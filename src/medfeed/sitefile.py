@@ -109,7 +109,7 @@ class SiteFile:
             # Unreadable, from the error the system gave: not the file's own fault.
             self.unreadable |= isinstance(getattr(e.__cause__, "__cause__", None), OSError)
             return self._hold_back(e.problems)
-        missing = dropped_categories(self.root, self.site, version.site, published(), files)
+        missing = dropped_categories(self.root, self.site, version.site, published, files)
         if missing:
             return self._hold_back(missing)
         changed = version.site != self.site or bool(self.problems)
@@ -127,11 +127,12 @@ def dropped_categories(
     root: Path,
     site: SiteConfig,
     new: SiteConfig,
-    published: Mapping[str, Item],
+    published: Callable[[], Mapping[str, Item]],
     files: Mapping[str, FileState] | None = None,
 ) -> tuple[Problem, ...]:
     """Why ``new`` may not replace the settings ``site`` of the folder ``root``: the
-    categories it drops that ``published`` items (by source file) are filed under.
+    categories it drops that the items ``published`` gives (by source file; a pass
+    over every file, asked for only if a category is dropped) are filed under.
 
     An item whose file now holds a version that fits ``new`` (``files``, what was last
     read of each) is no obstacle.
@@ -143,7 +144,7 @@ def dropped_categories(
     if not gone:
         return ()
     users: dict[str, list[str]] = {}
-    for source, item in published.items():
+    for source, item in published().items():
         name = source.rsplit("/", 1)[-1]
         state = files.get(name) if files is not None else None
         if state and state.item and known.issuperset(state.item.head.categories):
