@@ -193,6 +193,40 @@ def test_site_settings_are_applied_to_cached_entries(
 # --- nothing lost across restarts ---------------------------------------------------------------
 
 
+def test_a_restart_publishes_what_a_process_that_ran_all_along_does(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    # Each way a file can differ from what the cache recorded, at once: a restart takes
+    # most files as the cache has them, in one pass, and must tell every other.
+    base = later()  # every file settled, so that the cache records it
+    clock = [base + timedelta(days=1)]
+    for slug in ("unchanged", "edited", "touched", "deleted", "broken"):
+        write_entry(slug, title=slug.title(), published="2015-10-12T09:00:00Z")
+    ahead = (base + timedelta(hours=30)).isoformat()  # tomorrow, now: allowed
+    write_entry("ahead", title="Ahead", published="2015-10-12T09:00:00Z", updated=ahead)
+    start(entries_dir, state, now=lambda: clock[0]).save_cache()
+    along = start(entries_dir, state.with_name("along"), now=lambda: clock[0])
+
+    write_entry("edited", title="Edited", published="2015-10-12T09:00:00Z")
+    touched = entries_dir / "touched.json"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    (entries_dir / "deleted.json").unlink()
+    break_file(entries_dir / "broken.json")
+    write_entry("new", title="New", published="2015-10-13T09:00:00Z")
+    clock[0] = base  # the clock set back a day: "ahead" is now two days ahead
+    for folder in (along, again := start(entries_dir, state, now=lambda: clock[0])):
+        folder.update({"ahead.json"} if folder is along else ())
+    along.rescan()
+
+    titles = {i.slug: i.entry.title for i in again.catalog().items}
+    assert titles == {i.slug: i.entry.title for i in along.catalog().items}
+    assert titles == {"unchanged": "Unchanged", "edited": "Edited", "touched": "Touched",
+                      "broken": "Broken", "ahead": "Ahead", "new": "New"}  # fmt: skip
+    assert again.files_read == 4  # edited, touched, broken and new; not the others
+    problems = {(p.path.rsplit("/", 1)[-1], p.field) for p in again.catalog().problems}
+    assert problems == {("broken.json", ""), ("ahead.json", "updated")}
+
+
 def test_a_file_broken_at_start_up_keeps_its_last_published_version(
     entries_dir: Path, write_entry: WriteEntry, state: Path
 ) -> None:

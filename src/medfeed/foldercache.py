@@ -4,7 +4,7 @@ state gives, written by ``cachewriter``'s thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 
 from medfeed.cachecodec import Record, Version
@@ -84,6 +84,13 @@ class FolderCache:
     def recorded(self) -> Collection[str]:
         """The names the cache read at start-up has a record of."""
         return self._records.keys() if self._records is not None else ()
+
+    def as_published(self) -> Iterator[tuple[str, Signature]]:
+        """The files of the cache read at start-up whose one cached version is the one
+        published, with the signature it was read under."""
+        for name, (signature, current, published) in (self._records or {}).items():
+            if current is not None and current is published and signature is not None:
+                yield name, signature
 
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""

@@ -195,7 +195,13 @@ class FolderFiles:
         self.folder_problems = ()
         for name in set(self.files) - present:
             changed |= self._read_file(name)
+        self._prefill(present)
         return self._check(self._maybe_changed(present) | {SITE_FILE}) or changed
+
+    def _prefill(self, names: set[str]) -> None:
+        """Before a rescan looks at ``names``: set what is known already of those not
+        looked at yet, under the signature it was known by (a file whose signature is
+        another is then read as changed)."""
 
     def maybe_changed(self) -> set[str] | None:
         """The files a rescan would find changed, or may (new, gone, another signature,
