@@ -34,14 +34,7 @@ from medfeed.reading import SITE_FILE, read_entry
 from medfeed.salvage import InvalidEntry, Salvage, salvage_entry, salvage_of
 from medfeed.sitefile import SiteFile
 from medfeed.siterecord import SiteRecord
-from medfeed.store import (
-    FUTURE_UPDATE_LIMIT,
-    Catalog,
-    Changes,
-    Item,
-    build_item,
-    time_problems,
-)
+from medfeed.store import Catalog, Changes, Item, build_item, time_problems
 from medfeed.storedentry import AnyEntry, StoredEntry, loaded, same_entry
 
 DELETION_GRACE = 1.0
@@ -84,8 +77,6 @@ class Folder(FolderFiles):
         self._fallbacks: dict[str, Item] = {}
         """At start-up: the versions published before it (the cache's), by file name."""
         self._starting = True
-        self._moment = (datetime.min, 0)
-        """The last moment files were read after, and it in nanoseconds."""
         self._ahead: dict[str, Ahead] = {}
         """At start-up: files read ahead on every core, by file name."""
         with gc_paused():
@@ -168,33 +159,15 @@ class Folder(FolderFiles):
         return FileState(None, None, self._fallbacks.get(name), ())
 
     def _prefill(self, names: set[str]) -> None:
-        if not self._starting or self.cache is None:
-            return
-        # What _read_version would make of each file the cache recorded as published,
-        # should its signature be the same (most, at a restart), without its steps:
-        # 100,000 of them at a start-up.
-        moment = self._now()
-        read_ns = int(moment.timestamp() * 1e9)
-        latest = moment + FUTURE_UPDATE_LIMIT
-        fallbacks, files = self._fallbacks, self.files
-        known: dict[str, FileState] = {}
-        for name, signature in self.cache.as_published():
-            item = fallbacks.get(name)
-            if item is None or name not in names or name in files:
-                continue
-            updated = item.head.updated
-            if updated is not None and updated > latest:
-                continue  # a problem now: read the whole way
-            known[name] = FileState(signature, item, item, (), read_ns)
-        files.update(known)
+        if self._starting and self.cache is not None:
+            known = self.cache.as_published(names - self.files.keys(), self._fallbacks, self._now())
+            self.files.update(known)
 
     def _read_version(
         self, name: str, signature: Signature, old: FileState | None, moment: datetime
     ) -> FileState:
         label = self._label(name)
-        if moment is not self._moment[0]:  # one moment for many files (a rescan)
-            self._moment = (moment, int(moment.timestamp() * 1e9))
-        read_ns = self._moment[1]
+        read_ns = self._in_ns(moment)
         last_good = old.last_good if old else self._fallbacks.get(name)
         cached = self.cache.cached(name, signature) if self.cache and old is None else None
         known = self._site_file.known

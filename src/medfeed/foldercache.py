@@ -4,7 +4,8 @@ state gives, written by ``cachewriter``'s thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from medfeed.cachecodec import Record, Version
@@ -12,7 +13,7 @@ from medfeed.cachewriter import FORKS, CacheWriter, Made
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
-from medfeed.store import Item, build_item
+from medfeed.store import FUTURE_UPDATE_LIMIT, Item, build_item
 
 HTML_KEPT = 1000
 """How many of the newest published items keep their rendered HTML in the cache: what
@@ -85,12 +86,27 @@ class FolderCache:
         """The names the cache read at start-up has a record of."""
         return self._records.keys() if self._records is not None else ()
 
-    def as_published(self) -> Iterator[tuple[str, Signature]]:
-        """The files of the cache read at start-up whose one cached version is the one
-        published, with the signature it was read under."""
+    def as_published(
+        self, names: Collection[str], recalled: Mapping[str, Item], moment: datetime
+    ) -> dict[str, FileState]:
+        """At start-up, for the ``names`` of files whose one cached version is the one
+        published (``recalled``, from ``recall``): what reading them just after
+        ``moment`` gives, should their signature be the one the cache has. Those whose
+        time is a problem now (an ``updated`` too far ahead) are left out."""
+        # What Folder._read_version makes of them, without its steps: 100,000 files.
+        read_ns = int(moment.timestamp() * 1e9)
+        latest = moment + FUTURE_UPDATE_LIMIT
+        found: dict[str, FileState] = {}
         for name, (signature, current, published) in (self._records or {}).items():
-            if current is not None and current is published and signature is not None:
-                yield name, signature
+            if current is None or current is not published or signature is None:
+                continue
+            item = recalled.get(name)
+            if item is None or name not in names:
+                continue
+            updated = item.head.updated
+            if updated is None or updated <= latest:
+                found[name] = FileState(signature, item, item, (), read_ns)
+        return found
 
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""

@@ -48,6 +48,15 @@ class FolderFiles:
         """Files whose stat was refused, to look at again."""
         self._retry_at: float | None = None
         """When to look again at what could not be looked at, if anything."""
+        self._moment = (datetime.min, 0)
+        """The last moment files were looked at after, and it in nanoseconds."""
+
+    def _in_ns(self, moment: datetime) -> int:
+        """``moment`` in nanoseconds since the epoch (worked out once for the many files
+        of a pass, which share their moment)."""
+        if moment is not self._moment[0]:
+            self._moment = (moment, int(moment.timestamp() * 1e9))
+        return self._moment[1]
 
     def _label(self, name: str) -> str:
         # The same as file_label's, which asks the OS for the folder's name on each call.
