@@ -72,7 +72,10 @@ class Spill:
         view = memoryview(data)
         written = 0
         while written < len(data):
-            written += os.pwrite(self._fd, view[written:], base + written)
+            wrote = os.pwrite(self._fd, view[written:], base + written)
+            if wrote <= 0:
+                raise OSError("the file takes no more bytes")
+            written += wrote
         return base
 
     def stored(self, base: int, pickled: list[Pickled]) -> list[StoredEntry]:
