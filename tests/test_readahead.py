@@ -12,17 +12,14 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import feedparser
 import pytest
 
-from conftest import BASE_URL, WriteEntry
-from medfeed import cachefile, readahead, storedentry
+from conftest import WriteEntry
+from medfeed import cachefile, readahead
 from medfeed import folder as folder_module
 from medfeed.cachewriter import FORKS
 from medfeed.folder import Folder
 from medfeed.models import Entry
-from medfeed.settings import Settings
-from medfeed.site import Publisher
 from medfeed.storedentry import StoredEntry
 
 
@@ -151,33 +148,3 @@ def test_a_first_start_that_cannot_keep_its_entries_in_a_file_keeps_them_in_memo
     assert all(type(item.stored) is Entry for item in items)
     assert items == in_memory.items
     assert first.catalog().problems == in_memory.problems
-
-
-@pytest.mark.usefixtures("read_ahead_of_a_few")
-def test_an_entry_whose_bytes_changed_in_the_unnamed_file_is_read_from_its_file_again(
-    entries_dir: Path,
-    write_entry: WriteEntry,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    monkeypatch.setattr(storedentry, "DECODED_KEPT", 0)  # every use reads it back
-    _folder_of_many(write_entry, entries_dir)
-    settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False,
-                        state_dir=tmp_path / "state")  # fmt: skip
-    publisher = Publisher(settings, now=_later)
-    newest = publisher.catalog.items[0]
-    assert isinstance(newest.stored, StoredEntry)
-    title = newest.entry.title
-    blobs, offset = newest.stored.place
-    os.pwrite(blobs.fileno(), b"\xff" * 8, offset + 20)  # no one but a stray process
-
-    write_entry("entry-0", title="Entry 0, edited", published="2015-10-01T09:00:00Z")
-    assert publisher.refresh({"entry-0.json"})
-    items = {item.slug: item for item in publisher.catalog.items}
-    assert type(items[newest.slug].stored) is Entry  # read from its file again
-    titles = {
-        e.title for e in feedparser.parse(publisher.snapshot().document("/feed.atom").body).entries
-    }  # type: ignore[union-attr]
-    assert {"Entry 0, edited", title} <= titles
-    assert "reading the entries from their files again" in caplog.text

@@ -4,6 +4,7 @@ copies them; they read back as the entries they were, or not at all."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import BASE_URL, WriteEntry
 from helpers import valid_entries
-from medfeed import storedentry
+from medfeed import readahead, storedentry
 from medfeed.cachecodec import Record, Version
 from medfeed.cachefile import read_records, write_records
 from medfeed.cachewriter import FORKS
@@ -150,21 +151,32 @@ def _damage(state: Path, item: Item) -> None:
         f.write(bytes([byte ^ 0xFF]))
 
 
-def test_a_cache_file_changed_under_the_process_has_the_files_read_again(
+@pytest.mark.parametrize("kept_in", ["the cache file", "a first start's unnamed file"])
+def test_a_file_entries_lie_in_changed_under_the_process_has_the_files_read_again(
     entries_dir: Path,
     write_entry: WriteEntry,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    kept_in: str,
 ) -> None:
     monkeypatch.setattr(storedentry, "DECODED_KEPT", 0)  # every use reads it back
     _three(write_entry)
     state = tmp_path / "state"
     settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False, state_dir=state)
-    Publisher(settings, now=_later).folder.save_cache()
+    if kept_in == "the cache file":
+        Publisher(settings, now=_later).folder.save_cache()
+    else:
+        monkeypatch.setattr(readahead, "FILES_FROM", 2)  # a first start reads ahead
     publisher = Publisher(settings, now=_later)
     served = {item.slug: item for item in publisher.catalog.items}
-    _damage(state, served["c-visit"])
+    if kept_in == "the cache file":
+        _damage(state, served["c-visit"])
+    else:
+        stored = served["c-visit"].stored
+        assert isinstance(stored, StoredEntry)
+        blobs, offset = stored.place
+        os.pwrite(blobs.fileno(), b"\xff" * 8, offset + 20)  # no one but a stray process
 
     # Another file changes: the new snapshot's feeds show c, which cannot be read back.
     write_entry("a-visit", title="A, edited", published="2015-10-12T09:00:00+02:00")
