@@ -51,18 +51,9 @@ ALLOWED: dict[str, set[str]] = {
     # folder's use of it.
     "cachecodec": {"errors", "filestate", "models", "storedentry"},
     "cachefile": {"cachecodec", "storedentry"},
-    "entrycache": {"cachecodec", "cachefile", "coordination", "storedentry"},
-    "cachewriter": {"cachecodec", "entrycache", "storedentry"},
-    "foldercache": {
-        "cachecodec",
-        "cachewriter",
-        "entrycache",
-        "filestate",
-        "models",
-        "readahead",
-        "store",
-        "storedentry",
-    },  # fmt: skip
+    "entrycache": {"cachecodec", "cachefile", "coordination"},
+    "cachewriter": {"cachecodec", "entrycache"},
+    "foldercache": {"cachecodec", "cachewriter", "entrycache", "filestate", "models", "store"},
     # The last valid site settings in the state folder, and the site.toml in force.
     "siterecord": {"coordination", "fields", "models"},
     "sitefile": {"errors", "filestate", "models", "reading", "safefile", "siterecord", "store"},

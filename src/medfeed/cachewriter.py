@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 import os
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from medfeed.cachecodec import Record, gc_paused
 from medfeed.entrycache import EntryCache
-from medfeed.storedentry import Blobs, StoredEntry
 
 log = logging.getLogger("medfeed")
 
@@ -84,12 +82,8 @@ class CacheWriter:
         *,
         quiet: float = QUIET,
         longest: float = LONGEST_WAIT,
-        then: Callable[[], None] | None = None,
     ) -> None:
         self.cache = cache
-        self._then = then
-        """Called after each write, or each finding that the cache on disk is as it
-        would be written."""
         self._quiet, self._longest = quiet, longest
         self._pid: int | None = None
         self._condition = threading.Condition()
@@ -143,8 +137,6 @@ class CacheWriter:
                 with gc_paused(promote=False):
                     written = self.cache.save(*make())
             self._spent = time.monotonic() - started
-            if self._then is not None:
-                self._then()
             return written
 
     def _save_apart(self, make: Callable[[], Made]) -> bool:
@@ -211,40 +203,3 @@ class SavesApart:
             code = os.waitstatus_to_exitcode(status)
             if code not in (0, SAME):
                 log.warning("the entry cache could not be written (status %s)", code)
-
-
-def locate(cache: EntryCache, entries: Mapping[str, StoredEntry]) -> tuple[Blobs, list[int]] | None:
-    """Where the cache file on disk holds the bytes of each of ``entries`` (by file
-    name; -1: nowhere), with that file opened here; None where it cannot be told.
-
-    A forked child loads the records and answers through shared memory: loading them
-    here would leave 100 MB of freed objects among those that live on (100,000 entries).
-    """
-    if not FORKS:
-        return None
-    context = multiprocessing.get_context("fork")
-    offsets = context.RawArray("q", len(entries))
-    loaded_as = context.RawArray("q", 3)
-
-    def find() -> int:
-        records = cache.load()
-        identity = cache.loaded_as()
-        if not records or identity is None:
-            return 1
-        for i, (name, entry) in enumerate(entries.items()):
-            offsets[i] = -1
-            record = records.get(name)
-            for version in (record.current, record.published) if record else ():
-                stored = version.entry if version is not None else None
-                if isinstance(stored, StoredEntry) and entry.same_bytes(stored):
-                    offsets[i] = stored.place[1]
-                    break
-        loaded_as[:] = identity
-        return 0
-
-    _, status = os.waitpid(_save_forked(cache, find), 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return None
-    ino, mtime, size = loaded_as
-    blobs = cache.reopen((ino, mtime, size))
-    return None if blobs is None else (blobs, list(offsets))

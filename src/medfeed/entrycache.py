@@ -33,13 +33,11 @@ from medfeed.cachecodec import (
     MAGIC,
     Record,
     code_fingerprint,
-    decode_entry,
     gc_paused,
     state_digest,
 )
 from medfeed.cachefile import Spill, read_records, write_records
 from medfeed.coordination import FOLDER_MODE, create_private, locked, replacing
-from medfeed.storedentry import Blobs
 
 CACHE_FILE = "entries.cache"
 LOCK_FILE = "entries.cache.lock"
@@ -130,24 +128,6 @@ class EntryCache:
     def _read(self, f: BinaryIO, keep_all: bool) -> tuple[str, dict[str, Record]]:
         header = self._header(f)
         return str(header["digest"]), read_records(f, keep_all=keep_all)
-
-    def loaded_as(self) -> tuple[int, int, int] | None:
-        """The inode, mtime and size of the cache file last loaded, if one was."""
-        return self._loaded
-
-    def reopen(self, loaded_as: tuple[int, int, int]) -> Blobs | None:
-        """The cache file a process loaded as ``loaded_as`` (``loaded_as()`` there: a
-        forked child), opened here for entries to be read back from; None if it is no
-        longer the file at the cache's path (it is never written in place)."""
-        try:
-            f, info = self._open()
-        except OSError:
-            return None
-        if (info.st_ino, info.st_mtime_ns, info.st_size) != loaded_as:
-            f.close()
-            return None
-        self._opened.add(f)
-        return Blobs(f, decode_entry)
 
     def spill(self) -> Spill | None:
         """An unnamed file in the state folder to keep entries in (see ``Spill``), or

@@ -84,8 +84,9 @@ class Folder(FolderFiles):
                 self._fallbacks = self.cache.recall(self._label, self.site)
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
-            known = self._site_file.known
-            self._ahead = self.cache.read_ahead(known) if self.cache else read_ahead(root, known)
+            recorded = self.cache.recorded() if self.cache else ()
+            spill_to = self.cache.cache.spill if self.cache else None
+            self._ahead = read_ahead(self.root, self._site_file.known, recorded, spill_to)
             self.rescan()
         if self.cache is not None:
             self.cache.started()

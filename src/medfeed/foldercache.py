@@ -9,13 +9,11 @@ from datetime import datetime
 from pathlib import Path
 
 from medfeed.cachecodec import Record, Version
-from medfeed.cachewriter import FORKS, CacheWriter, Made, locate
+from medfeed.cachewriter import FORKS, CacheWriter, Made
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
-from medfeed.readahead import Ahead, read_ahead
 from medfeed.store import FUTURE_UPDATE_LIMIT, Item, build_item
-from medfeed.storedentry import StoredEntry
 
 HTML_KEPT = 1000
 """How many of the newest published items keep their rendered HTML in the cache: what
@@ -70,14 +68,10 @@ class FolderCache:
     """The entry cache of one live folder: read at start-up, written after each publish."""
 
     def __init__(self, state_folder: Path, root: Path) -> None:
-        self._root = root
         self.cache = EntryCache(state_folder, root)
-        self.writer = CacheWriter(self.cache, then=self._move_spilled)
+        self.writer = CacheWriter(self.cache)
         self._records: dict[str, Record] | None = None
         self._written_once = False
-        self.spilled: dict[str, StoredEntry] = {}
-        """The entries a first start kept in an unnamed file (see ``cachefile.Spill``),
-        by file name: read from the cache file instead once it holds them."""
 
     def recall(self, label: Callable[[str], str], site: SiteConfig) -> dict[str, Item]:
         """Load the cache for start-up; the versions last published, by file name."""
@@ -87,13 +81,6 @@ class FolderCache:
             for name, record in self._records.items()
             if record.published is not None
         }
-
-    def read_ahead(self, known: Collection[str]) -> dict[str, Ahead]:
-        """At start-up, the folder's files the cache has no record of, read ahead (see
-        ``readahead``); their entries kept in an unnamed file until the cache holds them."""
-        found = read_ahead(self._root, known, self.recorded(), self.cache.spill)
-        self.spilled = {n: e for n, (_, e, _) in found.items() if isinstance(e, StoredEntry)}
-        return found
 
     def recorded(self) -> Collection[str]:
         """The names the cache read at start-up has a record of."""
@@ -164,15 +151,3 @@ class FolderCache:
     def save(self) -> bool:
         """Write what is pending now; whether anything was written."""
         return self.writer.flush()
-
-    def _move_spilled(self) -> None:
-        # In the writer's thread, after a write: each process that started without a
-        # cache would otherwise keep its own copy of every entry (270 MB at 100,000
-        # entries; memory, on a state folder in a tmpfs) beside the one all share.
-        spilled, self.spilled = self.spilled, {}
-        found = locate(self.cache, spilled) if spilled else None
-        if found is not None:
-            blobs, offsets = found
-            for entry, offset in zip(spilled.values(), offsets, strict=True):
-                if offset >= 0:
-                    entry.move(blobs, offset)

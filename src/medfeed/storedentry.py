@@ -117,19 +117,16 @@ class Blobs:
 class StoredEntry:
     """An entry whose head is in memory and whose whole lies in a cache file."""
 
-    __slots__ = ("head", "_where", "_length", "_crc")
+    __slots__ = ("head", "_blobs", "_offset", "_length", "_crc")
 
     def __init__(self, head: Head, blobs: Blobs, offset: int, length: int, crc: int) -> None:
         self.head = head
-        self._where = (blobs, offset)
-        """Which file and where in it: one attribute, so that ``move`` changes both at
-        once for a thread reading it."""
-        self._length, self._crc = length, crc
+        self._blobs = blobs
+        self._offset, self._length, self._crc = offset, length, crc
 
     def load(self) -> Entry:
         """The entry itself."""
-        blobs, offset = self._where
-        return blobs.entry(offset, self._length, self._crc)
+        return self._blobs.entry(self._offset, self._length, self._crc)
 
     @property
     def check(self) -> tuple[int, int]:
@@ -138,22 +135,12 @@ class StoredEntry:
 
     def raw(self) -> bytes:
         """The entry's pickle as the cache file holds it (copied into the next one)."""
-        blobs, offset = self._where
-        return blobs.read(offset, self._length, self._crc)
+        return self._blobs.read(self._offset, self._length, self._crc)
 
     @property
     def place(self) -> tuple[Blobs, int]:
         """Where it lies: one place, one entry."""
-        return self._where
-
-    def same_bytes(self, other: StoredEntry) -> bool:
-        """Whether ``other`` holds this entry's bytes (the same head, pickle length and
-        CRC-32), wherever it lies."""
-        return other.check == self.check and other.head == self.head
-
-    def move(self, blobs: Blobs, offset: int) -> None:
-        """Read the entry from ``offset`` of ``blobs`` from now on: its bytes lie there too."""
-        self._where = (blobs, offset)
+        return self._blobs, self._offset
 
     def __eq__(self, other: object) -> bool:
         # The entry it holds, wherever that lies.
