@@ -51,8 +51,7 @@ def serve_and_measure(entries: Path, state: Path, log: Path) -> dict[str, object
     """One `gunicorn -w 2` on ``entries`` with ``state``: launch to first feed, then the
     memory of each process once every feed was asked for in every encoding."""
     port = free_port()
-    env = medfeed_env(entries, port)
-    env["MEDFEED_STATE_DIR"] = str(state)
+    env = medfeed_env(entries, port) | {"MEDFEED_STATE_DIR": str(state)}
     started = time.perf_counter()
     server = start("medfeed", gunicorn_argv("wsgi:app", port), port, log, env)
     try:
