@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from generate import generate
+from servers import state_beside
 
 from medfeed.settings import Settings
 from medfeed.site import Publisher
@@ -35,7 +36,9 @@ def main() -> None:
         folder = generate(Path(tmp) / "entries", args.count)
         before = rss_mib()
         started = time.perf_counter()
-        publisher = Publisher(Settings(entries_dir=folder, base_url="http://127.0.0.1:8000/"))
+        settings = Settings(entries_dir=folder, base_url="http://127.0.0.1:8000/",
+                            state_dir=state_beside(folder))  # fmt: skip
+        publisher = Publisher(settings)
         publisher.snapshot().feed(None, "atom")
         startup = time.perf_counter() - started
         publisher.watch()

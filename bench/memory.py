@@ -18,6 +18,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +33,7 @@ from servers import (  # noqa: E402 - after the path is set
     medfeed_env,
     memory_mib,
     start,
+    state_beside,
     wait_ready,
     warm,
 )
@@ -47,43 +49,50 @@ SETTLE = 3.0
 """Seconds left after warming for the entry cache's writer (a forked child) to end."""
 
 
-def serve_and_measure(entries: Path, state: Path, log: Path) -> dict[str, object]:
-    """One `gunicorn -w 2` on ``entries`` with ``state``: launch to first feed, then the
-    memory of each process once every feed was asked for in every encoding."""
+@dataclass
+class Measured:
+    """One server's figures."""
+
+    first_feed: float
+    """Seconds from launching gunicorn to the first 200 for /feed.atom."""
+    workers_rss: list[float]
+    """MiB resident in each worker."""
+    pss: float
+    """MiB of master and workers together, shared pages counted in part."""
+
+    def verdict(self, count: int) -> str:
+        if len(self.workers_rss) != 2:
+            return f"expected 2 workers, found {len(self.workers_rss)}"
+        if count == 10_000:
+            return "met" if max(self.workers_rss) <= PER_WORKER_10K else "missed"
+        if count == 100_000:
+            return "met" if self.pss <= ALL_100K else "missed"
+        return "-"
+
+
+def serve_and_measure(entries: Path, log: Path) -> Measured:
+    """One `gunicorn -w 2` on ``entries`` (its state folder ``state_beside`` them):
+    launch to first feed, then the memory of each process once every feed was asked
+    for in every encoding."""
     port = free_port()
-    env = medfeed_env(entries, port) | {"MEDFEED_STATE_DIR": str(state)}
     started = time.perf_counter()
-    server = start("medfeed", gunicorn_argv("wsgi:app", port), port, log, env)
+    server = start(
+        "medfeed", gunicorn_argv("wsgi:app", port), port, log, medfeed_env(entries, port)
+    )
     try:
         wait_ready(server, "/feed.atom", timeout=900)
         first_feed = time.perf_counter() - started
         warm(server, feed_paths(entries))
         deadline = time.monotonic() + 600
-        while not (state / CACHE_FILE).exists() and time.monotonic() < deadline:
+        while not (state_beside(entries) / CACHE_FILE).exists() and time.monotonic() < deadline:
             time.sleep(0.1)  # the first start's cache, for the restart
         time.sleep(SETTLE)
         workers = [memory_mib(pid) for pid in children(server.process.pid)]
         master = memory_mib(server.process.pid)
     finally:
         server.stop()
-    return {
-        "first_feed": first_feed,
-        "workers_rss": [rss for rss, _ in workers],
-        "pss": master[1] + sum(pss for _, pss in workers),
-    }
-
-
-def verdict(count: int, result: dict[str, object]) -> str:
-    rss = result["workers_rss"]
-    assert isinstance(rss, list)
-    pss = float(str(result["pss"]))
-    if len(rss) != 2:
-        return f"expected 2 workers, found {len(rss)}"
-    if count == 10_000:
-        return "met" if max(rss) <= PER_WORKER_10K else "missed"
-    if count == 100_000:
-        return "met" if pss <= ALL_100K else "missed"
-    return "-"
+    return Measured(first_feed, [rss for rss, _ in workers],
+                    master[1] + sum(pss for _, pss in workers))  # fmt: skip
 
 
 def main() -> None:
@@ -104,16 +113,13 @@ def main() -> None:
     print("| ---: | --- | ---: | ---: | ---: | --- |")
     for count in sizes:
         with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
-            entries, state = Path(scratch) / "entries", Path(scratch) / "state"
+            entries = Path(scratch) / "entries"
             generate_settled(entries, count)
             for start_kind in ("first start, no cache", "restart on the cache"):
-                result = serve_and_measure(entries, state, Path(scratch) / "gunicorn.log")
-                rss = result["workers_rss"]
-                assert isinstance(rss, list)
-                workers = " + ".join(f"{mib:.0f}" for mib in rss)
-                print(f"| {count:,} | {start_kind} | {float(str(result['first_feed'])):.2f} s "
-                      f"| {workers} MiB | {float(str(result['pss'])):.0f} MiB "
-                      f"| {verdict(count, result)} |", flush=True)  # fmt: skip
+                got = serve_and_measure(entries, Path(scratch) / "gunicorn.log")
+                workers = " + ".join(f"{mib:.0f}" for mib in got.workers_rss)
+                print(f"| {count:,} | {start_kind} | {got.first_feed:.2f} s | {workers} MiB "
+                      f"| {got.pss:.0f} MiB | {got.verdict(count)} |", flush=True)  # fmt: skip
     print(
         f"\ntargets: each worker at most {PER_WORKER_10K:.0f} MiB at 10,000 entries; "
         f"master and workers together at most {ALL_100K:.0f} MiB at 100,000"

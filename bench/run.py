@@ -47,6 +47,7 @@ from servers import (
     rss_mib,
     running,
     start,
+    state_beside,
     tool,
     wait_ready,
     warm,
@@ -477,7 +478,8 @@ def first_feed_seconds(folder: Path, log: Path, keep: Callable[[Server], None] |
 def publisher_seconds(folder: Path) -> float:
     """In-process: read, validate and render every feed (constructing a Publisher)."""
     started = time.perf_counter()
-    Publisher(Settings(entries_dir=folder, base_url="http://127.0.0.1:8000/"))
+    Publisher(Settings(entries_dir=folder, base_url="http://127.0.0.1:8000/",
+                       state_dir=state_beside(folder)))  # fmt: skip
     return time.perf_counter() - started
 
 

@@ -52,14 +52,19 @@ def free_port() -> int:
 def medfeed_env(entries: Path, port: int) -> dict[str, str]:
     """This process's environment with the medfeed settings of a server on ``port``.
 
-    The state folder lies beside the entries (``<entries>.state``), in the benchmark's
-    own temporary folder: the default one, in the system's, would outlive the run with
-    an entry cache of 600 MB at 100,000 entries."""
+    The state folder lies beside the entries (``state_beside``), in the benchmark's own
+    temporary folder: the default one, in the system's, would outlive the run with an
+    entry cache of 600 MB at 100,000 entries."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDFEED_")}
     env["MEDFEED_ENTRIES"] = str(entries)
     env["MEDFEED_BASE_URL"] = f"http://{HOST}:{port}/"
-    env["MEDFEED_STATE_DIR"] = str(entries.with_name(entries.name + ".state"))
+    env["MEDFEED_STATE_DIR"] = str(state_beside(entries))
     return env
+
+
+def state_beside(entries: Path) -> Path:
+    """The state folder of a benchmark's entries: beside them, in its temporary folder."""
+    return entries.with_name(entries.name + ".state")
 
 
 def gunicorn_argv(app: str, port: int, workers: int = 2) -> list[str]:

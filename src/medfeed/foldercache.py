@@ -13,7 +13,7 @@ from medfeed.cachewriter import FORKS, CacheWriter, Made
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
-from medfeed.store import FUTURE_UPDATE_LIMIT, Item, build_item
+from medfeed.store import Item, build_item, latest_update
 
 HTML_KEPT = 1000
 """How many of the newest published items keep their rendered HTML in the cache: what
@@ -95,7 +95,7 @@ class FolderCache:
         time is a problem now (an ``updated`` too far ahead) are left out."""
         # What Folder._read_version makes of them, without its steps: 100,000 files.
         read_ns = int(moment.timestamp() * 1e9)
-        latest = moment + FUTURE_UPDATE_LIMIT
+        latest = latest_update(moment)
         found: dict[str, FileState] = {}
         for name, (signature, current, published) in (self._records or {}).items():
             if current is None or current is not published or signature is None:

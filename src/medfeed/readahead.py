@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 from medfeed.cachecodec import decode_entry, entry_bytes
-from medfeed.cachefile import Pickled, Spill
+from medfeed.cachefile import Pickled, Spill, checksum
 from medfeed.errors import EntryError
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.parallel import FILE_SHARE, FILES_FROM, in_shares
@@ -80,7 +79,7 @@ def _read_share(root: Path, names: list[str], known: Collection[str], spill: Spi
             continue
         raw = entry_bytes(entry)
         files.append((name, signature, modified))
-        pickled.append((head_of(entry), len(data), len(raw), zlib.crc32(raw)))
+        pickled.append((head_of(entry), len(data), len(raw), checksum(raw)))
         data += raw
     if spill is not None:
         try:

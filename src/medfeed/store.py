@@ -81,6 +81,11 @@ FUTURE_UPDATE_LIMIT = timedelta(days=1)
 """How far ``updated`` may lie ahead of the clock (time-zone slips) before it is an error."""
 
 
+def latest_update(now: datetime) -> datetime:
+    """The latest ``updated`` an entry read at ``now`` may give (see ``time_problems``)."""
+    return now + FUTURE_UPDATE_LIMIT
+
+
 def time_problems(entry: AnyEntry, label: str, now: datetime) -> list[Problem]:
     """The rules about times that depend on when the file is read.
 
@@ -88,7 +93,7 @@ def time_problems(entry: AnyEntry, label: str, now: datetime) -> list[Problem]:
     (a change that has not happened), so beyond a day of slack it is an error.
     """
     updated = head_of_any(entry).updated
-    if updated is not None and updated > now + FUTURE_UPDATE_LIMIT:
+    if updated is not None and updated > latest_update(now):
         message = (
             f"is in the future ({updated.isoformat()}); write when the entry was "
             "changed, or use published to schedule it"
