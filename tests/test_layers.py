@@ -135,7 +135,8 @@ ALLOWED: dict[str, set[str]] = {
     "icalsize": {"budget", "meta"},
     "ical": {"budget", "fields", "icalsize", "itemtexts", "models", "store", "urls", "wording"},
     "pageparts": {"models", "wording"},
-    "pages": {"itemtexts", "models", "pageparts", "store", "urls", "wording"},
+    "entrypage": {"models", "pageparts", "store", "urls", "wording"},
+    "pages": {"entrypage", "itemtexts", "models", "pageparts", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {
         "ical",

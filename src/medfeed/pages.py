@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from medfeed.entrypage import MARK, Frame, entry_main
 from medfeed.itemtexts import ItemTexts
 from medfeed.models import Category, SiteConfig
 from medfeed.pageparts import (
@@ -22,6 +23,12 @@ from medfeed.pageparts import (
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path, page_path
 from medfeed.wording import MONTHS, date_label, event_place, format_day
+
+FRAME = (
+    '{% extends "base.html" %}{% block title %}{{ mark }}{% endblock %}'
+    "{% block description %}{{ mark }}{% endblock %}{% block main %}{{ mark }}{% endblock %}"
+)
+"""base.html with a mark for each part an entry page fills in (see entrypage.Frame)."""
 
 LISTED = "html"
 """The format (see ItemTexts) of entries as lists show them (PageRenderer.listed_all)."""
@@ -179,20 +186,26 @@ class PageRenderer:
             **self._common(),
         )
 
+    @cached_property
+    def frame(self) -> Frame:
+        """Every entry page's frame (see entrypage): the site's feeds in its head."""
+        mark = Markup(MARK)
+        return Frame.around_marks(
+            _environment()
+            .from_string(FRAME)
+            .render(**self._context(), chrome=self.chrome, mark=mark, canonical=mark,
+                    feeds=self.feed_links(None))
+        )  # fmt: skip
+
     def entry(self, item: Item, *, older: Item | None = None, newer: Item | None = None) -> bytes:
         """One entry's page, with the entries published just before and after it."""
-        categories = [c for c in self.site.categories if c.slug in item.entry.categories]
-        published = item.entry.published
-        return self._render(
-            "entry.html",
-            item=item,
-            entry=item.entry,
-            item_categories=categories,
-            older=older,
-            newer=newer,
-            month_path=archive_path(None, published.year, published.month),
-            feeds=self.feed_links(None),
-            canonical=self.url(entry_path(item.slug)),
+        entry = item.entry
+        categories = [c for c in self.site.categories if c.slug in entry.categories]
+        return self.frame.page(
+            f"{entry.title} · {self.site.title}",
+            entry.summary,
+            self.url(entry_path(item.slug)),
+            entry_main(item, categories, older, newer, self.url),
         )
 
     def archive(self, category: Category | None, periods: Sequence[tuple[Month, int]]) -> bytes:
