@@ -9,13 +9,16 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+import medfeed.loading
 from conftest import SEED_ENTRIES
-from medfeed.cli import main
+from medfeed.cli import main, program
+from medfeed.site import utc_now
 
 WriteEntry = Callable[..., Path]
 
@@ -260,3 +263,70 @@ def test_validate_refuses_two_different_folders_in_one_line(
         f"Error: two entries folders given: {str(entries_dir)!r} and --entries "
         f"{str(tmp_path)!r}; give one"
     ]
+
+
+# --- the medfeed program ends a build at once ---------------------------------------------
+
+
+@pytest.mark.parametrize("how", [["medfeed"], ["python", "-m", "medfeed"]])
+def test_the_program_ends_a_build_at_once_with_everything_written(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, how: list[str]
+) -> None:
+    write_entry("a-visit")
+    out, state = tmp_path / "site", tmp_path / "state"
+    program = [str(Path(sys.executable).with_name("medfeed"))] if how == ["medfeed"] else [
+        sys.executable, "-m", "medfeed"]  # fmt: skip
+    env = {**os.environ, "MEDFEED_STATE_DIR": str(state)}
+    args = [*program, "build", str(out), "--entries", str(entries_dir)]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert lines(done.stderr)[-1].endswith("0 re-dated, 0 unchanged, 0 deleted")
+    manifest = json.loads((out / ".medfeed-build").read_text(encoding="utf-8"))
+    assert "entries/a-visit/index.html" in json.dumps(manifest)
+    assert (out / "entries" / "a-visit" / "index.html.gz").is_file()
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "0 documents written" in again.stderr
+
+
+def test_the_program_ends_a_failed_build_as_any_command(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit", categories=["nope"])
+    medfeed = str(Path(sys.executable).with_name("medfeed"))
+    args = [medfeed, "build", str(tmp_path / "site"), "--entries", str(entries_dir)]
+    env = {**os.environ, "MEDFEED_STATE_DIR": str(tmp_path / "state")}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "nothing built" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("command", "at_once"), [("build", True), ("validate", False)])
+def test_only_a_finished_build_skips_the_interpreters_ending(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    at_once: bool,
+) -> None:
+    write_entry("a-visit")
+    # Files written just now count as settled, so that the build writes the entry cache.
+    monkeypatch.setattr(medfeed.loading, "_utc_now", lambda: utc_now() + timedelta(seconds=10))
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    monkeypatch.setenv("MEDFEED_STATE_DIR", str(tmp_path / "state"))
+    argv = ["medfeed", command, *([str(tmp_path / "site")] if command == "build" else [])]
+    monkeypatch.setattr(sys, "argv", [*argv, "--entries", str(entries_dir)])
+    if at_once:
+        program()
+        assert ended == [0]
+        # What the forked writer writes is in place by then: the program waited for it.
+        assert (tmp_path / "state" / "entries.cache").is_file()
+        assert (tmp_path / "site" / ".medfeed-build").is_file()
+    else:
+        with pytest.raises(SystemExit) as stopped:
+            program()
+        assert stopped.value.code == 0
+        assert ended == []

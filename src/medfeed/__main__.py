@@ -1,3 +1,3 @@
-from medfeed.cli import main
+from medfeed.cli import program
 
-main()
+program()

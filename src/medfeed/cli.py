@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -47,6 +49,39 @@ def _batch_memory() -> Iterator[None]:
 @click.version_option(package_name="medfeed")
 def main() -> None:
     """Publish a folder of JSON entries as RSS and Atom feeds with HTML pages."""
+
+
+@dataclass
+class Ending:
+    """How the ``medfeed`` program ends: a command that has written and closed all it
+    makes says so, and the process then ends without freeing what it holds."""
+
+    at_once: bool = False
+
+
+def program() -> None:
+    """``main`` as the ``medfeed`` program.
+
+    After a build, the interpreter would otherwise free every object the build made,
+    one by one and through the cyclic collector: 0.7 s of a 10,000-entry build. Where
+    ``main`` runs inside another program (tests), no Ending is given and it ends as any
+    click command does."""
+    ending = Ending()
+    try:
+        main(obj=ending)
+    except SystemExit as e:
+        if not ending.at_once:
+            raise
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+
+
+def _may_end_at_once() -> None:
+    ending = click.get_current_context().find_object(Ending)
+    if ending is not None:
+        ending.at_once = True
 
 
 @main.command()
@@ -181,6 +216,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
             ping_build(settings, snapshot, written)
         except MedfeedError as e:
             raise fail(e) from e
+    _may_end_at_once()
 
 
 def _usable_state(settings: Settings) -> Path | None:
