@@ -302,8 +302,10 @@ def test_the_program_ends_a_failed_build_as_any_command(
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize(("command", "at_once"), [("build", True), ("validate", False)])
-def test_only_a_finished_build_skips_the_interpreters_ending(
+@pytest.mark.parametrize(
+    ("command", "at_once"), [("build", True), ("validate", True), ("schema", False)]
+)
+def test_only_commands_that_read_the_whole_folder_skip_the_interpreters_ending(
     entries_dir: Path,
     write_entry: WriteEntry,
     tmp_path: Path,
@@ -317,16 +319,34 @@ def test_only_a_finished_build_skips_the_interpreters_ending(
     ended: list[int] = []
     monkeypatch.setattr(os, "_exit", ended.append)
     monkeypatch.setenv("MEDFEED_STATE_DIR", str(tmp_path / "state"))
-    argv = ["medfeed", command, *([str(tmp_path / "site")] if command == "build" else [])]
-    monkeypatch.setattr(sys, "argv", [*argv, "--entries", str(entries_dir)])
+    arguments = {"build": [str(tmp_path / "site"), "--entries", str(entries_dir)],
+                 "validate": [str(entries_dir)], "schema": []}  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["medfeed", command, *arguments[command]])
     if at_once:
         program()
         assert ended == [0]
-        # What the forked writer writes is in place by then: the program waited for it.
-        assert (tmp_path / "state" / "entries.cache").is_file()
-        assert (tmp_path / "site" / ".medfeed-build").is_file()
     else:
         with pytest.raises(SystemExit) as stopped:
             program()
         assert stopped.value.code == 0
         assert ended == []
+    if command == "build":
+        # What the forked writer writes is in place by then: the program waited for it.
+        assert (tmp_path / "state" / "entries.cache").is_file()
+        assert (tmp_path / "site" / ".medfeed-build").is_file()
+
+
+def test_a_validation_with_problems_ends_at_once_with_status_1(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit", categories=["nope"])
+    medfeed = str(Path(sys.executable).with_name("medfeed"))
+    done = subprocess.run([medfeed, "validate", str(entries_dir)], capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 1
+    said = lines(done.stdout)
+    known = "known: conferences, visits"
+    assert said == [
+        f"{entries_dir.name}/a-visit.json: categories.0: unknown category 'nope'; {known}"
+    ]
+    assert lines(done.stderr) == ["1 problem in 1 file(s); 0 valid entries"]

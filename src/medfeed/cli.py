@@ -62,8 +62,9 @@ class Ending:
 def program() -> None:
     """``main`` as the ``medfeed`` program.
 
-    After a build, the interpreter would otherwise free every object the build made,
-    one by one and through the cyclic collector: 0.7 s of a 10,000-entry build. Where
+    After a build (or a whole folder validated), the interpreter would otherwise free
+    every object it made, one by one and through the cyclic collector: 4.2 s after a
+    100,000-entry build, 0.7 s at 10,000. Where
     ``main`` runs inside another program (tests), no Ending is given and it ends as any
     click command does."""
     ending = Ending()
@@ -120,6 +121,7 @@ def validate(folder: Path | None, entries: Path) -> None:
             err=True,
         )
         sys.exit(1)
+    _may_end_at_once()  # whether it finds problems or not: all is said below
     for problem in catalog.problems:
         click.echo(str(problem))
     files = len({p.path for p in catalog.problems})
