@@ -147,6 +147,25 @@ def test_a_texts_cache_writes_each_event_once_per_cut() -> None:
 # --- then the oldest past events, never an ongoing or future one -------------------------
 
 
+def test_a_calendar_of_many_more_events_than_fit_writes_only_the_newest() -> None:
+    # 8,000 events of 2,000-character summaries (over 16 MiB written whole, about 10 MiB
+    # shortened): only the newest three thousand or so fit, shortened.
+    items = [event_item(i, date(2000, 1, 1) + i * DAY, size=2_000) for i in range(8_000)]
+    texts = CountingTexts()
+    body = render_calendar(items, META, texts)
+    parsed = check_calendar(body)
+    kept = descriptions(parsed)
+    by_days = sorted(items, key=days_of, reverse=True)
+    newest = by_days[: len(kept)]
+    assert set(kept) == {item.slug for item in newest}
+    assert all(kept[item.slug] == shorten(item.entry.summary) for item in newest)
+    assert len(body) > MAX_FEED_BYTES - 4_000, "as many as fit"
+    # Each kept event written whole (to weigh it) and shortened, and the next one, which
+    # did not fit; none of the others.
+    weighed = {item.slug for item in by_days[: len(kept) + 1]}
+    assert {slug for slug, _ in texts.writes} == weighed
+
+
 @pytest.fixture(scope="module")
 def crowded() -> tuple[list[Item], bytes]:
     """4,000 past events, 100 to come, and ongoing ones: too many even shortened."""

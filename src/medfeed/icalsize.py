@@ -7,7 +7,8 @@ left out; an event that is ongoing or still to come never is. A calendar reads n
 clock (the same entries give the same bytes), so "past" is judged against the newest
 publication among its entries, which the present is never before: an event is past
 once its last day is over everywhere (in UTC-12, the last zone to end a day) by then.
-The sizes are exact, each event's text being written (once per cut) to know it.
+The sizes are exact, each event's text being written (once per cut) to know it; of a
+calendar of many more events than fit, only the newest are written (see budget.plan).
 """
 
 from __future__ import annotations
@@ -75,9 +76,13 @@ def fit_calendar(
     count = len(spans)
     order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)
     written = _Written(text, order, len(head) + len(END))
-    whole = [written.get(index, False) for index in range(count)]
-    if written.feed + sum(len(part) for part in whole) <= limit:
-        return b"".join([head, *whole, END])
+    size = written.feed
+    for index in order:  # newest first: the events over the limit are never written
+        size += len(written.get(index, False))
+        if size > limit:
+            break
+    else:
+        return b"".join([head, *(written.get(index, False) for index in range(count)), END])
     # Newest first by last day: the events not yet over come before every past one.
     keep = sum(1 for _, last in spans if over_at(last) > newest)
     rank = {index: position for position, index in enumerate(order)}
