@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from conftest import REMOVE
 from medfeed import pageparts
 from medfeed.fields import PartialDate
+from medfeed.markup import render_markdown
 from medfeed.models import Event, Location
 from medfeed.pageparts import event_dates_html
 from medfeed.wording import event_dates, event_place
@@ -475,6 +476,47 @@ def test_the_standfirst_is_decided_from_the_contents_beginning_as_from_all_of_it
             patch.setattr(pageparts, "STANDFIRST_STEP", step)
             patch.setattr(pageparts, "STANDFIRST_FACTOR", 0)
             assert pageparts.shows_standfirst(summary, content) == expected, (summary, content)
+
+
+MARKDOWN = st.sampled_from(
+    [
+        "Someone",
+        "visited",
+        "&amp;",
+        "&eacute;",
+        "&",
+        "<",
+        ">",
+        "*em*",
+        "**strong**",
+        "`a<b>`",
+        '[link](https://x.example/?a=1&b=2 "t > \\"q\\" \'s")',
+        "\n\n",
+        "\n- item\n",
+        "# Head\n",
+        "> quoted\n",
+        "<b>raw</b>",
+        "<!-- c -->",
+        "<script>x</script>",
+        "| a | b |\n|---|---|\n| c | d |\n",
+        "x" * 300,
+        "\u00a0",
+        "e\u0301",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MARKDOWN, max_size=30).map(" ".join))
+def test_the_text_of_sanitised_html_is_read_without_the_html_parser(markdown: str) -> None:
+    # What entries' Markdown becomes is read by a regular expression, as _Text reads it.
+    content = render_markdown(markdown)
+    reader = pageparts._Text()
+    reader.feed(content)
+    reader.close()
+    assert pageparts._markup_text(content) == "".join(reader.parts)
+    summary = pageparts._normal("".join(reader.parts))[:40] or "x"
+    assert pageparts.shows_standfirst(summary, content) == _whole_text_starts_with(summary, content)
 
 
 @pytest.mark.parametrize(

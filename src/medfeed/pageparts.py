@@ -4,7 +4,9 @@ paths of archive pages, and whether an entry page leads with its summary.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from html import unescape
 from html.parser import HTMLParser
 
 from markupsafe import Markup, escape
@@ -87,6 +89,61 @@ def _normal(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+_TAG = re.compile(r"""<(/?)([a-zA-Z][^\t\n\r\f />\x00]*)((?:[^>"']|"[^"]*"|'[^']*')*)>""")
+"""A start, end or empty tag whose attribute values, if any, are quoted: all there is of
+markup in sanitised HTML (nh3 writes no comments, and quotes every value)."""
+_RAW_TEXT = frozenset({"script", "style"})
+"""Tags whose content _Text reads as text, markup and all."""
+_ENTITY_MARGIN = 40
+"""Characters at the end of a piece's text that may be wrong: a piece can end inside a
+character reference (the longest are 33 characters) or before combining characters."""
+
+
+def _markup_text(html: str) -> str | None:
+    """What _Text reads of ``html``, or None where it holds markup other than quoted
+    tags (comments, declarations, a stray ``<``, raw text elements): left to _Text."""
+    parts: list[str] = []
+    at = 0
+    while (start := html.find("<", at)) >= 0:
+        parts.append(unescape(html[at:start]))
+        tag = _TAG.match(html, start)
+        if tag is None:
+            return None
+        name = tag.group(2).lower()
+        if name in _RAW_TEXT:
+            return None
+        if name not in _INLINE:
+            parts.append(" ")
+        at = tag.end()
+    parts.append(unescape(html[at:]))
+    return "".join(parts)
+
+
+def _text_start(html: str, step: int, needed: int) -> str | None:
+    """The normalised text of the start of ``html``: more than ``needed`` characters of
+    it where it has them, else all of it; None where _Text must read it.
+
+    Read a piece at a time, as _Text reads it, with a regular expression in place of
+    Python's HTML parser (a seventh of the cost); a piece ends before a tag it cuts."""
+    end = 0
+    while True:
+        end += step
+        piece = html[:end]
+        whole = end >= len(html)
+        if not whole:
+            cut = piece.rfind("<")
+            if cut > piece.rfind(">"):
+                piece = piece[:cut]
+        text = _markup_text(piece)
+        if text is None:
+            return None
+        normal = _normal(text)
+        if whole:
+            return normal
+        if len(normal) > needed + _ENTITY_MARGIN:
+            return normal[: len(normal) - _ENTITY_MARGIN]
+
+
 def shows_standfirst(summary: str, content_html: str) -> bool:
     """Whether an entry page leads with its summary: not where the content starts with it.
 
@@ -100,16 +157,20 @@ def shows_standfirst(summary: str, content_html: str) -> bool:
     # Only the content's beginning matters: it is read a piece at a time until its text
     # goes two characters past the summary's length (the last of a piece may combine
     # with what follows it, and the one after the summary decides the word boundary).
-    reader = _Text()
     step = max(STANDFIRST_STEP, STANDFIRST_FACTOR * len(summary))
-    for start in range(0, len(content_html), step):
-        reader.feed(content_html[start : start + step])
-        text = _normal("".join(reader.parts))
-        if len(text) > len(lead) + 1:
-            break
+    found = _text_start(content_html, step, len(lead) + 1)
+    if found is not None:
+        text = found
     else:
-        reader.close()
-        text = _normal("".join(reader.parts))
+        reader = _Text()
+        for start in range(0, len(content_html), step):
+            reader.feed(content_html[start : start + step])
+            text = _normal("".join(reader.parts))
+            if len(text) > len(lead) + 1:
+                break
+        else:
+            reader.close()
+            text = _normal("".join(reader.parts))
     if not text.startswith(lead):
         return True
     rest = text[len(lead) :]
