@@ -231,7 +231,7 @@ class PageRenderer:
         """Every entry of one year or month of the site or a category."""
         slug = category.slug if category else None
         label = str(year) if month is None else f"{month_name(month)} {year}"
-        months = sorted({i.entry.published.month for i in items}, reverse=True)
+        months = sorted({i.head.published.month for i in items}, reverse=True)
         return self._render(
             "period.html",
             category=category,
