@@ -64,9 +64,8 @@ def program() -> None:
 
     After a build (or a whole folder validated), the interpreter would otherwise free
     every object it made, one by one and through the cyclic collector: 4.2 s after a
-    100,000-entry build, 0.7 s at 10,000. Where
-    ``main`` runs inside another program (tests), no Ending is given and it ends as any
-    click command does."""
+    100,000-entry build, 0.7 s at 10,000. Where ``main`` runs inside another program
+    (tests), no Ending is given and it ends as any click command does."""
     ending = Ending()
     try:
         main(obj=ending)

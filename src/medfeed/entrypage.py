@@ -1,8 +1,8 @@
 """An entry's page, written in Python inside the frame every page shares.
 
-A site has as many entry pages as entries, and a build writes them all: through Jinja
-each cost about ten times what the same strings cost joined here (a quarter of a full
-build's time at 10,000 entries). The frame (``base.html``: the head, the header, the
+A site has as many entry pages as entries, and a build writes them all: through Jinja,
+10,000 of them took 3.7 s of a full build's CPU, where the same pages joined here take
+2.0 s, everything else about them counted alike. The frame (``base.html``: the head, the header, the
 footer) is still rendered by Jinja, once, around markers; each page fills in its title,
 description, canonical address and main part between them.
 """

@@ -124,7 +124,7 @@ def _text_start(html: str, step: int, needed: int) -> str | None:
     it where it has them, else all of it; None where _Text must read it.
 
     Read a piece at a time, as _Text reads it, with a regular expression in place of
-    Python's HTML parser (a seventh of the cost); a piece ends before a tag it cuts."""
+    Python's HTML parser (half the cost); a piece ends before a tag it cuts."""
     end = 0
     while True:
         end += step
