@@ -161,6 +161,24 @@ def test_a_file_edited_by_hand_is_made_again_though_its_content_is_the_same(
     assert page.read_bytes() == original
 
 
+def test_items_digested_on_every_core_have_the_digests_worked_out_one_by_one(
+    four: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documentkeys, "FILES_FROM", 2)
+    monkeypatch.setattr(documentkeys, "FILE_SHARE", 2)  # several shares, several processes
+    catalog = load_catalog(four, NOW)
+    snapshot = Snapshot(catalog, BASE_URL, NOW, prepare=False)
+    one_by_one = DocumentKeys(snapshot)
+    expected = [one_by_one.item_digest(item) for item in snapshot.items]
+    primed = DocumentKeys(snapshot)
+    primed.prime(snapshot.items)
+    pickled: list[object] = []
+    monkeypatch.setattr(documentkeys, "content_tag", lambda entry: pickled.append(entry))
+    assert [primed.item_digest(item) for item in snapshot.items] == expected
+    assert pickled == [], "each was worked out by the processes the prime shared them out to"
+    assert len(set(expected)) == len(expected)
+
+
 def test_an_entry_pickles_to_the_same_bytes_in_every_process(four: Path) -> None:
     # What tells two versions of a file apart in a build's keys must not depend on the
     # process (string hashes differ from one to the next).

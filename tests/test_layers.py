@@ -223,7 +223,7 @@ ALLOWED: dict[str, set[str]] = {
     "manifest": set(),
     "outdir": {"manifest"},
     # What each document shows, as a digest a static build keeps in its manifest.
-    "documentkeys": {"cachecodec", "documents", "store", "version"},
+    "documentkeys": {"cachecodec", "documents", "parallel", "store", "storedentry", "version"},
     # The entries' texts a build keeps in the state folder for the next.
     "buildtexts": {"coordination", "documentkeys", "itemtexts", "store"},
     # Which documents a build makes, in which rounds, and which it need not make.

@@ -171,6 +171,7 @@ def build_over(
     if fresh or any(rel not in documents for rel in files):
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         write_manifest(root, {**dict.fromkeys(files), **documents}, folders, keys)
+    shows.prime(snapshot.items)
     same = Unchanged(snapshot, kept, keys, shows.of)
     months, others, feeds = same.left_of(months), same.left_of(others), same.left_in(feeds)
     kept_texts = None
