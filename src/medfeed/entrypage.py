@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from markupsafe import escape
 
 from medfeed.models import Category
-from medfeed.pageparts import archive_path, event_dates_html, published_html, shows_standfirst
+from medfeed.pageparts import (
+    archive_path,
+    event_dates_html,
+    month_name,
+    published_html,
+    shows_standfirst,
+)
 from medfeed.store import Item
 from medfeed.urls import entry_path, page_path
-from medfeed.wording import MONTHS, event_place, format_day
+from medfeed.wording import event_place, format_day
 
 MARK = "\x00"
 """Stands in the frame for what each page fills in: no text on a page holds it (entries'
@@ -63,7 +69,7 @@ def entry_main(
     content = item.content_html
     published = entry.published
     month = (published.year, published.month)
-    in_month = escape(f"{MONTHS[published.month - 1]} {published.year}")
+    in_month = escape(f"{month_name(published.month)} {published.year}")
     out = [f"<article>\n<h1>{escape(entry.title)}</h1>\n"]
     if shows_standfirst(entry.summary, content):
         out.append(f'<p class="standfirst">{escape(entry.summary)}</p>\n')

@@ -139,7 +139,7 @@ def revised_at(item: Item) -> int:
     the same item always gives the same time. (A checkout that gives the file a newer
     mtime moves it too, which only makes clients fetch the event again.)
     """
-    return max(_posix_seconds(item.entry.last_changed), item.modified_ns // 1_000_000_000)
+    return max(_posix_seconds(item.head.last_changed), item.modified_ns // 1_000_000_000)
 
 
 def sequence(item: Item) -> int:
@@ -148,7 +148,7 @@ def sequence(item: Item) -> int:
     It grows with every revision that lands in a later minute, without stored state;
     within a minute clients order revisions by DTSTAMP, as RFC 5546 allows.
     """
-    minutes = (revised_at(item) - _posix_seconds(item.entry.published)) // SEQUENCE_SECONDS
+    minutes = (revised_at(item) - _posix_seconds(item.head.published)) // SEQUENCE_SECONDS
     return min(max(minutes, 0), MAX_SEQUENCE)
 
 

@@ -13,16 +13,10 @@ from markupsafe import Markup, escape
 from medfeed.entrypage import MARK, Frame, entry_main
 from medfeed.itemtexts import ItemTexts
 from medfeed.models import Category, SiteConfig
-from medfeed.pageparts import (
-    archive_path,
-    event_dates_html,
-    month_name,
-    published_html,
-    shows_standfirst,
-)
+from medfeed.pageparts import archive_path, event_dates_html, month_name, published_html
 from medfeed.store import Item
 from medfeed.urls import absolute, entry_path, page_path
-from medfeed.wording import MONTHS, date_label, event_place, format_day
+from medfeed.wording import event_place
 
 FRAME = (
     '{% extends "base.html" %}{% block title %}{{ mark }}{% endblock %}'
@@ -79,15 +73,6 @@ def _environment() -> Environment:
         # Templates ship with the package: no stat() of every template on every render.
         auto_reload=False,
     )
-    env.filters["day"] = format_day
-    env.filters["date_label"] = date_label
-    env.filters["month_year"] = lambda moment: f"{MONTHS[moment.month - 1]} {moment.year}"
-    env.globals.update(
-        event_dates_html=event_dates_html,
-        event_place=event_place,
-        published_html=published_html,
-        shows_standfirst=shows_standfirst,
-    )
     return env
 
 
@@ -120,7 +105,6 @@ class PageRenderer:
             "site": self.site,
             "url": self.url,
             "page_path": page_path,
-            "entry_path": entry_path,
             "archive_path": archive_path,
             "listed_all": self.listed_all,
         }
