@@ -53,7 +53,17 @@ ALLOWED: dict[str, set[str]] = {
     "cachefile": {"cachecodec", "storedentry"},
     "entrycache": {"cachecodec", "cachefile", "coordination"},
     "cachewriter": {"cachecodec", "entrycache"},
-    "foldercache": {"cachecodec", "cachewriter", "entrycache", "filestate", "models", "store"},
+    "foldercache": {
+        "cachecodec",
+        "cachewriter",
+        "entrycache",
+        "filestate",
+        "models",
+        "store",
+        "survey",
+    },  # fmt: skip
+    # A restart's look at the files the cache knows, from a forked child.
+    "survey": {"cachecodec", "cachewriter", "parallel"},
     # The last valid site settings in the state folder, and the site.toml in force.
     "siterecord": {"coordination", "fields", "models"},
     "sitefile": {"errors", "filestate", "models", "reading", "safefile", "siterecord", "store"},

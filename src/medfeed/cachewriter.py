@@ -36,7 +36,8 @@ Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
 
 
-def _close_all_but(keep: list[int]) -> None:
+def close_all_but(keep: list[int]) -> None:
+    """Close every file descriptor of this process from 3 up but those in ``keep``."""
     low = 3
     for fd in sorted(keep):
         os.closerange(low, fd)
@@ -60,7 +61,7 @@ def _save_forked(cache: EntryCache, save: Callable[[], int], *, nice: bool = Fal
             # It needs no other file this process has open, and must not keep their
             # locks (an flock() lasts while any copy of it is open: the WebSub
             # leader's) or its listening sockets after this process ends.
-            _close_all_but(keep)
+            close_all_but(keep)
             gc.disable()  # nothing it makes outlives it
             if nice:
                 os.nice(10)

@@ -81,7 +81,7 @@ class Folder(FolderFiles):
         """At start-up: files read ahead on every core, by file name."""
         with gc_paused():
             if self.cache is not None:
-                self._fallbacks = self.cache.recall(self._label, self.site)
+                self._fallbacks = self.cache.recall(self._label, self.site, self._now())
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
             recorded = self.cache.recorded() if self.cache else ()
@@ -160,8 +160,9 @@ class Folder(FolderFiles):
 
     def _prefill(self, names: set[str]) -> None:
         if self._starting and self.cache is not None:
-            known = self.cache.as_published(names - self.files.keys(), self._fallbacks, self._now())
+            known = self.cache.as_published(names - self.files.keys(), self._now())
             self.files.update(known)
+            self._looked = self.cache.looked_at(known)
 
     def _read_version(
         self, name: str, signature: Signature, old: FileState | None, moment: datetime

@@ -4,7 +4,9 @@ state gives, written by ``cachewriter``'s thread.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
 from medfeed.store import Item, build_item, latest_update
+from medfeed.survey import Survey
 
 HTML_KEPT = 1000
 """How many of the newest published items keep their rendered HTML in the cache: what
@@ -71,42 +74,64 @@ class FolderCache:
         self.cache = EntryCache(state_folder, root)
         self.writer = CacheWriter(self.cache)
         self._records: dict[str, Record] | None = None
+        self._survey: Survey | None = None
+        self._states: dict[str, FileState] = {}
+        self._last_update = -math.inf
         self._written_once = False
 
-    def recall(self, label: Callable[[str], str], site: SiteConfig) -> dict[str, Item]:
-        """Load the cache for start-up; the versions last published, by file name."""
-        self._records = self.cache.load()
-        return {
-            name: item_of(name, label(name), record.published, site)
-            for name, record in self._records.items()
-            if record.published is not None
-        }
+    def recall(
+        self, label: Callable[[str], str], site: SiteConfig, moment: datetime
+    ) -> dict[str, Item]:
+        """Load the cache for start-up, just after ``moment``; the versions last
+        published, by file name."""
+        self._records = records = self.cache.load()
+        # Their files are looked at beside the making of their items.
+        self._survey = Survey(self.cache.root, records)
+        # What Folder._read_version makes of a file whose one cached version is the one
+        # published, without its steps (100,000 files), for ``as_published``.
+        read_ns = int(moment.timestamp() * 1e9)
+        recalled: dict[str, Item] = {}
+        states: dict[str, FileState] = {}
+        updated = -math.inf
+        for name, (signature, current, published) in records.items():
+            if published is None:
+                continue
+            item = recalled[name] = item_of(name, label(name), published, site)
+            if current is published and signature is not None:
+                states[name] = FileState(signature, item, item, (), read_ns)
+                if item.changed_at > updated and item.head.updated is not None:
+                    updated = item.changed_at
+        self._states, self._last_update = states, updated
+        return recalled
 
     def recorded(self) -> Collection[str]:
         """The names the cache read at start-up has a record of."""
         return self._records.keys() if self._records is not None else ()
 
-    def as_published(
-        self, names: Collection[str], recalled: Mapping[str, Item], moment: datetime
-    ) -> dict[str, FileState]:
-        """At start-up, for the ``names`` of files whose one cached version is the one
-        published (``recalled``, from ``recall``): what reading them just after
-        ``moment`` gives, should their signature be the one the cache has. Those whose
-        time is a problem now (an ``updated`` too far ahead) are left out."""
-        # What Folder._read_version makes of them, without its steps: 100,000 files.
-        read_ns = int(moment.timestamp() * 1e9)
+    def as_published(self, names: AbstractSet[str], moment: datetime) -> dict[str, FileState]:
+        """At start-up, once, for the ``names`` of files whose one cached version is the
+        one published (``recall`` gave their items): what reading them just after
+        ``recall``'s moment gives, should their signature be the one the cache has.
+        Those whose time is a problem at ``moment`` (an ``updated`` too far ahead) are
+        left out."""
+        states, self._states = self._states, {}
         latest = latest_update(moment)
-        found: dict[str, FileState] = {}
-        for name, (signature, current, published) in (self._records or {}).items():
-            if current is None or current is not published or signature is None:
-                continue
-            item = recalled.get(name)
-            if item is None or name not in names:
-                continue
-            updated = item.head.updated
-            if updated is None or updated <= latest:
-                found[name] = FileState(signature, item, item, (), read_ns)
-        return found
+        if self._last_update <= latest.timestamp() and states.keys() <= names:
+            return states  # a restart's common case: no check each
+        return {
+            name: state
+            for name, state in states.items()
+            if name in names
+            and (state.item is None or (u := state.item.head.updated) is None or u <= latest)
+        }
+
+    def looked_at(self, prefilled: Collection[str]) -> set[str] | None:
+        """At start-up, after ``recall``: of the files ``as_published`` gave states, those
+        whose signature was still the cache's when a child looked, since ``recall``
+        (None: none looked, and the caller looks itself)."""
+        survey, self._survey = self._survey, None
+        unchanged = survey.unchanged() if survey is not None else None
+        return None if unchanged is None else unchanged.intersection(prefilled)
 
     def cached(self, name: str, signature: Signature) -> Version | None:
         """The cached version of a file read at start-up, if its signature is unchanged."""
@@ -129,7 +154,9 @@ class FolderCache:
 
     def started(self) -> None:
         """Start-up is over: drop the records (a file first seen later is a new file)."""
-        self._records = None
+        if self._survey is not None:
+            self._survey.close()
+        self._records, self._survey = None, None
 
     def remember(
         self, files: Mapping[str, FileState], published: Mapping[str, Item], *, news: bool

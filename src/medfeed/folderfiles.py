@@ -46,6 +46,9 @@ class FolderFiles:
         """Files found gone, with the moment their removal will be published."""
         self._blocked: set[str] = set()
         """Files whose stat was refused, to look at again."""
+        self._looked: set[str] | None = None
+        """For the next pass: the files another process found, just before it, with
+        the signature their state has (the rest are looked at in the pass)."""
         self._retry_at: float | None = None
         """When to look again at what could not be looked at, if anything."""
         self._moment = (datetime.min, 0)
@@ -231,6 +234,9 @@ class FolderFiles:
         ``_read_file`` would find unchanged, in a few steps each (a rescan looks at every
         file; at 100,000 of them, the steps ``_read_file`` takes cost half a second)."""
         files, where, settled = self.files, self._where, self._vanished.keys() | self._blocked
+        looked, self._looked = self._looked, None
+        if looked is not None:
+            return names - looked.difference(settled)
         unchanged = set()
         for name in names:
             state = files.get(name)

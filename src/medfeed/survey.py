@@ -1,0 +1,95 @@
+"""A restart's look at every file the entry cache knows, taken by a forked child while
+this process makes the items the cache holds: at 100,000 files, stat() on each costs
+half a second, a sixth of a restart."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from itertools import compress
+
+from medfeed.cachecodec import Record
+from medfeed.cachewriter import FORKS, close_all_but
+from medfeed.parallel import FILES_FROM, cores
+
+SURVEYED_FROM = FILES_FROM
+"""A cache of at least this many records has its files looked at by a child."""
+
+
+def _unchanged(where: str, records: Mapping[str, Record]) -> bytearray:
+    """One byte per record, in the mapping's order: 1 where the file's signature is
+    still the one its record was read under."""
+    flags = bytearray(len(records))
+    for at, (name, record) in enumerate(records.items()):
+        expected = record.signature
+        if expected is None:
+            continue
+        try:
+            st = os.stat(f"{where}/{name}")
+        except OSError:
+            continue  # gone, or refused: the folder's own look says which
+        if (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev) == expected:
+            flags[at] = 1
+    return flags
+
+
+class Survey:
+    """Which of the files ``records`` name still have the signature recorded, worked
+    out by a child forked now (on Linux, with a second core, for a large cache).
+
+    The child shares ``records`` as they are at the fork; they must not change until
+    ``unchanged`` or ``close``. Either must be called: each reaps the child.
+    """
+
+    def __init__(self, where: str, records: Mapping[str, Record]) -> None:
+        self._records = records
+        self._pid = 0
+        self._read_end = -1
+        if len(records) < SURVEYED_FROM or cores() < 2 or not FORKS:
+            return
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            # Python 3.12 warns of fork() beside threads: the child takes no lock, and
+            # only stats files and writes to its pipe.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            status = 1
+            try:
+                # Nothing of this process's but the pipe: a lock or a listening socket
+                # must not outlive it in a copy.
+                close_all_but([write_end])
+                flags = _unchanged(where, records)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(flags)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._pid, self._read_end = pid, read_end
+
+    def unchanged(self) -> set[str] | None:
+        """The names of the files that had the signature recorded; None where no child
+        looked (or it failed): the caller looks itself."""
+        if not self._pid:
+            return None
+        with os.fdopen(self._read_end, "rb") as source:
+            flags = source.read()
+        self._read_end = -1
+        ok = self._reap() and len(flags) == len(self._records)
+        if not ok:
+            return None
+        return set(compress(self._records, flags))
+
+    def close(self) -> None:
+        """Forget the answer (if any) and reap the child."""
+        if self._read_end >= 0:
+            os.close(self._read_end)  # a child still writing gets EPIPE, not a wait
+            self._read_end = -1
+        if self._pid:
+            self._reap()
+
+    def _reap(self) -> bool:
+        pid, self._pid = self._pid, 0
+        return os.waitpid(pid, 0)[1] == 0
