@@ -49,20 +49,20 @@ class Refusals:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.names: set[str] = set()
         self.listing = True
-        scandir = os.scandir
+        listdir = os.listdir
 
         def stat(path: str | Path) -> Signature | None:
             if os.path.basename(path) in self.names:
                 raise StatError("Permission denied")
             return read_signature(path)
 
-        def listing(path: Any) -> Any:
+        def listed(path: Any) -> Any:
             if not self.listing:
                 raise PermissionError(13, "Permission denied")
-            return scandir(path)
+            return listdir(path)
 
         monkeypatch.setattr(medfeed.folderfiles, "read_signature", stat)
-        monkeypatch.setattr(medfeed.folderfiles.os, "scandir", listing)
+        monkeypatch.setattr(medfeed.folderfiles.os, "listdir", listed)
 
 
 def titles(folder: Folder) -> list[str]:

@@ -85,16 +85,17 @@ class Folder(FolderFiles):
                 # Who published which id, as a process that had run all along would know.
                 self._published = {item.source: item for item in self._fallbacks.values()}
             recorded = self.cache.recorded() if self.cache else ()
-            spill_to = self.cache.cache.spill if self.cache else None
-            self._ahead = read_ahead(self.root, self._site_file.known, recorded, spill_to)
+            spill = self.cache.cache.spill if self.cache else None
+            self._listed = listed = self._listing(recorded)  # for both: 100,000 names
+            self._ahead = read_ahead(
+                self.root, listed or set(), self._site_file.known, recorded, spill
+            )
             self.rescan()
         if self.cache is not None:
             self.cache.started()
-            present = self.files
-            self._published = {
-                s: i for s, i in self._published.items() if s.rsplit("/", 1)[-1] in present
-            }
-            self._choice.touch(present)
+            for name in self._fallbacks.keys() - self.files.keys():  # gone while stopped
+                self._published.pop(self._label(name), None)
+            self._choice.touch(self.files)
         self._fallbacks, self._ahead = {}, {}
         self._starting = False
 
@@ -115,9 +116,7 @@ class Folder(FolderFiles):
 
     def _check_others(self, names: set[str], changed: bool) -> bool:
         # A held-back site.toml may have become acceptable through entry edits.
-        if SITE_FILE in names or (changed and self.site_problems):
-            return self._read_site()
-        return False
+        return (SITE_FILE in names or (changed and bool(self.site_problems))) and self._read_site()
 
     def _read_site(self) -> bool:
         authority = self.site.authority

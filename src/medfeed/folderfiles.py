@@ -8,7 +8,7 @@ says when a permission comes back. What a file holds is ``Folder``'s business.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -46,6 +46,8 @@ class FolderFiles:
         """Files found gone, with the moment their removal will be published."""
         self._blocked: set[str] = set()
         """Files whose stat was refused, to look at again."""
+        self._listed: set[str] | None = None
+        """For the next pass: the entry files listed just before it, if they were."""
         self._looked: set[str] | None = None
         """For the next pass: the files another process found, just before it, with
         the signature their state has (the rest are looked at in the pass)."""
@@ -60,6 +62,21 @@ class FolderFiles:
         if moment is not self._moment[0]:
             self._moment = (moment, int(moment.timestamp() * 1e9))
         return self._moment[1]
+
+    def _entry_names(self, known: Collection[str] = ()) -> set[str]:
+        """The entry files in the folder now; ``known``: names known to be entry names
+        (the cache's: not checked again). Raises OSError."""
+        listed = set(os.listdir(self._where))
+        return listed.intersection(known) | {
+            name for name in listed.difference(known) if is_entry_name(name)
+        }
+
+    def _listing(self, known: Collection[str] = ()) -> set[str] | None:
+        """``_entry_names``, or None where the folder cannot be listed (a rescan says why)."""
+        try:
+            return self._entry_names(known)
+        except OSError:
+            return None
 
     def _label(self, name: str) -> str:
         # The same as file_label's, which asks the OS for the folder's name on each call.
@@ -191,9 +208,9 @@ class FolderFiles:
 
     def rescan(self) -> bool:
         """Check every file of the folder; whether anything changed."""
+        listed, self._listed = self._listed, None
         try:
-            with os.scandir(self.root) as it:
-                present = {e.name for e in it if is_entry_name(e.name)}
+            present = listed if listed is not None else self._entry_names()
         except OSError as e:
             # Gone for a moment (a deploy swapping it) or unreadable: keep what we have.
             reason = "does not exist" if isinstance(e, FileNotFoundError) else "cannot be listed"
@@ -223,8 +240,7 @@ class FolderFiles:
         single dictionary and set operations; a change it misses is notified anyway).
         """
         try:
-            with os.scandir(self.root) as it:
-                present = {e.name for e in it if is_entry_name(e.name)}
+            present = self._entry_names()
         except OSError:
             return None
         return (set(self.files) - present) | self._maybe_changed(present) | {SITE_FILE}

@@ -31,6 +31,10 @@ def _changed_at(item: Item) -> tuple[float, tuple[float, str]]:
     return item.changed_at, item.order
 
 
+_CHANGED_AT = operator.attrgetter("changed_at", "order")
+"""``_changed_at`` in C, for a pass over every item."""
+
+
 def _with(items: tuple[Item, ...], new: Iterable[Item]) -> tuple[Item, ...]:
     """``items`` (newest first) with ``new`` put in their places."""
     return _replaced(items, (), new)
@@ -106,9 +110,12 @@ def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = Non
         carried = _carried(catalog, moment, previous)
         if carried is not None:
             return carried
-    items = tuple(i for i in catalog.items if _visible(i, moment))
-    shown = set(map(id, items))
-    hidden = {id(i): i for i in catalog.items if id(i) not in shown}
+    # _visible, written out: 100,000 items at a restart.
+    items = tuple(i for i in catalog.items if i.published_at <= moment and not i.head.draft)
+    hidden: dict[int, Item] = {}
+    if len(items) < len(catalog.items):
+        shown = set(map(id, items))
+        hidden = {id(i): i for i in catalog.items if id(i) not in shown}
     members: dict[str, list[Item]] = {c.slug: [] for c in catalog.site.categories}
     for item in items:
         for slug in item.head.categories:
@@ -119,7 +126,7 @@ def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = Non
         hidden,
         {item.slug: item for item in items},
         {slug: tuple(found) for slug, found in members.items()},
-        max(items, key=_changed_at) if items else None,
+        max(items, key=_CHANGED_AT) if items else None,
         moment,
         next_release=min(map(_release, hidden.values()), default=math.inf),
     )

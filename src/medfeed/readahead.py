@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from medfeed.cachefile import Pickled, Spill, checksum
 from medfeed.errors import EntryError
 from medfeed.filestate import Signature, StatError, read_signature
 from medfeed.parallel import FILE_SHARE, FILES_FROM, in_shares
-from medfeed.reading import is_entry_name, read_entry
+from medfeed.reading import read_entry
 from medfeed.storedentry import AnyEntry, head_of
 
 Ahead = tuple[Signature, AnyEntry, int]
@@ -25,23 +24,21 @@ file's name, signature and mtime, and where in those bytes its entry's pickle li
 
 def read_ahead(
     root: Path,
+    listed: set[str],
     known: Collection[str],
     recorded: Collection[str] = (),
     spill_to: Callable[[], Spill | None] | None = None,
 ) -> dict[str, Ahead]:
-    """The valid entry files of the folder but those ``recorded`` (in the entry cache),
-    read by this process and forked children; their entries kept in the spill
-    ``spill_to`` gives, where it gives one (see ``Spill``), else in memory.
+    """The valid entry files of ``root`` but those ``recorded`` (in the entry cache), of
+    the names ``listed`` there, read by this process and forked children; their entries
+    kept in the spill ``spill_to`` gives, where it gives one (see ``Spill``), else in
+    memory.
 
     Each comes with the signature taken before it was read: whoever uses it checks the
     file's signature is still that one (else the file changed since, and is read
     again). Files with problems are left out, to be read (and reported) where needed.
     """
-    try:
-        listed = os.listdir(root)
-    except OSError:
-        return {}  # reported by whoever looks at the folder next
-    names = sorted(n for n in set(listed).difference(recorded) if is_entry_name(n))
+    names = sorted(listed.difference(recorded))
     if len(names) < FILES_FROM:
         return {}  # read where they are needed, one at a time
     spill = spill_to() if spill_to is not None else None
