@@ -26,7 +26,9 @@ ALLOWED: dict[str, set[str]] = {
     "identity": {"errors", "fields", "models", "salvage"},
     "reading": {"safefile", "salvage", "errors", "fields", "models"},
     # An entry held in memory or in the entry cache's file.
-    "storedentry": {"errors", "models"},
+    # CRC-32 of the entry cache's bytes, in libdeflate where it is installed.
+    "crc": set(),
+    "storedentry": {"crc", "errors", "models"},
     "item": {"markup", "models", "storedentry"},
     "store": {"errors", "identity", "item", "models", "reading", "storedentry"},
     "parallel": set(),
@@ -49,8 +51,8 @@ ALLOWED: dict[str, set[str]] = {
     "filestate": {"errors", "store"},
     # The entry cache in the state folder: its records and bytes, its file, and the live
     # folder's use of it.
-    "cachecodec": {"errors", "filestate", "models", "storedentry"},
-    "cachefile": {"cachecodec", "storedentry"},
+    "cachecodec": {"crc", "errors", "filestate", "models", "storedentry"},
+    "cachefile": {"cachecodec", "crc", "storedentry"},
     "entrycache": {"cachecodec", "cachefile", "coordination"},
     "cachewriter": {"cachecodec", "entrycache"},
     "foldercache": {
@@ -235,7 +237,7 @@ ALLOWED: dict[str, set[str]] = {
     # What each document shows, as a digest a static build keeps in its manifest.
     "documentkeys": {"cachecodec", "documents", "parallel", "store", "storedentry", "version"},
     # The entries' texts a build keeps in the state folder for the next.
-    "buildtexts": {"coordination", "documentkeys", "itemtexts", "store"},
+    "buildtexts": {"coordination", "crc", "documentkeys", "itemtexts", "store"},
     # Which documents a build makes, in which rounds, and which it need not make.
     "buildplan": {"documents", "manifest", "parallel", "snapshot", "urls"},
     "build": {

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import zlib
 from collections.abc import Collection, Hashable
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from medfeed.coordination import FOLDER_MODE, create_private, replacing
+from medfeed.crc import crc32
 from medfeed.documentkeys import DocumentKeys
 from medfeed.itemtexts import Cut, ItemTexts
 from medfeed.store import Item
@@ -127,7 +127,7 @@ def _encode(stamp: bytes, contexts: list[str], texts: dict[TextKey, bytes]) -> b
         kind = fmt.encode()
         parts += [_ROW.pack(index, digest, len(kind), with_content, short, len(text)), kind, text]
     body = b"".join(parts)
-    return _HEAD.pack(len(stamp)) + stamp + body + _HEAD.pack(zlib.crc32(body))
+    return _HEAD.pack(len(stamp)) + stamp + body + _HEAD.pack(crc32(body))
 
 
 def _decode(data: bytes, stamp: bytes) -> tuple[list[str], dict[TextKey, bytes]]:
@@ -135,7 +135,7 @@ def _decode(data: bytes, stamp: bytes) -> tuple[list[str], dict[TextKey, bytes]]
     if data[4 : 4 + length] != stamp:
         raise ValueError("written by another release, or for other settings")
     body = memoryview(data)[4 + length : -4]
-    if len(data) < 8 + length or zlib.crc32(body) != _HEAD.unpack_from(data, len(data) - 4)[0]:
+    if len(data) < 8 + length or crc32(body) != _HEAD.unpack_from(data, len(data) - 4)[0]:
         raise ValueError("damaged")
     (count,) = _HEAD.unpack_from(body, 0)
     at = 4

@@ -11,7 +11,6 @@ import hashlib
 import io
 import pickle
 import sys
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import is_dataclass
@@ -24,6 +23,7 @@ import pydantic
 import pydantic_core
 from pydantic import BaseModel
 
+from medfeed.crc import crc32
 from medfeed.errors import CacheDamaged
 from medfeed.filestate import Signature
 from medfeed.models import Entry
@@ -148,7 +148,7 @@ def content_tag(entry: AnyEntry) -> tuple[int, int]:
     if isinstance(entry, StoredEntry):
         return entry.check
     data = entry_bytes(entry)
-    return len(data), zlib.crc32(data)
+    return len(data), crc32(data)
 
 
 def decode_entry(data: bytes) -> Entry:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import BinaryIO, NamedTuple
 
+from medfeed.crc import crc32
 from medfeed.errors import CacheDamaged
 from medfeed.models import Entry
 
@@ -95,7 +95,7 @@ class Blobs:
             CacheDamaged: they are not there, or not those the file was written with.
         """
         data = os.pread(self._file.fileno(), length, offset)
-        if len(data) != length or zlib.crc32(data) != crc:
+        if len(data) != length or crc32(data) != crc:
             raise CacheDamaged(f"the entry cache's bytes at {offset} are damaged")
         return data
 
