@@ -122,6 +122,25 @@ def test_a_restart_with_unchanged_content_reads_no_entry_file(
     assert again.save_cache() is False  # nothing new to write
 
 
+def test_the_cache_holds_its_records_in_the_order_items_are_sorted_in(
+    entries_dir: Path, write_entry: WriteEntry, state: Path
+) -> None:
+    # A restart makes its items in the records' order and sorts them: in one pass, on
+    # memory laid out in that order, when the file holds them so.
+    days = [14, 3, 27, 9, 21, 1, 30, 16]
+    for day in days:
+        write_entry(f"day-{day:02d}", published=f"2015-10-{day:02d}T09:00:00+02:00")
+    write_entry("same-moment", published="2015-10-09T07:00:00Z")  # day-09's instant
+    start(entries_dir, state).save_cache()
+
+    names = list(EntryCache(state, entries_dir).load())
+    assert names == ["day-01.json", "day-03.json", "day-09.json", "same-moment.json",
+                     "day-14.json", "day-16.json", "day-21.json", "day-27.json",
+                     "day-30.json"]  # fmt: skip
+    items = start(entries_dir, state).catalog().items
+    assert [item.source.rsplit("/", 1)[-1] for item in reversed(items)] == names
+
+
 def test_the_cache_changes_no_byte_of_any_document(
     entries_dir: Path, write_entry: WriteEntry, state: Path
 ) -> None:

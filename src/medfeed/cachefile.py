@@ -9,6 +9,7 @@ shows them (see ``storedentry``).
 from __future__ import annotations
 
 import io
+import math
 import multiprocessing
 import os
 import pickle
@@ -27,6 +28,7 @@ from medfeed.cachecodec import (
 )
 from medfeed.crc import crc32
 from medfeed.storedentry import Blobs, Head, StoredEntry, head
+from medfeed.storedentry import published as published_of
 
 FRAME = struct.Struct("<QI")
 """Each chunk's length and CRC-32; a length of 0 ends the records."""
@@ -115,12 +117,22 @@ def write_records(f: BinaryIO, records: Mapping[str, Record]) -> None:
 
     on_disk = {
         name: Record(record.signature, place(record.current), place(record.published))
-        for name, record in records.items()
+        for name, record in sorted(records.items(), key=_oldest_first)
     }
     index = f.tell()
     for frame in encode(on_disk):
         f.write(frame)
     f.write(TRAILER.pack(start, index, crc, TRAILER_MARK))
+
+
+def _oldest_first(row: tuple[str, Record]) -> tuple[float, str]:
+    """Records in the order a folder's items are sorted in (``Item.order``): a restart
+    makes its items in that order, and sorts them in one pass, on memory laid out in
+    it; the entries of a month lie together in the file."""
+    name, (_, current, published) = row
+    version = published or current
+    moment = published_of(version.entry).timestamp() if version is not None else -math.inf
+    return moment, name.removesuffix(".json")
 
 
 def encode(records: Mapping[str, Record]) -> Iterator[bytes]:

@@ -147,10 +147,8 @@ class Folder(FolderFiles):
                 return item
             return item.with_id(entry_id(site.authority, item.head.published, item.slug))
 
-        for name, state in self.files.items():
-            self.files[name] = state._replace(
-                item=again(state.item), last_good=again(state.last_good)
-            )
+        for name, st in self.files.items():
+            self.files[name] = st._replace(item=again(st.item), last_good=again(st.last_good))
 
     # --- entry files --------------------------------------------------------------------
 
@@ -276,8 +274,10 @@ class Folder(FolderFiles):
             after = before
         else:
             after = self._published = {item.source: item for item in items}
-            moved = {s: before.get(s) for s, i in after.items() if before.get(s) is not i}
-            moved.update((s, before[s]) for s in before.keys() - after.keys())
+            moved = {}
+            if after != before:  # a restart's common case, in C: the items readers had
+                moved = {s: before.get(s) for s, i in after.items() if before.get(s) is not i}
+                moved.update((s, before[s]) for s in before.keys() - after.keys())
         self._published_items = items
         # Who owns which id follows what readers have.
         for source, old in moved.items():

@@ -174,6 +174,11 @@ def head(entry: AnyEntry) -> Head:
     return entry.head if isinstance(entry, StoredEntry) else head_of(entry)
 
 
+def published(entry: AnyEntry) -> datetime:
+    """The publication time of either kind (``head(entry).published``, none made)."""
+    return entry.head.published if isinstance(entry, StoredEntry) else entry.published
+
+
 def same_entry(a: AnyEntry, b: AnyEntry) -> bool:
     """Whether two entries are equal, without reading either back where that tells."""
     if a is b:
