@@ -13,11 +13,26 @@ from typing import Any
 from hypothesis import strategies as st
 
 from medfeed.fields import xml_unsafe
+from medfeed.folder import Folder
 from medfeed.models import Entry, entry_id
 from medfeed.store import Item
 
 WriteEntry = Callable[..., Path]
 HOUR_AGO = time.time() - 3600
+
+
+def settled() -> datetime:
+    """A clock ahead of the files a test has just written: they count as settled (a file
+    read within two seconds of its last change is not cached; see entrycache.RACY_NS)."""
+    return datetime.now(UTC) + timedelta(seconds=10)
+
+
+def started(entries_dir: Path, state: Path) -> Folder:
+    """A Folder as a (re)started process with a state folder makes it, its catalog
+    published."""
+    folder = Folder(entries_dir, state=state, now=settled, deletion_grace=0)
+    folder.catalog()
+    return folder
 
 
 def age_folder(folder: Path, moment: float = HOUR_AGO) -> None:

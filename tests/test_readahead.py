@@ -9,12 +9,12 @@ import errno
 import json
 import os
 import tempfile
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import WriteEntry
+from helpers import settled
 from medfeed import cachefile, readahead
 from medfeed import folder as folder_module
 from medfeed.cachewriter import FORKS
@@ -75,11 +75,6 @@ def test_a_file_that_changed_after_it_was_read_ahead_is_read_again(
 # --- kept in the state folder's unnamed file ----------------------------------------------------
 
 
-def _later() -> datetime:
-    # Ahead of the files just written: they count as settled (see entrycache.RACY_NS).
-    return datetime.now(UTC) + timedelta(seconds=10)
-
-
 @pytest.fixture
 def read_ahead_of_a_few(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(readahead, "FILES_FROM", 2)
@@ -94,7 +89,7 @@ def test_a_first_start_keeps_what_it_read_in_an_unnamed_file(
     in_memory = Folder(entries_dir).catalog()
     state = tmp_path / "state"
 
-    first = Folder(entries_dir, state=state, now=_later)
+    first = Folder(entries_dir, state=state, now=settled)
     items = first.catalog().items
     assert all(type(item.stored) is StoredEntry for item in items)
     assert items == in_memory.items
@@ -112,7 +107,7 @@ def test_a_first_start_keeps_what_it_read_in_an_unnamed_file(
     first.update({"entry-3.json"})
     first.catalog()  # published: the write waits for a quiet second, or this flush
     assert first.cache.writer.flush(apart=FORKS)
-    again = Folder(entries_dir, state=state, now=_later)
+    again = Folder(entries_dir, state=state, now=settled)
     assert again.files_read == 1  # broken.json: no version of it to cache
     in_memory = Folder(entries_dir).catalog()
     assert again.catalog().items == in_memory.items
@@ -143,7 +138,7 @@ def test_a_first_start_that_cannot_keep_its_entries_in_a_file_keeps_them_in_memo
     else:
         monkeypatch.setattr(tempfile, "TemporaryFile", _refuse_a_file)
 
-    first = Folder(entries_dir, state=tmp_path / "state", now=_later)
+    first = Folder(entries_dir, state=tmp_path / "state", now=settled)
     items = first.catalog().items
     assert all(type(item.stored) is Entry for item in items)
     assert items == in_memory.items

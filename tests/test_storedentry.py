@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import BASE_URL, WriteEntry
-from helpers import valid_entries
+from helpers import settled, started, valid_entries
 from medfeed import readahead, storedentry
 from medfeed.cachecodec import Record, Version
 from medfeed.cachefile import read_records, write_records
@@ -34,17 +33,6 @@ from medfeed.storedentry import StoredEntry, head_of
 from medfeed.web import create_app
 
 # --- a restart ----------------------------------------------------------------------------------
-
-
-def _later() -> datetime:
-    # Ahead of the files just written: they count as settled (see entrycache.RACY_NS).
-    return datetime.now(UTC) + timedelta(seconds=10)
-
-
-def _start(entries_dir: Path, state: Path) -> Folder:
-    folder = Folder(entries_dir, state=state, now=_later, deletion_grace=0)
-    folder.catalog()
-    return folder
 
 
 def _entries(folder: Folder) -> dict[str, Entry]:
@@ -69,9 +57,9 @@ def test_a_restart_holds_its_entries_in_the_cache_file(
 ) -> None:
     _three(write_entry)
     fresh = _entries(Folder(entries_dir))
-    _start(entries_dir, tmp_path / "state").save_cache()
+    started(entries_dir, tmp_path / "state").save_cache()
 
-    again = _start(entries_dir, tmp_path / "state")
+    again = started(entries_dir, tmp_path / "state")
     assert again.files_read == 0
     items = again.catalog().items
     assert all(isinstance(item.stored, StoredEntry) for item in items)
@@ -93,15 +81,15 @@ def test_the_next_cache_copies_the_entries_a_restart_left_in_the_last(
     # closes every file it inherited but those the entries lie in.
     _three(write_entry)
     state = tmp_path / "state"
-    _start(entries_dir, state).save_cache()
-    again = _start(entries_dir, state)
+    started(entries_dir, state).save_cache()
+    again = started(entries_dir, state)
     assert again.cache is not None
     assert again.cache.cache.open_files()  # the cache file the entries lie in
     write_entry("b-visit", title="B, edited", published="2015-10-13T09:00:00Z")
     again.update({"b-visit.json"})
     assert again.cache.writer.flush(apart=apart)
 
-    third = _start(entries_dir, state)
+    third = started(entries_dir, state)
     assert third.files_read == 0
     assert _entries(third) == _entries(Folder(entries_dir))
     assert _entries(third)["b-visit"].title == "B, edited"
@@ -114,8 +102,8 @@ def test_a_whole_folder_read_from_the_cache_reads_each_entry_back_once(
     # A build shows each entry in several documents: read back once, not once for each,
     # and only when a document that shows it is made (a rebuild makes few).
     _three(write_entry)
-    first = load_catalog(entries_dir, _later(), state=tmp_path / "state")
-    again = load_catalog(entries_dir, _later(), state=tmp_path / "state")
+    first = load_catalog(entries_dir, settled(), state=tmp_path / "state")
+    again = load_catalog(entries_dir, settled(), state=tmp_path / "state")
     assert EntryCache(tmp_path / "state", entries_dir).load().keys() == {
         "a-visit.json",
         "b-visit.json",
@@ -131,8 +119,8 @@ def test_an_entry_whose_bytes_changed_in_the_open_file_is_not_read_back(
 ) -> None:
     _three(write_entry)
     state = tmp_path / "state"
-    _start(entries_dir, state).save_cache()
-    again = _start(entries_dir, state)
+    started(entries_dir, state).save_cache()
+    again = started(entries_dir, state)
     item = again.catalog().items[0]
     _damage(state, item)
     with pytest.raises(CacheDamaged):
@@ -165,10 +153,10 @@ def test_a_file_entries_lie_in_changed_under_the_process_has_the_files_read_agai
     state = tmp_path / "state"
     settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False, state_dir=state)
     if kept_in == "the cache file":
-        Publisher(settings, now=_later).folder.save_cache()
+        Publisher(settings, now=settled).folder.save_cache()
     else:
         monkeypatch.setattr(readahead, "FILES_FROM", 2)  # a first start reads ahead
-    publisher = Publisher(settings, now=_later)
+    publisher = Publisher(settings, now=settled)
     served = {item.slug: item for item in publisher.catalog.items}
     if kept_in == "the cache file":
         _damage(state, served["c-visit"])

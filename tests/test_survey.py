@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import WriteEntry
+from helpers import started
 from medfeed import survey
 from medfeed.cachecodec import Record
 from medfeed.cachewriter import FORKS
@@ -27,22 +27,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def later() -> datetime:
-    # Ahead of the files just written: they count as settled (see entrycache.RACY_NS).
-    return datetime.now(UTC) + timedelta(seconds=10)
-
-
-def _start(entries_dir: Path, state: Path) -> Folder:
-    folder = Folder(entries_dir, state=state, now=later, deletion_grace=0)
-    folder.catalog()
-    return folder
-
-
 def _stopped_and_changed(entries_dir: Path, write_entry: WriteEntry, state: Path) -> None:
     """A folder whose cache was written, then each kind of change a restart must tell."""
     for slug in ("unchanged", "edited", "same-size", "renamed-over", "deleted", "broken"):
         write_entry(slug, title=slug.title(), published="2015-10-12T09:00:00Z")
-    _start(entries_dir, state).save_cache()
+    started(entries_dir, state).save_cache()
     write_entry("edited", title="Edited at last", published="2015-10-12T09:00:00Z")
     same = entries_dir / "same-size.json"
     before = same.stat()
@@ -63,7 +52,7 @@ def _looking_itself(entries_dir: Path, state: Path) -> Folder:
     shutil.copytree(state, copy)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(survey, "SURVEYED_FROM", 10**9)
-        return _start(entries_dir, copy)
+        return started(entries_dir, copy)
 
 
 def _looked_at(monkeypatch: pytest.MonkeyPatch) -> list[set[str] | None]:
@@ -80,18 +69,23 @@ def _looked_at(monkeypatch: pytest.MonkeyPatch) -> list[set[str] | None]:
     return answers
 
 
-def test_a_child_tells_a_restart_exactly_which_files_are_as_the_cache_has_them(
-    entries_dir: Path,
-    write_entry: WriteEntry,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def itself(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Folder:
+    """A folder changed in every way while stopped, restarted with no child looking (on
+    a copy of its state folder); the restarts after it have a child look."""
     _stopped_and_changed(entries_dir, write_entry, tmp_path / "state")
-    itself = _looking_itself(entries_dir, tmp_path / "state")
+    folder = _looking_itself(entries_dir, tmp_path / "state")
     monkeypatch.setattr(survey, "SURVEYED_FROM", 1)
-    answers = _looked_at(monkeypatch)
+    return folder
 
-    again = _start(entries_dir, tmp_path / "state")
+
+def test_a_child_tells_a_restart_exactly_which_files_are_as_the_cache_has_them(
+    entries_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, itself: Folder
+) -> None:
+    answers = _looked_at(monkeypatch)
+    again = started(entries_dir, tmp_path / "state")
     assert answers == [{"unchanged.json"}]
     assert again.files_read == itself.files_read == 5  # every file but the unchanged one
     assert again.catalog().items == itself.catalog().items
@@ -104,22 +98,15 @@ def test_a_child_tells_a_restart_exactly_which_files_are_as_the_cache_has_them(
 
 
 def test_a_child_that_fails_leaves_the_restart_to_look_itself(
-    entries_dir: Path,
-    write_entry: WriteEntry,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    entries_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, itself: Folder
 ) -> None:
-    _stopped_and_changed(entries_dir, write_entry, tmp_path / "state")
-    itself = _looking_itself(entries_dir, tmp_path / "state")
-    monkeypatch.setattr(survey, "SURVEYED_FROM", 1)
-
     def fails(where: str, records: object) -> bytearray:
         raise OSError("in the child")
 
     monkeypatch.setattr(survey, "_unchanged", fails)
     answers = _looked_at(monkeypatch)
 
-    again = _start(entries_dir, tmp_path / "state")
+    again = started(entries_dir, tmp_path / "state")
     assert answers == [None]
     assert again.files_read == 5
     assert again.catalog().items == itself.catalog().items
@@ -129,7 +116,7 @@ def test_a_child_that_fails_leaves_the_restart_to_look_itself(
 def _records(entries_dir: Path, write_entry: WriteEntry, state: Path) -> dict[str, Record]:
     for n in range(3):
         write_entry(f"entry-{n}", published=f"2015-10-1{n}T09:00:00Z")
-    _start(entries_dir, state).save_cache()
+    started(entries_dir, state).save_cache()
     return EntryCache(state, entries_dir).load()
 
 
