@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,6 +149,12 @@ def test_the_child_keeps_no_file_of_this_process_and_is_reaped(
     assert _zombies() == []
 
     survey.Survey(str(entries_dir), records).close()  # the answer never asked for
+    assert _zombies() == []
+
+    dropped = survey.Survey(str(entries_dir), records)  # a start-up that failed first
+    time.sleep(0.5)
+    assert len(_zombies()) == 1  # the child has ended: unreaped, it is a zombie now
+    del dropped
     assert _zombies() == []
 
 

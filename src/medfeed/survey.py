@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import weakref
 from collections.abc import Mapping
 from itertools import compress
 
@@ -39,13 +40,14 @@ class Survey:
     out by a child forked now (on Linux, with a second core, for a large cache).
 
     The child shares ``records`` as they are at the fork; they must not change until
-    ``unchanged`` or ``close``. Either must be called: each reaps the child.
+    ``unchanged`` or ``close``, each of which reaps the child (as does dropping the
+    object, where a start-up fails before it asks).
     """
 
     def __init__(self, where: str, records: Mapping[str, Record]) -> None:
         self._records = records
-        self._pid = 0
         self._read_end = -1
+        self._end: weakref.finalize[[int, int], Survey] | None = None
         if len(records) < SURVEYED_FROM or cores() < 2 or not FORKS:
             return
         read_end, write_end = os.pipe()
@@ -67,29 +69,32 @@ class Survey:
             finally:
                 os._exit(status)
         os.close(write_end)
-        self._pid, self._read_end = pid, read_end
+        self._read_end = read_end
+        self._end = weakref.finalize(self, _end_child, pid, read_end)
 
     def unchanged(self) -> set[str] | None:
         """The names of the files that had the signature recorded; None where no child
         looked (or it failed): the caller looks itself."""
-        if not self._pid:
+        if self._end is None or not self._end.alive:
             return None
-        with os.fdopen(self._read_end, "rb") as source:
-            flags = source.read()
-        self._read_end = -1
-        ok = self._reap() and len(flags) == len(self._records)
-        if not ok:
+        flags = bytearray()
+        while chunk := os.read(self._read_end, 1 << 16):
+            flags += chunk
+        if self._end() != 0 or len(flags) != len(self._records):
             return None
         return set(compress(self._records, flags))
 
     def close(self) -> None:
         """Forget the answer (if any) and reap the child."""
-        if self._read_end >= 0:
-            os.close(self._read_end)  # a child still writing gets EPIPE, not a wait
-            self._read_end = -1
-        if self._pid:
-            self._reap()
+        if self._end is not None:
+            self._end()
 
-    def _reap(self) -> bool:
-        pid, self._pid = self._pid, 0
-        return os.waitpid(pid, 0)[1] == 0
+
+def _end_child(pid: int, read_end: int) -> int:
+    """Close the pipe (a child still writing gets EPIPE, not a wait) and reap the child;
+    its exit status."""
+    os.close(read_end)
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return -1  # not this process's child: it was forked with the object
