@@ -225,7 +225,8 @@ class FolderFiles:
         for name in set(self.files) - present:
             changed |= self._read_file(name)
         self._prefill(present)
-        return self._check(self._maybe_changed(present) | {SITE_FILE}) or changed
+        looked, self._looked = self._looked, None
+        return self._check(self._maybe_changed(present, looked) | {SITE_FILE}) or changed
 
     def _prefill(self, names: set[str]) -> None:
         """Before a rescan looks at ``names``: set what is known already of those not
@@ -245,12 +246,12 @@ class FolderFiles:
             return None
         return (set(self.files) - present) | self._maybe_changed(present) | {SITE_FILE}
 
-    def _maybe_changed(self, names: set[str]) -> set[str]:
+    def _maybe_changed(self, names: set[str], looked: set[str] | None = None) -> set[str]:
         """``names`` less the files whose signature is the one last read: what
         ``_read_file`` would find unchanged, in a few steps each (a rescan looks at every
-        file; at 100,000 of them, the steps ``_read_file`` takes cost half a second)."""
+        file; at 100,000 of them, the steps ``_read_file`` takes cost half a second).
+        ``looked``: files known to have that signature (another process looked)."""
         files, where, settled = self.files, self._where, self._vanished.keys() | self._blocked
-        looked, self._looked = self._looked, None
         if looked is not None:
             return names - looked.difference(settled)
         unchanged = set()
