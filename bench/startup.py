@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,13 +38,8 @@ def start_once(entries: Path, state: Path) -> dict[str, float | int | str | None
     """In this process: one Publisher on ``entries`` with ``state``, timed; then the
     cache written (not timed), as the Publisher's background writer would."""
     import medfeed.site
-    from medfeed.folder import Folder
     from medfeed.settings import Settings
 
-    if not _publisher_keeps_a_cache(entries, state.with_name(state.name + "-probe")):
-        # site.py does not yet hand the Publisher's state folder to its Folder: do it
-        # here, as that one argument would.
-        medfeed.site.Folder = partial(Folder, state=state)  # type: ignore[misc]
     settings = Settings(entries_dir=entries, base_url="http://127.0.0.1:8000/", watch=False,
                         state_dir=state)  # fmt: skip
     cpu, wall = time.process_time(), time.perf_counter()
@@ -57,16 +51,6 @@ def start_once(entries: Path, state: Path) -> dict[str, float | int | str | None
     folder.save_cache()
     return {"wall": wall, "cpu": cpu, "read": folder.files_read, "items": items,
             "trouble": trouble}  # fmt: skip
-
-
-def _publisher_keeps_a_cache(entries: Path, probe: Path) -> bool:
-    from medfeed.settings import Settings
-    from medfeed.site import Publisher
-
-    (probe / "entries").mkdir(parents=True, exist_ok=True)
-    shutil.copy(entries / "site.toml", probe / "entries" / "site.toml")
-    settings = Settings(entries_dir=probe / "entries", watch=False, state_dir=probe / "state")
-    return Publisher(settings).folder.cache is not None
 
 
 def start_in_child(entries: Path, state: Path) -> dict[str, float | int | str | None]:
