@@ -36,8 +36,7 @@ Made = tuple[dict[str, Record], list[str]]
 """Records to write, and the names whose published version on disk is to be kept."""
 
 
-def close_all_but(keep: list[int]) -> None:
-    """Close every file descriptor of this process from 3 up but those in ``keep``."""
+def _close_all_but(keep: list[int]) -> None:
     low = 3
     for fd in sorted(keep):
         os.closerange(low, fd)
@@ -45,30 +44,35 @@ def close_all_but(keep: list[int]) -> None:
     os.closerange(low, os.sysconf("SC_OPEN_MAX"))
 
 
-def _save_forked(cache: EntryCache, save: Callable[[], int], *, nice: bool = False) -> int:
-    """The pid of a child forked to run ``save``, which writes ``cache`` and says how
-    with its exit status (1: it raised)."""
-    # The cache files entries are read back from: copied into the new one.
-    keep = cache.open_files()
+def run_forked(run: Callable[[], int], keep: list[int], *, nice: bool = False) -> int:
+    """The pid of a child forked to ``run``, which ends with its exit status (1: it
+    raised). The child keeps no file of this process's but ``keep``."""
     with warnings.catch_warnings():
-        # Python 3.12 warns of fork() beside threads: the child touches no lock
-        # another thread may hold (its lock on the cache is its own file lock).
+        # Python 3.12 warns of fork() beside threads: the children made here touch no
+        # lock another thread may hold (a cache writer's lock is its own file lock).
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
-    if pid == 0:  # the child: what it does is seen in the file it writes
+    if pid == 0:  # the child: what it does is seen in what it writes
         code = 1
         try:
             # It needs no other file this process has open, and must not keep their
             # locks (an flock() lasts while any copy of it is open: the WebSub
             # leader's) or its listening sockets after this process ends.
-            close_all_but(keep)
+            _close_all_but(keep)
             gc.disable()  # nothing it makes outlives it
             if nice:
                 os.nice(10)
-            code = save()
+            code = run()
         finally:
             os._exit(code)
     return pid
+
+
+def _save_forked(cache: EntryCache, save: Callable[[], int], *, nice: bool = False) -> int:
+    """The pid of a child forked to run ``save``, which writes ``cache`` and says how
+    with its exit status (1: it raised)."""
+    # The cache files entries are read back from: copied into the new one.
+    return run_forked(save, cache.open_files(), nice=nice)
 
 
 class CacheWriter:

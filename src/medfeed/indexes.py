@@ -25,14 +25,10 @@ def _order(item: Item) -> tuple[float, str]:
     return item.order
 
 
-def _changed_at(item: Item) -> tuple[float, tuple[float, str]]:
-    # Ties (equal instants written with other offsets) go to the newer entry, so that
-    # the choice does not depend on the order items were looked at.
-    return item.changed_at, item.order
-
-
-_CHANGED_AT = operator.attrgetter("changed_at", "order")
-"""``_changed_at`` in C, for a pass over every item."""
+_changed_at = operator.attrgetter("changed_at", "order")
+"""The key of the newest change (in C: a pass over every item). Ties (equal instants
+written with other offsets) go to the newer entry, so that the choice does not depend
+on the order items were looked at."""
 
 
 def _with(items: tuple[Item, ...], new: Iterable[Item]) -> tuple[Item, ...]:
@@ -110,8 +106,7 @@ def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = Non
         carried = _carried(catalog, moment, previous)
         if carried is not None:
             return carried
-    # _visible, written out: 100,000 items at a restart.
-    items = tuple(i for i in catalog.items if i.published_at <= moment and not i.head.draft)
+    items = tuple(i for i in catalog.items if _visible(i, moment))
     hidden: dict[int, Item] = {}
     if len(items) < len(catalog.items):
         shown = set(map(id, items))
@@ -126,7 +121,7 @@ def make_indexes(catalog: Catalog, moment: float, previous: Indexes | None = Non
         hidden,
         {item.slug: item for item in items},
         {slug: tuple(found) for slug, found in members.items()},
-        max(items, key=_CHANGED_AT) if items else None,
+        max(items, key=_changed_at) if items else None,
         moment,
         next_release=min(map(_release, hidden.values()), default=math.inf),
     )

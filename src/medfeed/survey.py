@@ -5,13 +5,12 @@ half a second, a sixth of a restart."""
 from __future__ import annotations
 
 import os
-import warnings
 import weakref
 from collections.abc import Mapping
 from itertools import compress
 
 from medfeed.cachecodec import Record
-from medfeed.cachewriter import FORKS, close_all_but
+from medfeed.cachewriter import FORKS, run_forked
 from medfeed.parallel import FILES_FROM, cores
 
 SURVEYED_FROM = FILES_FROM
@@ -51,23 +50,14 @@ class Survey:
         if len(records) < SURVEYED_FROM or cores() < 2 or not FORKS:
             return
         read_end, write_end = os.pipe()
-        with warnings.catch_warnings():
-            # Python 3.12 warns of fork() beside threads: the child takes no lock, and
-            # only stats files and writes to its pipe.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            status = 1
-            try:
-                # Nothing of this process's but the pipe: a lock or a listening socket
-                # must not outlive it in a copy.
-                close_all_but([write_end])
-                flags = _unchanged(where, records)
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(flags)
-                status = 0
-            finally:
-                os._exit(status)
+
+        def look() -> int:
+            flags = _unchanged(where, records)
+            with os.fdopen(write_end, "wb") as out:
+                out.write(flags)
+            return 0
+
+        pid = run_forked(look, [write_end])
         os.close(write_end)
         self._read_end = read_end
         self._end = weakref.finalize(self, _end_child, pid, read_end)
