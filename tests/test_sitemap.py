@@ -7,6 +7,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from medfeed.errors import RenderError
@@ -18,6 +20,7 @@ from medfeed.sitemap import (
     part_path,
     render_robots,
     render_sitemaps,
+    sitemap_count,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -116,6 +119,39 @@ def test_parts_stay_under_the_byte_limit() -> None:
         assert len(body) <= limit
         listed += locs(valid(body, "sitemap.xsd"))
     assert listed == [url for url, _ in given]
+
+
+def _size(url: str) -> tuple[int, int]:
+    """What one page adds to a sitemap, and what a sitemap holds besides its pages."""
+    one = len(render_sitemaps([(url, T0)], BASE)[0][1])
+    return len(render_sitemaps([(url, T0), (url, T0)], BASE)[0][1]) - one, one
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    paths=st.lists(st.text("ab&<>/%~09", min_size=0, max_size=40), min_size=1, max_size=40),
+    seconds=st.lists(st.integers(0, 10**9), min_size=40, max_size=40),
+    max_urls=st.integers(1, 12),
+    fill=st.integers(1, 40),
+    off=st.integers(-1, 1),
+)
+def test_the_count_is_that_of_the_documents_rendered(
+    paths: list[str], seconds: list[int], max_urls: int, fill: int, off: int
+) -> None:
+    # A build lists the parts before the pages are dated; any dates give as many. The
+    # byte limit falls on, or a byte either side of, the end of the ``fill``-th page.
+    urls = [BASE + path for path in paths]
+    dated = [(url, T0 + timedelta(seconds=s)) for url, s in zip(urls, seconds, strict=False)]
+    sizes = [_size(url) for url in urls]
+    around = sizes[0][1] - sizes[0][0]
+    limits = {"max_urls": max_urls, "max_bytes": around + sum(s for s, _ in sizes[:fill]) + off}
+    try:
+        rendered = len(render_sitemaps(dated, BASE, **limits))
+    except RenderError as e:
+        with pytest.raises(RenderError, match=str(e)[:20]):
+            sitemap_count(urls, **limits)
+        return
+    assert sitemap_count(urls, **limits) == rendered
 
 
 def test_limits_are_those_of_the_protocol() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from medfeed.buildplan import (
@@ -26,6 +26,7 @@ from medfeed.buildplan import (
     Weighed,
     path_of,
     plan,
+    written_at,
 )
 from medfeed.buildplan import file_for as file_for
 from medfeed.buildtexts import BuildTexts
@@ -62,6 +63,15 @@ class BuildReport:
     deleted: int
     written_files: frozenset[str] = frozenset()
     """The files written (new or changed bytes), relative to the output folder."""
+    left: Manifest | None = None
+    """What the folder holds after the build, as its manifest lists it."""
+
+    def line(self, outdir: str) -> str:
+        """What the build did, as the command says it."""
+        return (
+            f"{outdir}: {self.written} documents written, {self.redated} re-dated, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted"
+        )
 
 
 def _ns(moment: datetime) -> int:
@@ -70,7 +80,9 @@ def _ns(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000
 
 
-def _put(root: str, rel: str, doc: Document, kept: Record | None) -> tuple[Record, int]:
+def put(root: str, rel: str, doc: Document, kept: Record | None) -> tuple[Record, int]:
+    """Put a document's file and .gz in place under ``root`` (``kept``: the record of
+    the intact files an earlier build wrote there); its record, and which outcome."""
     mtime = _ns(doc.last_modified)
     target = os.path.join(root, rel)
     if kept is not None and kept[0] == doc.etag:
@@ -91,7 +103,7 @@ def _put_all(
     results = []
     for kind, subject in jobs:
         rel = file_for(kind.path(subject))
-        results.append((rel, *_put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
+        results.append((rel, *put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))))
     return results
 
 
@@ -130,11 +142,16 @@ def dates_of(manifest: Manifest | None) -> DateLedger:
     while its bytes stay the same, and one that changed is dated later than its file was
     (see DateLedger)."""
     ledger = DateLedger()
-    for rel, record in (manifest.documents if manifest else {}).items():
-        if record is not None:
-            moment = EPOCH + timedelta(microseconds=record[1] // 1000)
-            ledger.remember(path_of(rel), record[0], moment)
+    remember_dates(ledger, manifest.documents if manifest else {})
     return ledger
+
+
+def remember_dates(ledger: DateLedger, documents: Mapping[str, Record | None]) -> None:
+    """Have ``ledger`` date each of these documents, while its bytes stay the same, as
+    its file is dated."""
+    for rel, record in documents.items():
+        if record is not None:
+            ledger.remember(path_of(rel), record[0], written_at(record))
 
 
 def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
@@ -148,12 +165,17 @@ def build_site(snapshot: Snapshot, outdir: Path) -> BuildReport:
 
 
 def build_over(
-    snapshot: Snapshot, outdir: Path, manifest: Manifest | None, state: Path | None = None
+    snapshot: Snapshot,
+    outdir: Path,
+    manifest: Manifest | None,
+    state: Path | None = None,
+    shows: DocumentKeys | None = None,
 ) -> BuildReport:
     """``build_site`` over the build ``manifest`` lists (read by the caller); with
     ``state``, a state folder, the entries' texts written by the last build from it are
-    used again, and this build's kept there (see BuildTexts)."""
-    shows = DocumentKeys(snapshot)
+    used again, and this build's kept there (see BuildTexts). ``shows``: the digests of
+    the snapshot's documents, where the caller keeps them."""
+    shows = shows or DocumentKeys(snapshot)
     snapshot.item_texts.made = []  # what each process writes, sent back (_in_parallel)
     months, others, feeds = plan(snapshot)
     files = [
@@ -186,7 +208,7 @@ def build_over(
     results += _in_parallel(root, snapshot, months, kept)
     results += _in_parallel(root, snapshot, others, kept)
     for rel, record, _ in results:  # dated by the processes that wrote them
-        snapshot.dated(path_of(rel), EPOCH + timedelta(microseconds=record[1] // 1000))
+        snapshot.dated(path_of(rel), written_at(record))
     results += _put_all(root, snapshot, feeds, kept)
     now = {rel: record for rel, record, _ in results}
     deleted = delete_written(root, [rel for rel in documents if rel not in now], folders)
@@ -202,4 +224,5 @@ def build_over(
         outcomes.count(UNCHANGED),
         deleted,
         frozenset(rel for rel, _, outcome in results if outcome == WRITTEN),
+        Manifest(dict(now), frozenset(folders), keys=same.digests),
     )

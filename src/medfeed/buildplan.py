@@ -31,6 +31,11 @@ def file_for(path: str) -> str:
     return relative + "index.html" if relative.endswith("/") or not relative else relative
 
 
+def written_at(record: Record) -> datetime:
+    """The Last-Modified a document was written with (its file's mtime)."""
+    return EPOCH + timedelta(microseconds=record[1] // 1000)
+
+
 def path_of(rel: str) -> str:
     """The site path a file of the build holds (``file_for`` the other way)."""
     folder, _, name = rel.rpartition("/")
@@ -45,6 +50,14 @@ Weighed = tuple[int, list[Job]]
 """Documents put in place together, and roughly what they cost (entry pages, or items)."""
 
 
+def round_of(kind: Kind) -> int:
+    """Which of a build's three rounds puts documents of this kind in place (see plan)."""
+    if kind.scope == "entry" or (kind.shows in ("archive", "period") and "month" in kind.scope):
+        return 0
+    # The sitemap gives every page's date: written last, once they all are.
+    return 2 if kind.shows == "feed" or kind in (SITEMAP, SITEMAP_PART) else 1
+
+
 def plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     """The documents in three rounds, each ending before the next begins, so that no
     document links to one not yet written: each month's entry pages and then its archive
@@ -55,32 +68,35 @@ def plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     entry's Markdown is rendered and each of its texts written once (see ItemTexts).
     """
     months: dict[tuple[int | None, int | None], list[Job]] = {}
+    periods: dict[int | None, list[Job]] = {}  # a year's pages, the site's and categories'
+    singles: list[list[Job]] = []
+    feeds: list[Job] = []
     for kind in KINDS:
         if kind.scope == "entry":
             for slug in snapshot.subjects(kind):
                 published = snapshot.item(slug or "").head.published
                 months.setdefault((published.year, published.month), []).append((kind, slug))
-    periods: dict[tuple[int | None, int | None], list[Job]] = {}
     for kind in KINDS:
-        if kind.shows in ("archive", "period"):
+        rounds = round_of(kind)
+        if kind.scope == "entry":
+            continue
+        if rounds == 0:
             for subject in snapshot.subjects(kind):
                 _, year, month = split(kind.scope, subject)
-                (months if month else periods).setdefault((year, month), []).append((kind, subject))
+                months.setdefault((year, month), []).append((kind, subject))
+        elif rounds == 2:
+            feeds += [(kind, subject) for subject in snapshot.subjects(kind)]
+        elif kind.shows in ("archive", "period"):
+            for subject in snapshot.subjects(kind):
+                periods.setdefault(split(kind.scope, subject)[1], []).append((kind, subject))
+        else:
+            singles += [[(kind, subject)] for subject in snapshot.subjects(kind)]
+    others = [*periods.values(), *singles]
     # A month holding much of the site (a bulk import) is split, or one process would
     # put it alone; its archive goes with its last part.
     most = max(PARALLEL_FROM, sum(map(len, months.values())) // (4 * cores()))
     parts = [group[start : start + most] for group in months.values() for start in
              range(0, len(group), most)]  # fmt: skip
-    others = [*periods.values()]
-    feeds: list[Job] = []
-    for kind in KINDS:
-        if kind.scope != "entry" and kind.shows not in ("archive", "period"):
-            jobs = [(kind, subject) for subject in snapshot.subjects(kind)]
-            # The sitemap gives every page's date: written last, once they all are.
-            if kind.shows == "feed" or kind in (SITEMAP, SITEMAP_PART):
-                feeds += jobs
-            else:
-                others += [[job] for job in jobs]
 
     def items(group: list[Job]) -> int:
         # What its documents show: a year's pages list every entry of the year.
@@ -118,7 +134,7 @@ class Unchanged:
         record = self._kept.get(rel)
         if record is None or self._keys.get(rel) != digest:
             return True
-        written = EPOCH + timedelta(microseconds=record[1] // 1000)
+        written = written_at(record)
         if not self._snapshot.ledger.gives(path, record[0], written):
             return True
         self.results.append((rel, record, UNCHANGED))

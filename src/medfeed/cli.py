@@ -15,8 +15,9 @@ from pathlib import Path
 import click
 
 from medfeed.build import build_over, dates_of
+from medfeed.buildwatch import watch_build
 from medfeed.cachewriter import SavesApart
-from medfeed.clioptions import ENTRIES_OPTION, fail
+from medfeed.clioptions import ENTRIES_OPTION, fail, refuse_problems
 from medfeed.editcli import mv, new
 from medfeed.errors import ConfigError, MedfeedError
 from medfeed.loading import check_entries_alone, load_catalog, load_catalog_in_force
@@ -28,7 +29,6 @@ from medfeed.settings import ENV_NAMES, Settings, env_config, state_folder_probl
 from medfeed.site import public_base_url, utc_now
 from medfeed.siterecord import SiteRecord, SiteVersion
 from medfeed.snapshot import Snapshot
-from medfeed.store import Catalog
 
 
 @contextmanager
@@ -164,7 +164,12 @@ def _same_folder(one: Path, other: Path) -> bool:
     is_flag=True,
     help="Then tell site.toml's WebSub hubs of the feeds the build changed.",
 )
-def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> None:
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Then keep OUTDIR up to date as the entries change, until stopped.",
+)
+def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool, watch: bool) -> None:
     """Write every feed and page as static files, with .gz siblings.
 
     The files are byte-identical to what the app serves; nginx or any static host can
@@ -172,7 +177,8 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
     the entries stops the build with nothing changed. A rebuild writes only what changed,
     gives each file its document's Last-Modified as mtime, deletes only files an earlier
     build wrote, and never touches other files. With --ping, each hub is then told of
-    the feeds the build wrote, once they are in place (see medfeed ping).
+    the feeds the build wrote, once they are in place (see medfeed ping). With --watch,
+    each change of the entries is then put in place within moments, until Ctrl-C.
 
     Example: medfeed build site/ --ping
     """
@@ -187,6 +193,10 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         earlier = read_manifest(target) if target.is_dir() else None
     except OSError as e:
         raise click.ClickException(f"{outdir}: {e}") from e
+    if watch:
+        watch_build(outdir, target, settings, earlier, allow_problems, ping_hubs)
+        _may_end_at_once()
+        return
     state = _usable_state(settings)
     # The entry cache of what was read is written beside the build, on another core.
     apart = SavesApart()
@@ -198,7 +208,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
         # Frozen objects are left alone by the collector, so the forked writer does not
         # copy the pages that hold them.
         gc.freeze()
-        _report_problems(catalog, allow_problems)
+        refuse_problems(catalog, allow_problems)
         base_url = public_base_url(settings, catalog)
         dates = dates_of(earlier)  # what an earlier build wrote keeps its dates
         snapshot = Snapshot(catalog, base_url, utc_now(), prepare=False, ledger=dates)
@@ -206,11 +216,7 @@ def build(outdir: str, entries: Path, allow_problems: bool, ping_hubs: bool) -> 
             done = build_over(snapshot, target, earlier, state)
         except (BuildError, OSError) as e:
             raise click.ClickException(f"{outdir}: {e}") from e
-    click.echo(
-        f"{outdir}: {done.written} documents written, {done.redated} re-dated, "
-        f"{done.unchanged} unchanged, {done.deleted} deleted",
-        err=True,
-    )
+    click.echo(done.line(outdir), err=True)
     if ping_hubs:
         written = {"/" + rel.removesuffix("index.html") for rel in done.written_files}
         try:
@@ -236,24 +242,6 @@ def _waiting_for(apart: SavesApart) -> Iterator[None]:
         yield
     finally:
         apart.wait()
-
-
-def _report_problems(catalog: Catalog, allow_problems: bool) -> None:
-    # A build must not quietly drop what the app still serves as its last good copy.
-    for problem in catalog.problems:
-        click.echo(str(problem), err=True)
-    if not catalog.problems:
-        return
-    files = sorted({p.path for p in catalog.problems})
-    if not allow_problems:
-        raise click.ClickException(
-            f"{len(catalog.problems)} problem(s) in {len(files)} file(s): nothing built "
-            "(fix them, or build the rest with --allow-problems)"
-        )
-    built = {item.source for item in catalog.items}
-    for path in files:
-        if path not in built:
-            click.echo(f"left out: {path} (it has problems)", err=True)
 
 
 main.add_command(new)

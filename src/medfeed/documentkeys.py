@@ -54,8 +54,10 @@ class DocumentKeys:
 
     def __init__(self, content: ContentVersion, fingerprint: str | None = None) -> None:
         self._content = content
+        self.fingerprint = fingerprint or render_fingerprint()
+        """What every document's bytes depend on besides the content (see render_fingerprint)."""
         context = (
-            fingerprint or render_fingerprint(),
+            self.fingerprint,
             content.base_url,
             content.site.model_dump_json(),
             content.catalog.site_modified_ns,
@@ -81,6 +83,15 @@ class DocumentKeys:
             else:
                 return None
         return hashlib.blake2b(b"".join(parts), digest_size=16).hexdigest()
+
+    def carry(self, earlier: DocumentKeys) -> None:
+        """Take the digests ``earlier`` worked out of items this content version shows
+        too: ``earlier``'s content version keeps its items alive, so an id names the same
+        item in both."""
+        known = earlier._digests
+        self._digests = {
+            id(item): known[id(item)] for item in self._content.items if id(item) in known
+        }
 
     def prime(self, items: Sequence[Item]) -> None:
         """Work out the digests of these items' entries held in memory at once, on every

@@ -167,7 +167,12 @@ def replace_file(target: str, data: bytes, mtime: int | None) -> os.stat_result:
     return found
 
 
-def delete_written(root: str, gone: Iterable[str], folders: set[str]) -> int:
+def delete_written(
+    root: str,
+    gone: Iterable[str],
+    folders: set[str],
+    records: Mapping[str, Record | None] | None = None,
+) -> int:
     """Delete these documents where they are still the files medfeed wrote, and the
     folders medfeed made that they leave empty.
 
@@ -175,12 +180,14 @@ def delete_written(root: str, gone: Iterable[str], folders: set[str]) -> int:
     file put in its place or edited since is not medfeed's and stays, as does a folder
     that is not empty. Nothing is reached through a symbolic link, so nothing outside
     ``root`` goes. Returns how many documents went; ``folders`` loses those removed.
+    ``records``: the manifest's documents, where the caller holds them.
     """
     gone = list(gone)
     if not gone:
         return 0
-    manifest = read_manifest(Path(root))
-    records = manifest.documents if manifest else {}
+    if records is None:
+        manifest = read_manifest(Path(root))
+        records = manifest.documents if manifest else {}
     count = 0
     emptied = set()
     top = os.open(root, os.O_RDONLY | os.O_DIRECTORY)

@@ -74,14 +74,22 @@ class Publisher:
         *,
         deletion_grace: float = DELETION_GRACE,
         listener: SnapshotListener | None = None,
+        ledger: DateLedger | None = None,
+        problems: ProblemLog | None = None,
+        serving: bool = True,
     ) -> None:
+        """``ledger`` and ``problems`` are the app's (shared through the state folder)
+        unless given; a publisher not ``serving`` (a watching build) renders a document
+        only when asked for it, as a build does, and compresses none."""
         self.settings = settings
         self._listener = listener
         self._now = now
         self._lock = threading.Lock()
+        self._serving = serving
         # Shared by every process serving the folder and kept across restarts, so that
         # all of them date each version of a document alike (see DateLedger).
-        self._ledger = DateLedger(settings.state_folder / LEDGER_NAME)
+        self._ledger = ledger or DateLedger(settings.state_folder / LEDGER_NAME)
+        self._given_problem_log = problems
         # The entry cache in the state folder: a restart reads no unchanged file, and a
         # file broken before this process first read it keeps its published version.
         self.folder = Folder(
@@ -117,7 +125,7 @@ class Publisher:
 
     @cached_property
     def _problem_log(self) -> ProblemLog:
-        return problem_log(self.settings.state_folder)
+        return self._given_problem_log or problem_log(self.settings.state_folder)
 
     def refresh(self, names: set[str] | None = None) -> bool:
         """Re-check the named files (None: all); make a new snapshot if anything changed."""
@@ -148,7 +156,9 @@ class Publisher:
             current = catalog or (previous.catalog if previous else self.folder.catalog())
             base_url = public_base_url(self.settings, current)
             try:
-                snapshot = Snapshot(current, base_url, now, previous, ledger=self._ledger)
+                snapshot = Snapshot(
+                    current, base_url, now, previous, prepare=self._serving, ledger=self._ledger
+                )
             except CacheDamaged as e:
                 if attempt == 2:
                     raise

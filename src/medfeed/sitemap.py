@@ -65,20 +65,40 @@ def _entry(tag: str, url: str, modified: datetime) -> bytes:
     return f"  <{tag}><loc>{loc}</loc><lastmod>{_w3c(modified)}</lastmod></{tag}>\n".encode()
 
 
-def _parts(entries: list[bytes], max_urls: int, max_bytes: int) -> list[tuple[int, int]]:
-    """Split the entries, in order, into (start, end) runs that each fit one document."""
+def _parts(lengths: list[int], max_urls: int, max_bytes: int) -> list[tuple[int, int]]:
+    """Split entries of these lengths, in order, into (start, end) runs that each fit
+    one document."""
     room = max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
     parts: list[tuple[int, int]] = []
     start, size = 0, 0
-    for index, entry in enumerate(entries):
-        if len(entry) > room:
+    for index, length in enumerate(lengths):
+        if length > room:
             raise RenderError(f"one sitemap entry alone is over {max_bytes} bytes")
-        if index - start == max_urls or size + len(entry) > room:
+        if index - start == max_urls or size + length > room:
             parts.append((start, index))
             start, size = index, 0
-        size += len(entry)
-    parts.append((start, len(entries)))
+        size += length
+    parts.append((start, len(lengths)))
     return parts
+
+
+def sitemap_count(
+    urls: Sequence[str], *, max_urls: int = MAX_URLS, max_bytes: int = MAX_BYTES
+) -> int:
+    """How many documents ``render_sitemaps`` makes of pages at these URLs, worked out
+    without writing them: every ``lastmod`` is written at one length."""
+    if not urls:
+        return 1
+    around = len(_entry("url", "http://x/", datetime(2000, 1, 1, tzinfo=UTC))) - len("http://x/")
+    runs = _runs([around + len(escape(_url(url))) for url in urls], max_urls, max_bytes)
+    return 1 if len(runs) == 1 else len(runs) + 1
+
+
+def _runs(lengths: list[int], max_urls: int, max_bytes: int) -> list[tuple[int, int]]:
+    runs = _parts(lengths, max_urls, max_bytes)
+    if len(runs) > max_urls:
+        raise RenderError(f"{len(lengths)} pages need more than {max_urls} sitemaps")
+    return runs
 
 
 def render_sitemaps(
@@ -87,9 +107,12 @@ def render_sitemaps(
     *,
     max_urls: int = MAX_URLS,
     max_bytes: int = MAX_BYTES,
+    lines: dict[str, tuple[datetime, bytes]] | None = None,
 ) -> list[tuple[str, bytes]]:
     """Every sitemap document of these pages, as (site path, bytes); the first is
     /sitemap.xml. Pages keep the order given, and the same pages give the same bytes.
+    ``lines``: each page's line by URL, with its date, written by an earlier call and
+    kept for the next (a site of 100,000 pages changes a few at a time).
 
     Raises:
         RenderError: no pages, a URL that is not absolute or not under ``base_url``, or
@@ -102,12 +125,18 @@ def render_sitemaps(
     for url, _ in pages:
         if not url.startswith(home):
             raise RenderError(f"{url!r} is not under {home!r}, so a sitemap cannot list it")
-    entries = [_entry("url", url, modified) for url, modified in pages]
-    runs = _parts(entries, max_urls, max_bytes)
+    if lines is None:
+        entries = [_entry("url", url, modified) for url, modified in pages]
+    else:
+        entries = []
+        for url, modified in pages:
+            known = lines.get(url)
+            if known is None or known[0] != modified:
+                known = lines[url] = (modified, _entry("url", url, modified))
+            entries.append(known[1])
+    runs = _runs([len(entry) for entry in entries], max_urls, max_bytes)
     if len(runs) == 1:
         return [(SITEMAP_PATH, _URLSET_HEAD + b"".join(entries) + _URLSET_TAIL)]
-    if len(runs) > max_urls:
-        raise RenderError(f"{len(pages)} pages need more than {max_urls} sitemaps")
     documents: list[tuple[str, bytes]] = []
     index: list[bytes] = []
     for number, (start, end) in enumerate(runs, start=1):

@@ -18,13 +18,9 @@ from medfeed.errors import CacheDamaged, NotFound, Problem, RenderError, Unknown
 from medfeed.ledger import DateLedger
 from medfeed.renderers import Content
 from medfeed.store import Catalog, Item
-from medfeed.version import ContentVersion, Key
+from medfeed.version import ContentVersion, Key, same_key
 
 log = logging.getLogger("medfeed")
-
-
-def _same(a: Key, b: Key) -> bool:
-    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))
 
 
 class Snapshot(ContentVersion):
@@ -101,7 +97,7 @@ class Snapshot(ContentVersion):
             return ready
         key = self._key(kind, subject)
         kept = self._documents.get(path)
-        if kept is not None and _same(kept[0], key):
+        if kept is not None and same_key(kept[0], key):
             doc = kept[1]
             # Same bytes, same date (see DateLedger), whatever else changed in the folder.
             dated, validates = self.ledger.date(path, doc.etag, doc.last_modified, self.now)
@@ -134,6 +130,12 @@ class Snapshot(ContentVersion):
             self._ready[path] = doc
         return doc
 
+    def release(self) -> None:
+        """Drop the documents made so far, keeping their dates: a watching build has put
+        them in place and asks for them again only once they change."""
+        self._documents.clear()
+        self._ready.clear()
+
     def dated(self, path: str, moment: datetime) -> None:
         """Learn the Last-Modified another process gave a document of this snapshot."""
         self._dates[path] = moment
@@ -151,7 +153,7 @@ class Snapshot(ContentVersion):
         if kind.shows == "site":  # an archive's index: a few pages, made to be sure
             return self.document_of(kind, subject).last_modified
         kept = self._documents.get(path)  # made for an earlier snapshot, still current
-        if kept is not None and _same(kept[0], self._key(kind, subject)):
+        if kept is not None and same_key(kept[0], self._key(kind, subject)):
             return kept[1].last_modified
         # Not made since it last changed: the folder's date, never earlier than the one
         # it will be served with.

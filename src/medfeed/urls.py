@@ -44,6 +44,8 @@ FOLDERS: dict[Scope, str] = {
 def folder(scope: Scope, subject: str | None) -> str:
     """The folder of a scope's subject: "visits" in category, "visits/2015/10" in
     category-month, "2015" in year."""
+    if scope == "entry":  # one per entry: a site of 100,000 asks 100,000 times
+        return f"/entries/{subject}/"
     parts = (subject or "").split("/")
     category = parts[0] if scope.startswith(("category", "entry")) else None
     dates = parts[1:] if category is not None else [p for p in parts if p]

@@ -17,7 +17,7 @@ from medfeed.meta import EPOCH
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.renderers import Month
-from medfeed.sitemap import render_sitemaps
+from medfeed.sitemap import render_sitemaps, sitemap_count
 from medfeed.store import Catalog, Item
 from medfeed.urls import absolute, entry_path, split, subject_of
 
@@ -27,6 +27,11 @@ ARCHIVE_MAX_AGE = 7 * 24 * 3600
 """Cache-Control max-age of an archive document that no longer changes as entries arrive."""
 Key = tuple[object, ...]
 """What a document shows, compared by identity: equal keys, equal bytes."""
+
+
+def same_key(a: Key, b: Key) -> bool:
+    """Whether two documents show the same (item by item, by identity): the same bytes."""
+    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))
 
 
 def _moment(seconds: float) -> datetime:
@@ -69,6 +74,12 @@ class ContentVersion:
         )
         self.history = History(self.items, self.by_category, self.site.item_limit)
         self._sitemaps: dict[str, bytes] | None = None
+        self._pages: list[tuple[Kind, str | None, str]] | None = None
+        # Each page's sitemap line, kept from version to version while the base URL is.
+        same_base = previous is not None and previous.base_url == base_url
+        self._sitemap_lines: dict[str, tuple[datetime, bytes]] = (
+            previous._sitemap_lines if same_base and previous else {}
+        )
 
     @cached_property
     def updated(self) -> datetime:
@@ -114,17 +125,24 @@ class ContentVersion:
     def sitemap(self, path: str) -> bytes:
         """One document of the sitemap: every page, with its Last-Modified."""
         if self._sitemaps is None:
-            self._sitemaps = dict(render_sitemaps(self._sitemap_pages(True), self.base_url))
+            pages = [(url, self.page_date(k, s)) for k, s, url in self._page_list()]
+            lines = self._sitemap_lines
+            if len(lines) > 2 * len(pages):  # pages gone long ago
+                lines.clear()
+            self._sitemaps = dict(render_sitemaps(pages, self.base_url, lines=lines))
         return self._sitemaps[path]
 
-    def _sitemap_pages(self, dated: bool) -> list[tuple[str, datetime]]:
-        return [
-            (absolute(self.base_url, kind.path(subject)),
-             self.page_date(kind, subject) if dated else EPOCH)
-            for kind in KINDS
-            if kind.page
-            for subject in self.subjects(kind)
-        ]  # fmt: skip
+    def _page_list(self) -> list[tuple[Kind, str | None, str]]:
+        """Every page, with its URL (worked out once for the content version)."""
+        if self._pages is None:
+            base = self.base_url
+            self._pages = [
+                (kind, subject, absolute(base, kind.path(subject)))
+                for kind in KINDS
+                if kind.page
+                for subject in self.subjects(kind)
+            ]
+        return self._pages
 
     def redirect_list(self, path: str) -> bytes:
         """What static hosts read to redirect earlier slugs: nginx's map and ``_redirects``.
@@ -192,7 +210,7 @@ class ContentVersion:
             # The parts of the sitemap: every lastmod is written at one length, so how
             # many there are is known without dating every page.
             made = self._sitemaps
-            count = len(made or render_sitemaps(self._sitemap_pages(False), self.base_url))
+            count = len(made) if made else sitemap_count([url for *_, url in self._page_list()])
             return [str(n) for n in range(1, count)]
         return [None]
 

@@ -1,0 +1,210 @@
+"""``medfeed build --watch``: after each change of the entries, the output folder is what
+a build by a new process would leave, and only what changed was written."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import BASE_URL, SITE_TOML, WriteEntry, entry_data
+from helpers import age_folder
+from medfeed.buildwatch import BuildWatch
+from medfeed.cli import main
+from medfeed.outdir import MARKER, read_manifest
+from medfeed.settings import Settings
+
+SLUGS = ("a-visit", "a-conference", "a-talk")
+
+
+def watching(entries: Path, out: Path, state: Path) -> BuildWatch:
+    config = {"ENTRIES_DIR": str(entries), "BASE_URL": BASE_URL, "STATE_DIR": str(state)}
+    watch = BuildWatch(Settings.from_mapping(config), out, None, deletion_grace=0)
+    watch.build(state)
+    return watch
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(out)): path.read_bytes()
+        for path in sorted(out.rglob("*"))
+        if path.is_file() and path.name != MARKER
+    }
+
+
+def cold_build(entries: Path, out: Path, state: Path) -> str:
+    """What a build by a new process says of ``out``."""
+    result = CliRunner().invoke(
+        main,
+        ["build", str(out), "--entries", str(entries), "--allow-problems"],
+        env={"MEDFEED_BASE_URL": BASE_URL, "MEDFEED_STATE_DIR": str(state)},
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def write(entries: Path, slug: str, **fields: object) -> None:
+    path = entries / f"{slug}.json"
+    path.write_text(json.dumps(entry_data(**fields)), encoding="utf-8")
+
+
+def act(entries: Path, action: str, slug: str, step: int) -> None:
+    """One thing an editor does to an entry (or to site.toml)."""
+    path = entries / f"{slug}.json"
+    if action == "edit":
+        write(entries, slug, title=f"{slug} take {step}", categories=["visits"])
+    elif action == "new-month":
+        write(entries, slug, title=slug, published=f"2016-0{1 + step % 9}-01T09:00:00Z")
+    elif action == "category":
+        write(entries, slug, title=slug, categories=["conferences"])
+    elif action == "event":
+        write(entries, slug, title=slug, event={"start": "2015-10-20"})
+    elif action == "draft":
+        write(entries, slug, title=slug, draft=True)
+    elif action == "break":
+        path.write_text('{"title": ', encoding="utf-8")
+    elif action == "delete":
+        path.unlink(missing_ok=True)
+    elif action == "rename" and path.exists():
+        path.rename(entries / f"{slug}-moved.json")
+    elif action == "site":
+        toml = SITE_TOML.replace("Test News", f"Test News {step}")
+        (entries / "site.toml").write_text(toml, encoding="utf-8")
+
+
+ACTIONS = ("edit", "new-month", "category", "event", "draft", "break", "delete", "rename", "site")
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(st.tuples(st.sampled_from(ACTIONS), st.sampled_from(SLUGS)), max_size=5))
+def test_after_each_change_the_folder_is_what_a_new_build_leaves(
+    steps: list[tuple[str, str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        entries, out, state = root / "entries", root / "out", root / "state"
+        entries.mkdir()
+        (entries / "site.toml").write_text(SITE_TOML, encoding="utf-8")
+        write(entries, "a-visit", title="A visit")
+        write(entries, "a-conference", title="A conference", categories=["conferences"])
+        age_folder(entries)
+        watch = watching(entries, out, state)
+        for step, (action, slug) in enumerate(steps):
+            page = out / "entries" / slug / "index.html"
+            was_published = page.exists()
+            act(entries, action, slug, step)
+            watch.publisher.refresh()
+            watch.catch_up()
+            if watch.catalog.problems:
+                # Unlike a new build, which stops (or leaves the file out), a watching
+                # build keeps the last valid version of a file that broke, as the app.
+                assert page.exists() or not was_published or action != "break"
+                continue
+            # A new process finds nothing to do (its entry cache a copy: this one's
+            # writer may be at work)...
+            copied_state = root / f"state{step}"
+            shutil.copytree(state, copied_state)
+            said = cold_build(entries, out, copied_state)
+            assert "0 documents written, 0 re-dated" in said and "0 deleted" in said, (step, said)
+            # ...and a whole build into an empty folder writes the same documents.
+            fresh = root / f"fresh{step}"
+            cold_build(entries, fresh, copied_state)
+            watched, built = files(out), files(fresh)
+            assert watched.keys() == built.keys()
+            for name, data in built.items():
+                if not name.startswith("sitemap"):  # dated by when each page was built
+                    assert watched[name] == data, name
+
+
+@pytest.mark.usefixtures("entries_dir")
+def test_one_edit_writes_only_the_documents_that_show_it(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    write_entry("a-conference", categories=["conferences"], title="A conference")
+    age_folder(entries_dir)
+    out = tmp_path / "out"
+    watch = watching(entries_dir, out, tmp_path / "state")
+    before = {name: (out / name).stat().st_ino for name in files(out)}
+    assert watch.catch_up() is None  # nothing changed, nothing made
+
+    write_entry("a-conference", categories=["conferences"], title="A conference, renamed")
+    watch.publisher.refresh()
+    report = watch.catch_up()
+    assert report is not None
+    replaced = {name for name in files(out) if (out / name).stat().st_ino != before[name]}
+    assert {"entries/a-conference/index.html", "feed.atom", "entries/a-visit/index.html"} <= (
+        replaced
+    )
+    assert not {"categories/visits/feed.atom", "categories/visits/index.html"} & replaced
+    assert {name for name in replaced if not name.endswith(".gz")} == set(report.written_files)
+    assert "A conference, renamed" in (out / "feed.atom").read_text()
+    manifest = read_manifest(out)
+    assert manifest is not None and "entries/a-conference/index.html" in manifest.keys
+
+
+def test_a_file_in_the_way_is_reported_and_nothing_is_changed(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    out = tmp_path / "out"
+    watch = watching(entries_dir, out, tmp_path / "state")
+    (out / "entries" / "a-talk").mkdir()
+    (out / "entries" / "a-talk" / "index.html").write_text("mine")
+    write_entry("a-talk", title="A talk")
+    watch.publisher.refresh()
+    before = files(out)
+    with pytest.raises(Exception, match="entries/a-talk/index.html"):
+        watch.catch_up()
+    assert files(out) == before
+
+
+def test_the_command_builds_watches_and_stops_on_sigterm(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    out = tmp_path / "out"
+    env = {**os.environ, "MEDFEED_BASE_URL": BASE_URL, "MEDFEED_STATE_DIR": str(tmp_path / "st")}
+    command = [sys.executable, "-m", "medfeed", "build", str(out), "--entries", str(entries_dir)]
+    process = subprocess.Popen(
+        [*command, "--watch"], env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        wait_for(lambda: (out / "feed.atom").exists(), "the first build")
+        write_entry("a-talk", title="A talk", published="2015-10-13T09:00:00+02:00")
+        wait_for(lambda: "A talk" in (out / "feed.atom").read_text(), "the new entry")
+        # Its page went in place before the feed that links to it.
+        assert (out / "entries" / "a-talk" / "index.html").exists()
+        (entries_dir / "a-talk.json").write_text("{", encoding="utf-8")
+        time.sleep(1.5)
+        # A broken file keeps its last valid version.
+        assert (out / "entries" / "a-talk" / "index.html").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=20)
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors
+    assert re.search(r"a-talk\.json: .*JSON", errors), errors
+    assert "documents written" in errors
+
+
+def wait_for(done: Callable[[], bool], what: str, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while not done():
+        assert time.monotonic() < deadline, f"{what} did not come within {within} s"
+        time.sleep(0.05)
