@@ -79,3 +79,11 @@ def test_the_memory_benchmark_measures_both_workers_after_each_start() -> None:
     for row in rows:
         workers = row.split("|")[4]
         assert workers.count(" + ") == 1 and workers.strip().endswith("MiB"), row
+
+
+def test_the_watch_benchmark_times_each_edit_and_the_rebuild_beside_it() -> None:
+    done = run_bench("watch.py", "--smoke")
+    [row] = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert float(cells[2].split()[0]) > 0, row  # ms from the edit to the round done
+    assert float(cells[3]) > 0, row  # the edit was put in place: documents were written

@@ -133,6 +133,45 @@ def manifest_bytes(
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+class ManifestText:
+    """A manifest's text kept document by document, for a process that writes it again
+    after each few changes: a sort and a join, where ``manifest_bytes`` encodes every
+    record (100,000 entries: 0.6 s). The same bytes as ``manifest_bytes``."""
+
+    def __init__(
+        self, documents: Mapping[str, Record | None], keys: Mapping[str, str] | None = None
+    ) -> None:
+        self._documents = {rel: _pair(rel, record) for rel, record in documents.items()}
+        self._keys = {rel: _pair(rel, key) for rel, key in (keys or {}).items()}
+
+    def put(self, rel: str, record: Record | None, key: str | None) -> None:
+        """List a document with its record and what it shows (None: not known)."""
+        self._documents[rel] = _pair(rel, record)
+        if key is None:
+            self._keys.pop(rel, None)
+        else:
+            self._keys[rel] = _pair(rel, key)
+
+    def drop(self, rel: str) -> None:
+        """List a document no more."""
+        self._documents.pop(rel, None)
+        self._keys.pop(rel, None)
+
+    def text(self, folders: set[str]) -> bytes:
+        """The manifest, listing these folders."""
+        documents = ",".join(self._documents[rel] for rel in sorted(self._documents))
+        head = f'{{"medfeed-build":{MANIFEST_FORMAT},"documents":{{{documents}}},"folders":'
+        text = head + json.dumps(sorted(folders), separators=(",", ":"))
+        if self._keys:
+            keys = ",".join(self._keys[rel] for rel in sorted(self._keys) if rel in self._documents)
+            text += f',"keys":{{{keys}}}'
+        return (text + "}").encode()
+
+
+def _pair(rel: str, value: object) -> str:
+    return json.dumps(rel) + ":" + json.dumps(value, separators=(",", ":"))
+
+
 def as_written(found: os.stat_result, record: Record, gz: bool = False) -> bool:
     """Whether a document's file (or its .gz) is still the one medfeed wrote."""
     # A file replaced or edited since medfeed wrote it has a new inode, size or mtime.

@@ -5,30 +5,51 @@ made and put in place.
 What each document showed when it was put in place is kept in memory and compared with
 what it shows now item by item, by identity, as the app's snapshots compare theirs (see
 ``ContentVersion.key``): no digest is worked out and no file looked at for a document
-that shows the same. The manifest, with the digests of ``documentkeys``, stays as a full
-build leaves it, so that a build by a new process takes over where this one stopped.
+that shows the same. An entry's page shows its entry and the two published next to it,
+so only the pages of entries that came, went or changed, and of those next to them
+before or after, are looked at: a round costs what changed, not the size of the folder
+(besides the sitemap, which dates every page). The manifest, with the digests of
+``documentkeys``, stays as a full build leaves it, so that a build by a new process
+takes over where this one stopped.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from medfeed.build import BuildReport, put
-from medfeed.buildplan import REDATED, UNCHANGED, WRITTEN, Job, file_for, round_of, written_at
+from medfeed.buildplan import (
+    REDATED,
+    UNCHANGED,
+    WRITTEN,
+    Job,
+    file_for,
+    path_of,
+    round_of,
+    written_at,
+)
 from medfeed.documentkeys import DocumentKeys
-from medfeed.documents import KINDS
-from medfeed.outdir import Manifest, Record, delete_written, survey, write_manifest
+from medfeed.documents import KINDS, Kind
+from medfeed.manifest import MARKER, ManifestText
+from medfeed.outdir import Manifest, Record, delete_written, replace_file, survey
 from medfeed.snapshot import Snapshot
-from medfeed.version import Key, same_key
+from medfeed.store import Item
+from medfeed.version import Key
+
+ENTRY_KINDS = tuple(kind for kind in KINDS if kind.scope == "entry")
 
 
-def jobs(snapshot: Snapshot) -> Iterator[Job]:
-    """Every document of the snapshot, in the order of a build's rounds (see plan)."""
+def jobs(snapshot: Snapshot, entries: bool = True) -> Iterator[Job]:
+    """Every document of the snapshot (``entries``: entries' pages too), in the order of
+    a build's rounds (see plan)."""
     for kind in sorted(KINDS, key=round_of):  # sorted() keeps the table's order within
-        for subject in snapshot.subjects(kind):
-            yield kind, subject
+        if entries or kind.scope != "entry":
+            for subject in snapshot.subjects(kind):
+                yield kind, subject
 
 
 @dataclass
@@ -41,11 +62,18 @@ class Built:
     keys: dict[str, str]
     """The manifest's digests, by file (see ``documentkeys``)."""
     folders: set[str]
-    """The folders builds made."""
     shows: DocumentKeys
     """The digests of the content version put in place last."""
     shown: dict[str, Key]
     """What each document that has a digest showed when it was put in place, by file."""
+    items: dict[int, Item]
+    """The items of the content version put in place last, by id()."""
+    dates: dict[str, datetime]
+    """Each page's Last-Modified, by site path (the sitemap gives them)."""
+    others: set[str]
+    """The files of the documents that are not entries' pages."""
+    text: ManifestText
+    """The manifest, kept document by document."""
 
     @classmethod
     def after(
@@ -54,13 +82,42 @@ class Built:
         """The folder ``root`` as ``report``, a whole build of ``snapshot``, left it."""
         left = report.left
         assert left is not None  # every build reports what it left
-        shown = {}
+        documents = {rel: record for rel, record in left.documents.items() if record}
+        built = cls(
+            root, documents, dict(left.keys), set(left.folders), shows, {}, {}, {}, set(),
+            ManifestText(documents, left.keys),
+        )  # fmt: skip
+        built.take(snapshot, shows)
         for kind, subject in jobs(snapshot):
             rel = file_for(kind.path(subject))
             if rel in left.keys:
-                shown[rel] = snapshot.key(kind, subject)
-        documents = {rel: record for rel, record in left.documents.items() if record}
-        return cls(root, documents, dict(left.keys), set(left.folders), shows, shown)
+                built.shown[rel] = snapshot.key(kind, subject)
+            if kind.page and rel in documents:
+                built.dates[kind.path(subject)] = written_at(documents[rel])
+            if kind.scope != "entry":
+                built.others.add(rel)
+        return built
+
+    def take(self, snapshot: Snapshot, shows: DocumentKeys) -> None:
+        """Have ``snapshot`` be the content version put in place."""
+        self.items = {id(item): item for item in snapshot.items}
+        self.shows = shows
+
+    def suspects(self, snapshot: Snapshot) -> set[str]:
+        """The slugs of the entries whose pages may show something else in ``snapshot``:
+        those that came, went or changed, and those next to them before or after."""
+        now = {id(item): item for item in snapshot.items}
+        changed = [item for key, item in now.items() if key not in self.items]
+        changed += [item for key, item in self.items.items() if key not in now]
+        slugs = set()
+        for item in changed:
+            slugs.add(item.slug)
+            for kind in ENTRY_KINDS:
+                before = self.shown.get(file_for(kind.path(item.slug)), ())
+                slugs.update(shown.slug for shown in before if isinstance(shown, Item))
+            if item.slug in snapshot.by_slug:
+                slugs.update(n.slug for n in snapshot.neighbours(item.slug) if n is not None)
+        return slugs
 
 
 def build_changes(snapshot: Snapshot, built: Built) -> BuildReport:
@@ -75,61 +132,85 @@ def build_changes(snapshot: Snapshot, built: Built) -> BuildReport:
     """
     shows = DocumentKeys(snapshot, built.shows.fingerprint)
     shows.carry(built.shows)
-    # Another base URL, site.toml or code: every document shows something else.
-    shown = built.shown if shows.context == built.shows.context else {}
-    documents, keys, root = built.documents, built.keys, str(built.root)
-    present: set[str] = set()
-    make: list[tuple[Job, str, Key]] = []
-    for kind, subject in jobs(snapshot):
-        path = kind.path(subject)
-        rel = file_for(path)
-        present.add(rel)
+    others = list(jobs(snapshot, entries=False))
+    if shows.context == built.shows.context:
+        looked = [(kind, slug) for kind in ENTRY_KINDS for slug in sorted(built.suspects(snapshot))]
+        scan = [job for job in looked if job[1] in snapshot.by_slug] + others
+        gone = [file_for(kind.path(slug)) for kind, slug in looked if slug not in snapshot.by_slug]
+    else:  # another base URL, site.toml or code: every document shows something else
+        built.shown.clear()
+        scan = [job for job in jobs(snapshot) if job[0].scope == "entry"] + others
+        entries = {file_for(kind.path(subject)) for kind, subject in scan}
+        gone = [rel for rel in built.documents if rel not in entries]
+    now_others = {file_for(kind.path(subject)) for kind, subject in others}
+    gone += [rel for rel in built.others if rel not in now_others]
+    built.others = now_others
+    make = []
+    for kind, subject in scan:
+        rel = file_for(kind.path(subject))
         key = snapshot.key(kind, subject)
-        record, before = documents.get(rel), shown.get(rel)
-        if record is not None and before is not None and same_key(before, key):
-            if kind.page:  # the sitemap dates every page
-                snapshot.dated(path, written_at(record))
-        else:
-            make.append(((kind, subject), rel, key))
-    files = [rel for _, rel, _ in make]
-    manifest = Manifest(dict(documents), frozenset(built.folders), keys=keys)
+        # Tuples compare item by item, each by identity first, as ContentVersion.key asks.
+        if rel not in built.documents or built.shown.get(rel) != key:
+            make.append((kind, subject, rel, key))
+    gone = [rel for rel in dict.fromkeys(gone) if rel in built.documents]
+    return _put_in_place(snapshot, built, shows, make, gone)
+
+
+def _put_in_place(
+    snapshot: Snapshot,
+    built: Built,
+    shows: DocumentKeys,
+    make: list[tuple[Kind, str | None, str, Key]],
+    gone: list[str],
+) -> BuildReport:
+    documents, root = built.documents, str(built.root)
+    files = [rel for _, _, rel, _ in make]
+    listed_now: dict[str, Record | None] = dict(documents)
+    manifest = Manifest(listed_now, frozenset(built.folders), keys=built.keys)
     kept, fresh = survey(built.root, files, manifest)
     folders = built.folders | fresh
-    if fresh or any(rel not in documents for rel in files):
+    new = [rel for rel in files if rel not in documents]
+    for rel in new:
         # Listed before they exist, so that an interrupted build's files are medfeed's.
-        write_manifest(root, {**dict.fromkeys(files), **documents}, folders, keys)
-    outcomes = [UNCHANGED] * (len(present) - len(make))
-    written = set()
-    listed = folders != built.folders
-    for (kind, subject), rel, key in make:
+        built.text.put(rel, None, None)
+    if new or fresh:
+        replace_file(os.path.join(root, MARKER), built.text.text(folders), None)
+    snapshot.dated_all(built.dates)  # the pages not made keep theirs
+    outcomes, written = [], set()
+    listed = bool(new or fresh or gone)
+    for kind, subject, rel, key in make:
         record, outcome = put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))
+        digest = shows.of(kind, subject)
+        listed = listed or outcome != UNCHANGED or built.keys.get(rel) != digest
         documents[rel] = record
+        built.text.put(rel, record, digest)
+        if digest is None:
+            built.keys.pop(rel, None)
+            built.shown.pop(rel, None)
+        else:
+            built.keys[rel], built.shown[rel] = digest, key
+        if kind.page:
+            built.dates[kind.path(subject)] = written_at(record)
         outcomes.append(outcome)
         if outcome == WRITTEN:
             written.add(rel)
-        digest = shows.of(kind, subject)
-        listed = listed or outcome != UNCHANGED or keys.get(rel) != digest
-        if digest is None:
-            keys.pop(rel, None)
-            built.shown.pop(rel, None)
-        else:
-            keys[rel] = digest
-            built.shown[rel] = key
-    gone = [rel for rel in documents if rel not in present]
     deleted = delete_written(root, gone, folders, documents)
     for rel in gone:
         del documents[rel]
-        keys.pop(rel, None)
+        built.keys.pop(rel, None)
         built.shown.pop(rel, None)
-    if listed or gone:  # a rebuild that changed nothing changes nothing
-        write_manifest(root, documents, folders, keys)
-    built.folders, built.shows = folders, shows
+        built.text.drop(rel)
+        built.dates.pop(path_of(rel), None)
+    if listed:  # a round that changed nothing changes nothing
+        replace_file(os.path.join(root, MARKER), built.text.text(folders), None)
+    built.folders = folders
+    built.take(snapshot, shows)
     snapshot.release()
     return BuildReport(
         outcomes.count(WRITTEN),
         outcomes.count(REDATED),
-        outcomes.count(UNCHANGED),
+        len(documents) - len(outcomes) + outcomes.count(UNCHANGED),
         deleted,
         frozenset(written),
-        Manifest(dict(documents), frozenset(folders), keys=dict(keys)),
+        Manifest(dict(documents), frozenset(folders), keys=dict(built.keys)),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
 from typing import cast
@@ -135,6 +135,11 @@ class Snapshot(ContentVersion):
         them in place and asks for them again only once they change."""
         self._documents.clear()
         self._ready.clear()
+
+    def dated_all(self, dates: Mapping[str, datetime]) -> None:
+        """``dated`` for many documents at once."""
+        self._dates.update(dates)
+        self._sitemaps = None
 
     def dated(self, path: str, moment: datetime) -> None:
         """Learn the Last-Modified another process gave a document of this snapshot."""
