@@ -255,7 +255,17 @@ ALLOWED: dict[str, set[str]] = {
         "urls",
     },  # fmt: skip,
     # A build kept up to date by a process that stays, and the command that runs it.
-    "rebuild": {"build", "buildplan", "documentkeys", "documents", "outdir", "snapshot", "version"},
+    "rebuild": {
+        "build",
+        "buildplan",
+        "documentkeys",
+        "documents",
+        "manifest",
+        "outdir",
+        "snapshot",
+        "store",
+        "version",
+    },  # fmt: skip
     "buildwatch": {
         "build",
         "clioptions",
