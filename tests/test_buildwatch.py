@@ -24,6 +24,7 @@ from conftest import BASE_URL, SITE_TOML, WriteEntry, entry_data
 from helpers import age_folder
 from medfeed.buildwatch import BuildWatch
 from medfeed.cli import main
+from medfeed.manifest import ManifestText, Record, manifest_bytes
 from medfeed.outdir import MARKER, read_manifest
 from medfeed.settings import Settings
 
@@ -208,3 +209,41 @@ def wait_for(done: Callable[[], bool], what: str, within: float = 20) -> None:
     while not done():
         assert time.monotonic() < deadline, f"{what} did not come within {within} s"
         time.sleep(0.05)
+
+
+RECORDS = st.tuples(
+    st.text("0123456789abcdef", min_size=1, max_size=8),
+    *(st.integers(0, 2**63) for _ in range(5)),
+)
+RELS = st.text("abc/é.-_", min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    documents=st.dictionaries(RELS, st.none() | RECORDS, max_size=8),
+    keys=st.dictionaries(RELS, st.text("0123456789abcdef", max_size=8), max_size=8),
+    changes=st.lists(st.tuples(RELS, st.none() | RECORDS, st.none() | st.text("ab")), max_size=6),
+    dropped=st.lists(RELS, max_size=4),
+    folders=st.sets(RELS, max_size=4),
+)
+def test_the_manifest_kept_by_document_is_the_manifest(
+    documents: dict[str, Record | None],
+    keys: dict[str, str],
+    changes: list[tuple[str, Record | None, str | None]],
+    dropped: list[str],
+    folders: set[str],
+) -> None:
+    text = ManifestText(documents, keys)
+    documents, keys = dict(documents), dict(keys)
+    for rel, record, key in changes:
+        text.put(rel, record, key)
+        documents[rel] = record
+        if key is None:
+            keys.pop(rel, None)
+        else:
+            keys[rel] = key
+    for rel in dropped:
+        text.drop(rel)
+        documents.pop(rel, None)
+        keys.pop(rel, None)
+    assert text.text(folders) == manifest_bytes(documents, folders, keys)
