@@ -125,9 +125,7 @@ class BuildWatch:
         try:
             done = build_over(snapshot, self._outdir, self._earlier, state, shows)
         finally:
-            # What lives on now lives as long as the process: collections after each
-            # change walk only what changes made (at 100,000 entries, a second a round).
-            gc.freeze()
+            gc.unfreeze()
             if enabled:
                 gc.enable()
         self._built = built = Built.after(self._outdir, snapshot, done, shows)
@@ -162,6 +160,13 @@ class BuildWatch:
 
         for number in handlers:
             signal.signal(number, stop)
+        # What lives now lives as long as the process, and the collector is run after
+        # each round, not during it: at 100,000 entries its passes over what rounds
+        # make cost more than the rounds' own work (2.1 s against 1.3 s a round).
+        collecting = gc.isenabled()
+        gc.collect()
+        gc.freeze()
+        gc.disable()
         try:
             self.publisher.watch()
             failed: Snapshot | None = None
@@ -179,7 +184,11 @@ class BuildWatch:
                     # What this round did not put in place, the next one does.
                     log.error("%s: %s; trying again in %g s", self._outdir, e, RETRY)
                     failed = snapshot
+                gc.collect()  # the content versions this round let go of
         finally:
+            gc.unfreeze()
+            if collecting:
+                gc.enable()
             self.publisher.stop()
             for number, handler in handlers.items():
                 signal.signal(number, handler)

@@ -8,6 +8,7 @@ and inode) before it goes; ``outdir`` does the writing and deleting.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import json
 import os
@@ -143,9 +144,13 @@ class ManifestText:
     ) -> None:
         self._documents = {rel: _pair(rel, record) for rel, record in documents.items()}
         self._keys = {rel: _pair(rel, key) for rel, key in (keys or {}).items()}
+        self._order = sorted(self._documents.keys() | self._keys.keys())
+        """Every file listed with a record or a key, in order (kept so, not sorted again)."""
 
     def put(self, rel: str, record: Record | None, key: str | None) -> None:
         """List a document with its record and what it shows (None: not known)."""
+        if rel not in self._documents and rel not in self._keys:
+            bisect.insort(self._order, rel)
         self._documents[rel] = _pair(rel, record)
         if key is None:
             self._keys.pop(rel, None)
@@ -154,16 +159,18 @@ class ManifestText:
 
     def drop(self, rel: str) -> None:
         """List a document no more."""
-        self._documents.pop(rel, None)
-        self._keys.pop(rel, None)
+        found = self._documents.pop(rel, None), self._keys.pop(rel, None)
+        if found != (None, None):
+            del self._order[bisect.bisect_left(self._order, rel)]
 
     def text(self, folders: set[str]) -> bytes:
         """The manifest, listing these folders."""
-        documents = ",".join(self._documents[rel] for rel in sorted(self._documents))
+        listed, keyed = self._documents, self._keys
+        documents = ",".join([listed[rel] for rel in self._order if rel in listed])
         head = f'{{"medfeed-build":{MANIFEST_FORMAT},"documents":{{{documents}}},"folders":'
         text = head + json.dumps(sorted(folders), separators=(",", ":"))
-        if self._keys:
-            keys = ",".join(self._keys[rel] for rel in sorted(self._keys) if rel in self._documents)
+        if keyed:
+            keys = ",".join([keyed[rel] for rel in self._order if rel in keyed and rel in listed])
             text += f',"keys":{{{keys}}}'
         return (text + "}").encode()
 
