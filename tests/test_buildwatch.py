@@ -247,3 +247,36 @@ def test_the_manifest_kept_by_document_is_the_manifest(
         documents.pop(rel, None)
         keys.pop(rel, None)
     assert text.text(folders) == manifest_bytes(documents, folders, keys)
+
+
+def test_problems_at_the_start_stop_a_watching_build_as_they_stop_a_build(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    (entries_dir / "broken.json").write_text("{", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["build", str(out), "--entries", str(entries_dir), "--watch"],
+        env={"MEDFEED_BASE_URL": BASE_URL, "MEDFEED_STATE_DIR": str(tmp_path / "state")},
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "1 problem(s) in 1 file(s): nothing built" in result.output
+    assert not out.exists()
+
+
+def test_a_state_folder_it_cannot_use_is_refused_in_one_line(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["build", str(tmp_path / "out"), "--entries", str(entries_dir), "--watch"],
+        env={"MEDFEED_BASE_URL": BASE_URL, "MEDFEED_STATE_DIR": str(blocker)},
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: MEDFEED_STATE_DIR: "), lines

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from conftest import WriteEntry
 from medfeed.budget import SUMMARY_CHARS, shorten
 from medfeed.ical import render_calendar
-from medfeed.icalsize import over_at
+from medfeed.icalsize import over_at, still_on
 from medfeed.itemtexts import LARGEST, ItemTexts
 from medfeed.meta import MAX_FEED_BYTES
 from medfeed.store import Item
@@ -220,6 +220,23 @@ def test_an_event_is_over_when_its_last_day_ends_in_utc_minus_12() -> None:
     assert over_at(date(2020, 6, 14)) == noon
     assert is_past(date(2020, 6, 14), datetime(2020, 6, 15, 12, tzinfo=UTC))
     assert not is_past(date(2020, 6, 14), datetime(2020, 6, 15, 11, 59, tzinfo=UTC))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    last=st.dates(),
+    newest=st.floats(-7e10, 2.6e11, allow_nan=False) | st.integers(-(10**9), 10**10).map(float),
+    near=st.integers(-3, 3),
+)
+def test_the_first_day_still_on_tells_past_events_as_over_at_does(
+    last: date, newest: float, near: int
+) -> None:
+    # Compared by days (one comparison an event), and at the days around the cut.
+    on = still_on(newest)
+    assert (last >= on) == (over_at(last) > newest)
+    if date.min + timedelta(days=3) <= on <= date.max - timedelta(days=3):
+        day = on + timedelta(days=near)
+        assert (day >= on) == (over_at(day) > newest)
 
 
 def test_an_event_ending_on_the_last_representable_day() -> None:

@@ -14,6 +14,7 @@ calendar of many more events than fit, only the newest are written (see budget.p
 from __future__ import annotations
 
 import calendar
+import math
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
@@ -21,6 +22,7 @@ from medfeed.budget import Cut, fit
 from medfeed.meta import MAX_FEED_BYTES
 
 END = b"END:VCALENDAR\r\n"
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 DAY_OVER_EVERYWHERE = timedelta(days=1, hours=12)
 """From a day's start in UTC to its end in UTC-12, the last time zone to end it."""
 
@@ -59,6 +61,22 @@ class _Written:
         return 0  # a VEVENT has no content beside its DESCRIPTION
 
 
+def still_on(newest: float) -> date:
+    """The first last day of an event not over everywhere at ``newest`` (a POSIX time):
+    ``over_at(last) > newest`` exactly where ``last`` is this day or later, so that the
+    events of a calendar are told apart by comparing days."""
+    # over_at(day) is the day's midnight in UTC plus DAY_OVER_EVERYWHERE: the first day
+    # whose midnight is after newest - DAY_OVER_EVERYWHERE.
+    cutoff = newest - DAY_OVER_EVERYWHERE.total_seconds()
+    ordinal = _EPOCH_ORDINAL + math.floor(cutoff / 86_400)
+    first = date.fromordinal(min(max(ordinal, 1), date.max.toordinal()))
+    while first > date.min and over_at(first - timedelta(days=1)) > newest:
+        first -= timedelta(days=1)
+    while first < date.max and over_at(first) <= newest:
+        first += timedelta(days=1)
+    return first
+
+
 def fit_calendar(
     head: bytes,
     spans: Sequence[tuple[date, date]],
@@ -84,7 +102,8 @@ def fit_calendar(
     else:
         return b"".join([head, *(written.get(index, False) for index in range(count)), END])
     # Newest first by last day: the events not yet over come before every past one.
-    keep = sum(1 for _, last in spans if over_at(last) > newest)
+    on = still_on(newest)
+    keep = sum(1 for _, last in spans if last >= on)
     rank = {index: position for position, index in enumerate(order)}
 
     def render(cut: Cut) -> bytes:
