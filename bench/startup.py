@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,6 +122,15 @@ def generate_settled(folder: Path, count: int) -> None:
     time.sleep(max(0.0, newest + RACY_NS / 1e9 + 0.1 - time.time()))
 
 
+def generated(sizes: list[int], scratch: Path | None) -> Iterator[tuple[int, Path]]:
+    """For each size, a scratch folder holding ``entries/`` of that many generated
+    entries, settled (see generate_settled); removed once the next is asked for."""
+    for count in sizes:
+        with tempfile.TemporaryDirectory(dir=scratch) as folder:
+            generate_settled(Path(folder) / "entries", count)
+            yield count, Path(folder)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,11 +156,8 @@ def main() -> None:
           "restart / first | files read at restart | cache file | hugo, same entries "
           "| first / hugo | restart / hugo |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for count in sizes:
-        with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
-            entries = Path(scratch) / "entries"
-            generate_settled(entries, count)
-            result = measure(entries, Path(scratch), runs, hugo)
+    for count, scratch in generated(sizes, args.scratch):
+        result = measure(scratch / "entries", scratch, runs, hugo)
         first, again = float(str(result["first"])), float(str(result["again"]))
         built = result["hugo"]
         versus = (f"| {built:.3f} s | {first / built:.3f} | {again / built:.3f} |"

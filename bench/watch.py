@@ -25,7 +25,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -126,7 +125,7 @@ def spread(values: list[float], unit: float = 1.0, digits: int = 2) -> str:
 
 
 def main() -> None:
-    from startup import generate_settled
+    from startup import generated
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -146,11 +145,8 @@ def main() -> None:
           "written | `build` again, new process (s) | hugo, full build (s) | --watch / "
           "hugo | build again / hugo |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for count in sizes:
-        with tempfile.TemporaryDirectory(dir=args.scratch) as scratch:
-            entries = Path(scratch) / "entries"
-            generate_settled(entries, count)
-            result = measure(entries, Path(scratch), edits, hugo)
+    for count, scratch in generated(sizes, args.scratch):
+        result = measure(scratch / "entries", scratch, edits, hugo)
         rounds, again, builds = result["rounds"], result["again"], result["builds"]
         assert isinstance(rounds, list) and isinstance(again, list) and isinstance(builds, list)
         hugo_median = statistics.median(builds) if builds else None
