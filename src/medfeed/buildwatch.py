@@ -219,8 +219,8 @@ def watch_build(
     except (BuildError, OSError) as e:
         raise click.ClickException(f"{outdir}: {e}") from e
 
-    def say(snapshot: Snapshot, report: BuildReport) -> None:
-        if report.written or report.redated or report.deleted:
+    def say(snapshot: Snapshot, report: BuildReport, always: bool = False) -> None:
+        if always or report.written or report.redated or report.deleted:
             click.echo(report.line(outdir), err=True)
         if ping_hubs and report.written_files:
             written = {"/" + rel.removesuffix("index.html") for rel in report.written_files}
@@ -229,6 +229,6 @@ def watch_build(
             except MedfeedError as e:
                 log.warning("%s", e)  # the next ping tells the hubs what this one did not
 
-    say(watching.publisher.snapshot(), done)
+    say(watching.publisher.snapshot(), done, always=True)  # as a build says it
     click.echo(f"{outdir}: watching {settings.entries_dir}; Ctrl-C stops", err=True)
     watching.run(say)
