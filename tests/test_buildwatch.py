@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -280,3 +281,22 @@ def test_a_state_folder_it_cannot_use_is_refused_in_one_line(
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: MEDFEED_STATE_DIR: "), lines
+
+
+def test_a_scheduled_entry_is_put_in_place_when_its_time_comes(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+) -> None:
+    write_entry("a-visit")
+    out = tmp_path / "out"
+    watch = watching(entries_dir, out, tmp_path / "state")
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    write_entry("a-talk", title="A talk", published=due.isoformat())
+    watch.publisher.refresh()
+    watch.catch_up()
+    page = out / "entries" / "a-talk" / "index.html"
+    assert not page.exists()
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.2)
+    watch.publisher.snapshot()  # what the watcher's timer asks for when the time comes
+    report = watch.catch_up()
+    assert report is not None and page.exists()
+    assert "A talk" in (out / "feed.atom").read_text(encoding="utf-8")

@@ -430,3 +430,40 @@ def test_build_ping_tells_the_hub_of_the_feeds_it_changed(
     # Nothing changed, nothing to tell.
     assert "0 ping(s) sent" in build("--ping").stderr
     assert len(hub.published()) == len(pinged)
+
+
+def test_a_watching_build_pings_for_each_round_that_changed_feeds(
+    tmp_path: Path, hub: HubServer, static_nginx: Callable[[Path, int], str]
+) -> None:
+    entries = make_site(tmp_path / "entries", [hub.url])
+    out, port = tmp_path / "site", free_port()
+    base = f"http://{HOST}:{port}/"
+    env = {**os.environ, "MEDFEED_BASE_URL": base, "MEDFEED_STATE_DIR": str(tmp_path / "st")}
+    command = [sys.executable, "-m", "medfeed", "build", str(out), "--entries", str(entries)]
+    process = subprocess.Popen(
+        [*command, "--watch", "--ping"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert wait_for(lambda: (out / "feed.atom").exists(), 20)
+        static_nginx(out, port)
+        assert wait_for(lambda: len(hub.published()) > 0, 20)  # the first build's feeds
+
+        def settled() -> bool:  # no ping for a second: the first build's are all in
+            before = len(hub.published())
+            time.sleep(1)
+            return before == len(hub.published())
+
+        assert wait_for(settled, 20)
+        first = len(hub.published())
+        write(entries, "oct-talks", title="Edited", categories=["conferences"],
+              published="2015-10-20T09:00:00Z")  # fmt: skip
+        conference = f"{base}categories/conferences/feed.atom"
+        assert wait_for(lambda: conference in {p["hub.topic"] for p in hub.published()[first:]}, 20)
+        # Feeds the edit left as they were are not pinged again.
+        later = {p["hub.topic"] for p in hub.published()[first:]}
+        assert f"{base}categories/visits/feed.atom" not in later
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors
