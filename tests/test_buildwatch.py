@@ -26,7 +26,7 @@ from helpers import age_folder
 from medfeed.buildwatch import BuildWatch
 from medfeed.cli import main
 from medfeed.manifest import ManifestText, Record, manifest_bytes
-from medfeed.outdir import MARKER, read_manifest
+from medfeed.outdir import MARKER, BuildError, read_manifest
 from medfeed.settings import Settings
 
 SLUGS = ("a-visit", "a-conference", "a-talk")
@@ -35,8 +35,15 @@ SLUGS = ("a-visit", "a-conference", "a-talk")
 def watching(entries: Path, out: Path, state: Path) -> BuildWatch:
     config = {"ENTRIES_DIR": str(entries), "BASE_URL": BASE_URL, "STATE_DIR": str(state)}
     watch = BuildWatch(Settings.from_mapping(config), out, None, deletion_grace=0)
-    watch.build(state)
+    watch.build()
     return watch
+
+
+@pytest.fixture
+def one_watched(entries_dir: Path, write_entry: WriteEntry, tmp_path: Path) -> BuildWatch:
+    """A watching build of one entry, "a-visit", into ``tmp_path / "out"``."""
+    write_entry("a-visit")
+    return watching(entries_dir, tmp_path / "out", tmp_path / "state")
 
 
 def files(out: Path) -> dict[str, bytes]:
@@ -161,17 +168,15 @@ def test_one_edit_writes_only_the_documents_that_show_it(
 
 
 def test_a_file_in_the_way_is_reported_and_nothing_is_changed(
-    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+    one_watched: BuildWatch, write_entry: WriteEntry, tmp_path: Path
 ) -> None:
-    write_entry("a-visit")
-    out = tmp_path / "out"
-    watch = watching(entries_dir, out, tmp_path / "state")
+    watch, out = one_watched, tmp_path / "out"
     (out / "entries" / "a-talk").mkdir()
     (out / "entries" / "a-talk" / "index.html").write_text("mine")
     write_entry("a-talk", title="A talk")
     watch.publisher.refresh()
     before = files(out)
-    with pytest.raises(Exception, match="entries/a-talk/index.html"):
+    with pytest.raises(BuildError, match="entries/a-talk/index.html"):
         watch.catch_up()
     assert files(out) == before
 
@@ -284,11 +289,9 @@ def test_a_state_folder_it_cannot_use_is_refused_in_one_line(
 
 
 def test_a_scheduled_entry_is_put_in_place_when_its_time_comes(
-    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path
+    one_watched: BuildWatch, write_entry: WriteEntry, tmp_path: Path
 ) -> None:
-    write_entry("a-visit")
-    out = tmp_path / "out"
-    watch = watching(entries_dir, out, tmp_path / "state")
+    watch, out = one_watched, tmp_path / "out"
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
     write_entry("a-talk", title="A talk", published=due.isoformat())
     watch.publisher.refresh()

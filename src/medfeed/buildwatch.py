@@ -112,9 +112,10 @@ class BuildWatch:
         """What the entries folder publishes now."""
         return self.publisher.catalog
 
-    def build(self, state: Path | None) -> BuildReport:
+    def build(self) -> BuildReport:
         """Bring the output folder up to date with the folder as it is, with every core
-        (``state``: where the entries' texts are kept for the next build)."""
+        (the entries' texts kept in the state folder for the next build)."""
+        state = self.publisher.settings.state_folder
         snapshot = self.publisher.snapshot()
         shows = DocumentKeys(snapshot)
         # Frozen objects are left alone by the collector: the forked processes that
@@ -215,7 +216,7 @@ def watch_build(
         raise fail(e) from e
     refuse_problems(watching.catalog, allow_problems, each=False)  # each one was logged
     try:
-        done = watching.build(settings.state_folder)
+        done = watching.build()
     except (BuildError, OSError) as e:
         raise click.ClickException(f"{outdir}: {e}") from e
 

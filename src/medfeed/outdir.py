@@ -82,7 +82,12 @@ def write_manifest(
     keys: Mapping[str, str] | None = None,
 ) -> None:
     """Replace the manifest in ``root`` with these documents, folders and keys."""
-    replace_file(os.path.join(root, MARKER), manifest_bytes(documents, folders, keys), None)
+    put_manifest(root, manifest_bytes(documents, folders, keys))
+
+
+def put_manifest(root: str, text: bytes) -> None:
+    """Replace the manifest in ``root`` with ``text`` (see manifest_bytes)."""
+    replace_file(os.path.join(root, MARKER), text, None)
 
 
 def _stat(path: str) -> os.stat_result | None:

@@ -15,7 +15,6 @@ takes over where this one stopped.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,11 +33,11 @@ from medfeed.buildplan import (
 )
 from medfeed.documentkeys import DocumentKeys
 from medfeed.documents import KINDS, Kind
-from medfeed.manifest import MARKER, ManifestText
-from medfeed.outdir import Manifest, Record, delete_written, replace_file, survey
+from medfeed.manifest import ManifestText
+from medfeed.outdir import Manifest, Record, delete_written, put_manifest, survey
 from medfeed.snapshot import Snapshot
 from medfeed.store import Item
-from medfeed.version import Key
+from medfeed.version import Key, same_key
 
 ENTRY_KINDS = tuple(kind for kind in KINDS if kind.scope == "entry")
 
@@ -89,11 +88,12 @@ class Built:
         )  # fmt: skip
         built.take(snapshot, shows)
         for kind, subject in jobs(snapshot):
-            rel = file_for(kind.path(subject))
+            path = kind.path(subject)
+            rel = file_for(path)
             if rel in left.keys:
                 built.shown[rel] = snapshot.key(kind, subject)
             if kind.page and rel in documents:
-                built.dates[kind.path(subject)] = written_at(documents[rel])
+                built.dates[path] = written_at(documents[rel])
             if kind.scope != "entry":
                 built.others.add(rel)
         return built
@@ -139,9 +139,10 @@ def build_changes(snapshot: Snapshot, built: Built) -> BuildReport:
         gone = [file_for(kind.path(slug)) for kind, slug in looked if slug not in snapshot.by_slug]
     else:  # another base URL, site.toml or code: every document shows something else
         built.shown.clear()
-        scan = [job for job in jobs(snapshot) if job[0].scope == "entry"] + others
-        entries = {file_for(kind.path(subject)) for kind, subject in scan}
-        gone = [rel for rel in built.documents if rel not in entries]
+        scan = [(kind, slug) for kind in ENTRY_KINDS for slug in snapshot.subjects(kind)]
+        scan += others
+        present = {file_for(kind.path(subject)) for kind, subject in scan}
+        gone = [rel for rel in built.documents if rel not in present]
     now_others = {file_for(kind.path(subject)) for kind, subject in others}
     gone += [rel for rel in built.others if rel not in now_others]
     built.others = now_others
@@ -149,8 +150,8 @@ def build_changes(snapshot: Snapshot, built: Built) -> BuildReport:
     for kind, subject in scan:
         rel = file_for(kind.path(subject))
         key = snapshot.key(kind, subject)
-        # Tuples compare item by item, each by identity first, as ContentVersion.key asks.
-        if rel not in built.documents or built.shown.get(rel) != key:
+        before = built.shown.get(rel)
+        if rel not in built.documents or before is None or not same_key(before, key):
             make.append((kind, subject, rel, key))
     gone = [rel for rel in dict.fromkeys(gone) if rel in built.documents]
     return _put_in_place(snapshot, built, shows, make, gone)
@@ -174,7 +175,7 @@ def _put_in_place(
         # Listed before they exist, so that an interrupted build's files are medfeed's.
         built.text.put(rel, None, None)
     if new or fresh:
-        replace_file(os.path.join(root, MARKER), built.text.text(folders), None)
+        put_manifest(root, built.text.text(folders))
     snapshot.dated_all(built.dates)  # the pages not made keep theirs
     outcomes, written = [], set()
     listed = bool(new or fresh or gone)
@@ -202,7 +203,7 @@ def _put_in_place(
         built.text.drop(rel)
         built.dates.pop(path_of(rel), None)
     if listed:  # a round that changed nothing changes nothing
-        replace_file(os.path.join(root, MARKER), built.text.text(folders), None)
+        put_manifest(root, built.text.text(folders))
     built.folders = folders
     built.take(snapshot, shows)
     snapshot.release()

@@ -225,9 +225,10 @@ class Publisher:
         # Only a process that watches is told of changes, so only one may ping: this one
         # compares what it serves with the record of what hubs were told.
         self._tell()
-        threading.Thread(
-            target=self._snapshot.compress, name="medfeed-compress", daemon=True
-        ).start()
+        if self._serving:  # a publisher that does not serve compresses nothing
+            threading.Thread(
+                target=self._snapshot.compress, name="medfeed-compress", daemon=True
+            ).start()
 
     def stop(self) -> None:
         """Stop watching for good."""

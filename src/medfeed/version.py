@@ -31,7 +31,8 @@ Key = tuple[object, ...]
 
 def same_key(a: Key, b: Key) -> bool:
     """Whether two documents show the same (item by item, by identity): the same bytes."""
-    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b, strict=True))
+    # Tuples compare element by element, each by identity before equality.
+    return a == b
 
 
 def _moment(seconds: float) -> datetime:
