@@ -251,8 +251,37 @@ def test_a_restart_publishes_what_a_process_that_ran_all_along_does(
     assert titles == {"unchanged": "Unchanged", "edited": "Edited", "touched": "Touched",
                       "broken": "Broken", "ahead": "Ahead", "new": "New"}  # fmt: skip
     assert again.files_read == 4  # edited, touched, broken and new; not the others
+    # A touched file is dated as what it says was: by the process that saw the touch,
+    # by a restart and by a build (whose calendars' DTSTAMPs would move otherwise).
+    dates = {i.slug: i.modified_ns for i in along.catalog().items}
+    assert {i.slug: i.modified_ns for i in again.catalog().items} == dates
+    built = {i.slug: i.modified_ns for i in load_catalog(entries_dir, clock[0], state=state).items}
+    assert built == {slug: dates[slug] for slug in ("unchanged", "edited", "touched", "new")}
     problems = {(p.path.rsplit("/", 1)[-1], p.field) for p in again.catalog().problems}
     assert problems == {("broken.json", ""), ("ahead.json", "updated")}
+
+
+@pytest.mark.parametrize("draft", [False, True])
+@pytest.mark.parametrize("how", ["touched", "written again otherwise"])
+@pytest.mark.parametrize("cached_by", ["app", "build"])
+def test_a_file_that_says_the_same_after_a_stop_keeps_its_date(
+    entries_dir: Path, write_entry: WriteEntry, state: Path, draft: bool, how: str, cached_by: str
+) -> None:
+    # A build's cache holds no published version: the one read before the stop dates it.
+    path = write_entry("a-visit", draft=draft, event={"start": "2015-10-20"})
+    if cached_by == "app":
+        start(entries_dir, state).save_cache()
+    else:
+        load_catalog(entries_dir, later(), state=state)
+    [before] = start(entries_dir, state.with_name("along")).catalog().items
+    if how == "touched":
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    else:
+        path.write_text(json.dumps(json.loads(path.read_text()), indent=8), encoding="utf-8")
+    [restarted] = start(entries_dir, state).catalog().items
+    [built] = load_catalog(entries_dir, later(), state=state).items
+    assert restarted.modified_ns == built.modified_ns == before.modified_ns
+    assert restarted.entry == built.entry == before.entry
 
 
 def test_a_file_broken_at_start_up_keeps_its_last_published_version(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import listparser
 import pytest
 from lxml import etree
 
+from conftest import BASE_URL, SITE_TOML, WriteEntry
+from helpers import age_folder
+from medfeed.documents import OPML
 from medfeed.errors import RenderError
 from medfeed.opml import OPML_DOCS, Outline, render_opml
+from medfeed.settings import Settings
+from medfeed.site import Publisher
 
 BASE = "https://news.example.org/"
 MODIFIED = datetime(2016, 9, 16, 10, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -128,3 +135,57 @@ def test_naive_date_is_refused() -> None:
 def test_text_xml_cannot_carry_is_a_render_error() -> None:
     with pytest.raises(RenderError):
         render([Outline("bell\x07", f"{BASE}feed.rss", BASE, "RSS2")])
+
+
+# --- the site's list: it shows the site's settings, and is dated by them ----------------
+
+
+def served_opml(live: Publisher) -> tuple[bytes, datetime]:
+    doc = live.snapshot().document_of(OPML, None)
+    parsed = listparser.parse(doc.body)
+    assert not parsed.bozo and parsed.feeds
+    modified = parsedate_to_datetime(etree.fromstring(doc.body).findtext("head/dateModified"))
+    return doc.body, modified
+
+
+@pytest.mark.parametrize("change", ["new entry", "edit", "draft", "touch", "delete"])
+def test_what_entries_do_leaves_the_list_and_its_date_as_they_are(
+    entries_dir: Path, write_entry: WriteEntry, change: str
+) -> None:
+    write_entry("a-visit")
+    write_entry("b-visit", title="B", published="2015-11-12T09:00:00Z")
+    age_folder(entries_dir)
+    site_time = (entries_dir / "site.toml").stat().st_mtime
+    settings = Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False)
+    live = Publisher(settings, deletion_grace=0)
+    body, modified = served_opml(live)
+    assert modified.timestamp() == int(site_time)  # not the newest entry's time
+
+    path = entries_dir / "a-visit.json"
+    if change == "new entry":
+        write_entry("c-visit", title="C", published="2015-12-12T09:00:00Z")
+    elif change in ("edit", "draft"):
+        write_entry("a-visit", title="A, again", draft=change == "draft")
+    elif change == "touch":
+        os.utime(path)  # now: a different second from the hour-old one
+    else:
+        path.unlink()
+    live.refresh()
+    restarted = Publisher(settings)  # which dates a touched file by its new time
+    assert restarted.snapshot().changed_at.timestamp() > site_time + 60  # the folder changed
+    assert served_opml(live) == served_opml(restarted) == (body, modified)
+
+
+def test_a_new_site_title_is_listed_and_dated_when_site_toml_changed(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    write_entry("a-visit")
+    age_folder(entries_dir)
+    live = Publisher(Settings(entries_dir=entries_dir, base_url=BASE_URL, watch=False))
+    _, before = served_opml(live)
+    site = entries_dir / "site.toml"
+    site.write_text(SITE_TOML.replace("Test News", "Other News"), encoding="utf-8")
+    live.refresh()
+    body, modified = served_opml(live)
+    assert modified > before and modified.timestamp() == int(site.stat().st_mtime)
+    assert listparser.parse(body).meta.title == "Other News"

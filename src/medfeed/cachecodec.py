@@ -27,7 +27,7 @@ from medfeed.crc import crc32
 from medfeed.errors import CacheDamaged
 from medfeed.filestate import Signature
 from medfeed.models import Entry
-from medfeed.storedentry import AnyEntry, Head, StoredEntry
+from medfeed.storedentry import AnyEntry, Head, StoredEntry, same_entry
 
 MAGIC = b"medfeed entry cache 3\n"
 
@@ -60,6 +60,18 @@ class Record(NamedTuple):
     current: Version | None
     published: Version | None
     """The version readers were last given: ``current`` itself where it is that one."""
+
+
+def same_as_before(record: Record | None, entry: AnyEntry) -> Version | None:
+    """The cache's version of a file whose signature changed that says what the file
+    says (touched, copied, checked out again): the one read under its old signature,
+    else the one readers were given. Every process dates the file by it, as the one
+    that saw the touch does (it keeps what the file held)."""
+    if record is not None:
+        for version in (record.current, record.published):
+            if version is not None and same_entry(version.entry, entry):
+                return version
+    return None
 
 
 _ALLOWED = frozenset(

@@ -38,13 +38,17 @@ from medfeed.renderers import (
 )
 from medfeed.urls import FOLDERS, Scope, absolute, folder, page_path
 
-Shows = Literal["feed", "list", "calendar", "entry", "site", "fixed", "archive", "period"]
+Shows = Literal[
+    "feed", "list", "calendar", "entry", "site", "settings", "fixed", "archive", "period"
+]
 """What a document's bytes depend on, besides the site's settings and base URL:
 - feed: the newest ``item_limit`` visible items of its scope;
 - list: the same and how many there are (an HTML list page);
 - calendar: every visible item of its scope that has an event;
 - entry: one visible item;
-- site: everything (the sitemap, the OPML list, redirect lists, the archive's index);
+- site: everything (the sitemap, redirect lists, the archive's index);
+- settings: nothing else (the OPML list, robots.txt, nginx's Link map): dated when
+  site.toml last changed, what an entry's file does leaves them as they are;
 - fixed: nothing (the icon);
 - archive: the items of one month that have left the current feed (RFC 5005 archives);
 - period: every visible item of one year or month of its scope (archive pages).
@@ -108,7 +112,7 @@ def _opml(content: Content, _: str | None) -> bytes:
             url = absolute(content.base_url, page_path(category) + kind.name)
             outlines.append(Outline(name, url, html_url, kind.opml_version))
     home = absolute(content.base_url, page_path())
-    return render_opml(content.site.title, content.changed_at, home, outlines)
+    return render_opml(content.site.title, content.settings_changed_at, home, outlines)
 
 
 def _link_map(content: Content, _: str | None) -> bytes:
@@ -121,7 +125,7 @@ HTML = "text/html; charset=utf-8"
 CALENDAR = Kind(
     "events.ics", "site", "text/calendar; charset=utf-8", "calendar", calendar, "Calendar"
 )
-OPML = Kind("feeds.opml", "site", "text/x-opml; charset=utf-8", "site", _opml)
+OPML = Kind("feeds.opml", "site", "text/x-opml; charset=utf-8", "settings", _opml)
 SITEMAP = Kind("sitemap.xml", "site", "application/xml; charset=utf-8", "site", sitemap)
 SITEMAP_PART = Kind("sitemap-{}.xml", "site", SITEMAP.media_type, "site", sitemap)
 FAVICON_KIND = Kind("favicon.svg", "site", "image/svg+xml", "fixed", lambda c, s: FAVICON)
@@ -137,14 +141,15 @@ SITE_KINDS: tuple[Kind, ...] = (
     OPML,
     SITEMAP,
     SITEMAP_PART,
-    Kind("robots.txt", "site", "text/plain; charset=utf-8", "site", robots),
+    Kind("robots.txt", "site", "text/plain; charset=utf-8", "settings", robots),
     FAVICON_KIND,
     Kind("_redirects", "site", "text/plain; charset=utf-8", "site", redirects("_redirects"),
          served=False),
     Kind(".redirects.map", "site", "text/plain; charset=utf-8", "site",
          redirects(".redirects.map"), served=False),
     # nginx's copy of the feeds' Link headers (WebSub), for deploy/nginx-static.conf.
-    Kind(".links.map", "site", "text/plain; charset=utf-8", "site", _link_map, served=False),
+    Kind(".links.map", "site", "text/plain; charset=utf-8", "settings", _link_map,
+         served=False),
 )  # fmt: skip
 """The documents of the site's folder: the rows the whole table is made of. A new feed
 format is its writer's module and one ``feed_kind`` row here."""

@@ -11,7 +11,8 @@ that published entries use, keeps the last valid site settings in force.
 With a state folder, what was read and published outlives the process (see
 ``entrycache`` and ``siterecord``): a restart takes unchanged files from the cache, a
 file broken at start-up falls back on the version last published, as on one read
-earlier, and so do site.toml's settings.
+earlier, and so do site.toml's settings; a file touched while it was stopped keeps the
+date of what it says, as in a process that ran all along.
 """
 
 from __future__ import annotations
@@ -189,6 +190,8 @@ class Folder(FolderFiles):
                 last_good = self.cache.published_again(name, label, self.site)
             return FileState(signature, None, last_good, e.problems, read_ns)
         self._salvaged.pop(name, None)
+        if cached is None and old is None and self.cache:  # touched while stopped?
+            cached = self.cache.earlier(name, entry)
         if last_good is not None and same_entry(last_good.stored, entry):
             item = last_good  # touched, not changed: keep the rendered HTML and time
         elif cached is not None:
@@ -251,14 +254,9 @@ class Folder(FolderFiles):
         published, problems, changes = self._choice.choose(view)
         if publish:
             self.publish(published, changes)
-        return Catalog(
-            self.site,
-            published,
-            tuple(sorted({*self.folder_problems, *self.site_problems, *problems})),
-            site_modified_ns=self._site_file.modified_ns,
-            changed_ns=self._changed_ns(),
-            changes=changes,
-        )
+        every = tuple(sorted({*self.folder_problems, *self.site_problems, *problems}))
+        site_ns = self._site_file.modified_ns
+        return Catalog(self.site, published, every, site_ns, self._changed_ns(), changes)
 
     def publish(self, items: tuple[Item, ...], changes: Changes | None = None) -> None:
         """Record these items as what readers have (and, with a state folder, in it);

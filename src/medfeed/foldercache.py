@@ -10,12 +10,13 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 from pathlib import Path
 
-from medfeed.cachecodec import Record, Version
+from medfeed.cachecodec import Record, Version, same_as_before
 from medfeed.cachewriter import FORKS, CacheWriter, Made
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.filestate import FileState, Signature
 from medfeed.models import SiteConfig
 from medfeed.store import Item, build_item, latest_update
+from medfeed.storedentry import AnyEntry
 from medfeed.survey import Survey
 
 HTML_KEPT = 1000
@@ -139,6 +140,10 @@ class FolderCache:
         if record is None or record.signature != signature:
             return None
         return record.current
+
+    def earlier(self, name: str, entry: AnyEntry) -> Version | None:
+        """At start-up, the cache's version of a changed file that says what it says."""
+        return same_as_before(self._records.get(name), entry) if self._records else None
 
     def published_again(self, name: str, label: str, site: SiteConfig) -> Item | None:
         """The version last published of a file broken at start-up, looking again at a

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from medfeed.cachecodec import Record, Version, gc_paused
+from medfeed.cachecodec import Record, Version, gc_paused, same_as_before
 from medfeed.cachewriter import SavesApart
 from medfeed.entrycache import RACY_NS, EntryCache
 from medfeed.errors import ConfigError, EntryError, Problem
@@ -73,6 +73,8 @@ class _Recalled:
         # rebuild only those of the documents that changed.
         self.records = cache.load(keep_all=True)
         self.hits: dict[str, Version] = {}
+        self.before: dict[str, Version] = {}
+        """Files read again that say what the cache's version says (see as_before)."""
         self.signatures: dict[str, Signature] = {}
         self.fresh: list[Path] = []
         self.names = [path.name for path in paths]
@@ -89,6 +91,23 @@ class _Recalled:
             else:
                 self.fresh.append(path)
                 self.signatures[path.name] = signature
+
+    def as_before(self, fresh: list[Reading]) -> list[Reading]:
+        """``fresh``, where a file changed only its signature dated as the cache's
+        version that says the same (see ``same_as_before``)."""
+        dated = []
+        for reading in fresh:
+            name, entry, problems, salvaged, _ = reading
+            before = None if entry is None else same_as_before(self.records.get(name), entry)
+            if before is not None:
+                self.before[name] = before
+                reading = (name, before.entry, problems, salvaged, before.modified_ns)
+            dated.append(reading)
+        return dated
+
+    def cached_version(self, name: str) -> Version | None:
+        """The cached version a reading was taken from, with its HTML if kept."""
+        return self.hits.get(name) or self.before.get(name)
 
     def readings(self, folder: Path, now: datetime) -> list[Reading]:
         found: list[Reading] = []
@@ -155,7 +174,7 @@ def load_catalog(
         if recalled is None:
             readings = _read_in_parallel(paths, folder, moment, known)
         else:
-            fresh = _read_in_parallel(recalled.fresh, folder, moment, known)
+            fresh = recalled.as_before(_read_in_parallel(recalled.fresh, folder, moment, known))
             recalled.save(fresh, moment, apart)
             readings = recalled.readings(folder, moment) + fresh
         for name, entry, found, salvaged, modified in readings:
@@ -167,7 +186,7 @@ def load_catalog(
             if entry is not None:
                 slug = name.removesuffix(".json")
                 item = build_item(slug, labels(name), entry, site, modified)
-                hit = recalled.hits.get(name) if recalled else None
+                hit = recalled.cached_version(name) if recalled else None
                 if hit is not None and hit.html is not None:
                     item.keep_html(hit.html)
                 items.append(item)

@@ -40,6 +40,8 @@ class Content(Protocol):
     """Items written for feeds, shared by every document of this version that shows them."""
     changed_at: datetime
     """When any file of the folder last changed (the Last-Modified of lists)."""
+    settings_changed_at: datetime
+    """When the site's settings last changed (site.toml): the date of what shows them only."""
 
     @property
     def updated(self) -> datetime:

@@ -68,6 +68,7 @@ class ContentVersion:
         # (items are newest first).
         released = self.items[0].published_at if self.items else 0
         self.changed_at = min(now, _moment(max(catalog.changed_ns / 1e9, released)))
+        self.settings_changed_at = min(now, _moment(catalog.site_modified_ns / 1e9))
         self.item_texts = ItemTexts() if texts is None else texts
         """Entries written for feeds, calendars and lists, once for every document."""
         self.pages = PageRenderer(
@@ -263,8 +264,8 @@ class ContentVersion:
             category, year, month = split(kind.scope, subject)
             assert year is not None
             return self.period(category, year, month)
-        if kind.shows == "fixed":
-            return ()
+        if kind.shows in ("fixed", "settings"):
+            return ()  # what else they depend on makes another snapshot context
         return (self,)  # the whole site: made again for every content version
 
     def _max_age(self, kind: Kind, subject: str | None) -> int:
@@ -286,6 +287,8 @@ class ContentVersion:
         it shows, where the caller has it already)."""
         if kind.shows == "fixed":
             return EPOCH
+        if kind.shows == "settings":
+            return self.settings_changed_at
         if kind.shows in ("entry", "archive", "period"):
             # What it shows and the site's settings, nothing else: adding an entry
             # elsewhere leaves an archive's validators as they were.
