@@ -62,6 +62,7 @@ ALLOWED: dict[str, set[str]] = {
         "filestate",
         "models",
         "store",
+        "storedentry",
         "survey",
     },  # fmt: skip
     # A restart's look at the files the cache knows, from a forked child.

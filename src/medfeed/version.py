@@ -264,8 +264,12 @@ class ContentVersion:
             category, year, month = split(kind.scope, subject)
             assert year is not None
             return self.period(category, year, month)
-        if kind.shows in ("fixed", "settings"):
-            return ()  # what else they depend on makes another snapshot context
+        if kind.shows == "settings":
+            # What else they depend on makes another context; their date is later than
+            # now only with a site.toml from the future, and then follows the clock.
+            return (self.settings_changed_at,)
+        if kind.shows == "fixed":
+            return ()
         return (self,)  # the whole site: made again for every content version
 
     def _max_age(self, kind: Kind, subject: str | None) -> int:
