@@ -147,12 +147,9 @@ class ContentVersion:
         return self._pages
 
     def redirect_list(self, path: str) -> bytes:
-        """What static hosts read to redirect earlier slugs: nginx's map and ``_redirects``.
-
-        The map's lines are ``from to;`` for ``map $uri $medfeed_moved`` (see
-        deploy/nginx-static.conf); ``_redirects`` is the format of Netlify, Cloudflare
-        Pages and others.
-        """
+        """What static hosts read to redirect earlier slugs: nginx's map (``from to;`` for
+        ``map $uri $medfeed_moved``, see deploy/nginx-static.conf) and ``_redirects`` (the
+        format of Netlify, Cloudflare Pages and others)."""
         moves = []
         for alias, slug in sorted(self.redirects.items()):
             target, old = entry_path(slug), entry_path(alias)
@@ -264,9 +261,7 @@ class ContentVersion:
             category, year, month = split(kind.scope, subject)
             assert year is not None
             return self.period(category, year, month)
-        if kind.shows == "settings":
-            # What else they depend on makes another context; their date is later than
-            # now only with a site.toml from the future, and then follows the clock.
+        if kind.shows == "settings":  # their date follows the clock for a future site.toml
             return (self.settings_changed_at,)
         if kind.shows == "fixed":
             return ()
