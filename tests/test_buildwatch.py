@@ -23,10 +23,12 @@ from hypothesis import strategies as st
 
 from conftest import BASE_URL, SITE_TOML, WriteEntry, entry_data
 from helpers import age_folder
+from medfeed import ical
 from medfeed.buildwatch import BuildWatch
 from medfeed.cli import main
 from medfeed.manifest import ManifestText, Record, manifest_bytes
 from medfeed.outdir import MARKER, BuildError, read_manifest
+from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
 
 SLUGS = ("a-visit", "a-conference", "a-talk")
@@ -34,7 +36,8 @@ SLUGS = ("a-visit", "a-conference", "a-talk")
 
 def watching(entries: Path, out: Path, state: Path) -> BuildWatch:
     config = {"ENTRIES_DIR": str(entries), "BASE_URL": BASE_URL, "STATE_DIR": str(state)}
-    watch = BuildWatch(Settings.from_mapping(config), out, None, deletion_grace=0)
+    earlier = read_manifest(out) if out.is_dir() else None
+    watch = BuildWatch(Settings.from_mapping(config), out, earlier, deletion_grace=0)
     watch.build()
     return watch
 
@@ -180,6 +183,42 @@ def test_one_edit_writes_only_the_documents_that_show_it(
     assert "A conference, renamed" in (out / "feed.atom").read_text()
     manifest = read_manifest(out)
     assert manifest is not None and "entries/a-conference/index.html" in manifest.keys
+
+
+def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A restart of ``build --watch``: its start makes nothing, so it wrote no text; the
+    # calendars and the year's page of an edit take the others' from the state folder.
+    for day, slug in enumerate(SLUGS, start=12):
+        write_entry(slug, title=slug, event={"start": f"2015-10-{day}"})
+    age_folder(entries_dir)
+    out, state = tmp_path / "out", tmp_path / "state"
+    cold_build(entries_dir, out, state)
+    watch = watching(entries_dir, out, state)
+    events: list[str] = []
+    listed: list[str] = []
+    event_lines, list_entry = ical._event_lines, PageRenderer._list_entry
+    monkeypatch.setattr(
+        ical, "_event_lines", lambda item, *a: events.append(item.slug) or event_lines(item, *a)
+    )
+    monkeypatch.setattr(
+        PageRenderer, "_list_entry", lambda s, item: listed.append(item.slug) or list_entry(s, item)
+    )
+    for step, slug in enumerate(["a-talk", "a-visit", "a-talk"]):
+        events.clear()
+        listed.clear()
+        write_entry(slug, title=f"{slug}, take {step}", event={"start": "2015-10-20"})
+        watch.publisher.refresh()
+        assert watch.catch_up() is not None
+        assert set(events) == set(listed) == {slug}, "the others' were kept"
+        # Texts are found by what the items hold, however many versions came and went.
+        fresh = tmp_path / f"fresh{step}"
+        cold_build(entries_dir, fresh, tmp_path / f"state{step}")
+        built = files(fresh)
+        assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == {
+            n: d for n, d in built.items() if not n.startswith("sitemap")
+        }
 
 
 def test_a_file_in_the_way_is_reported_and_nothing_is_changed(

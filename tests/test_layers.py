@@ -259,6 +259,7 @@ ALLOWED: dict[str, set[str]] = {
     "rebuild": {
         "build",
         "buildplan",
+        "buildtexts",
         "documentkeys",
         "documents",
         "manifest",
@@ -269,6 +270,7 @@ ALLOWED: dict[str, set[str]] = {
     },  # fmt: skip
     "buildwatch": {
         "build",
+        "buildtexts",
         "clioptions",
         "coordination",
         "documentkeys",

@@ -76,6 +76,13 @@ class BuildTexts:
             log.info("%s: not used (%s); the texts are written again", self._path, e)
         self._index = {name: n for n, name in enumerate(self._contexts)}
 
+    def take_keys(self, keys: DocumentKeys) -> None:
+        """Find items by the digests of ``keys``, a later content version's in the same
+        context (a watching build's round): ids name items only while a version holds
+        them."""
+        assert keys.context == self._keys.context, "the texts of another context"
+        self._keys = keys
+
     def recall(self, context: Hashable, item: Item, cut: Cut) -> bytes | None:
         """The kept text of an item in a context and cut, or None (``ItemTexts.recall``)."""
         if not self._texts or cut[0] not in self._formats:

@@ -21,7 +21,8 @@ from types import FrameType
 
 import click
 
-from medfeed.build import BuildReport, build_over, dates_of, remember_dates
+from medfeed.build import KEPT_TEXTS, BuildReport, build_over, dates_of, remember_dates
+from medfeed.buildtexts import BuildTexts
 from medfeed.clioptions import fail, refuse_problems
 from medfeed.coordination import Leader
 from medfeed.documentkeys import DocumentKeys
@@ -130,6 +131,8 @@ class BuildWatch:
             if enabled:
                 gc.enable()
         self._built = built = Built.after(self._outdir, snapshot, done, shows)
+        built.texts = BuildTexts(state, shows, KEPT_TEXTS)
+        built.texts.load()  # as the build saved them, or an earlier one if it made none
         # Written by other processes: this one learns the dates they gave.
         remember_dates(snapshot.ledger, built.documents)
         snapshot.release()

@@ -31,6 +31,7 @@ from medfeed.buildplan import (
     round_of,
     written_at,
 )
+from medfeed.buildtexts import BuildTexts
 from medfeed.documentkeys import DocumentKeys
 from medfeed.documents import KINDS, Kind
 from medfeed.manifest import ManifestText
@@ -73,6 +74,10 @@ class Built:
     """The files of the documents that are not entries' pages."""
     text: ManifestText
     """The manifest, kept document by document."""
+    texts: BuildTexts | None = None
+    """The entries' texts builds kept in the state folder (see BuildTexts), for the
+    documents made after a start over a folder built before: a year's page or a
+    calendar then splices what it can, as a build by a new process does."""
 
     @classmethod
     def after(
@@ -134,11 +139,15 @@ def build_changes(snapshot: Snapshot, built: Built) -> BuildReport:
     shows.carry(built.shows)
     others = list(jobs(snapshot, entries=False))
     if shows.context == built.shows.context:
+        if built.texts is not None:
+            built.texts.take_keys(shows)
+            snapshot.item_texts.recall = built.texts.recall
         looked = [(kind, slug) for kind in ENTRY_KINDS for slug in sorted(built.suspects(snapshot))]
         scan = [job for job in looked if job[1] in snapshot.by_slug] + others
         gone = [file_for(kind.path(slug)) for kind, slug in looked if slug not in snapshot.by_slug]
     else:  # another base URL, site.toml or code: every document shows something else
         built.shown.clear()
+        built.texts = None  # written for the other context
         scan = [(kind, slug) for kind in ENTRY_KINDS for slug in snapshot.subjects(kind)]
         scan += others
         present = {file_for(kind.path(subject)) for kind, subject in scan}
