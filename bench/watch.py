@@ -1,7 +1,7 @@
 """One edited entry to an up-to-date static build: ``medfeed build --watch`` against
 ``medfeed build`` run again, and against Hugo's full build of the same content.
 
-Usage: python bench/watch.py [--sizes 10000] [--edits 9] [--with-100k] [--smoke]
+Usage: python bench/watch.py [--sizes 10000] [--edits 9] [--with-100k] [--smoke] [--restart]
 
 For each size, generated entries (bench/generate.py) are built by ``medfeed build OUT
 --watch`` (a process of its own, with its own state folder). Then, ``--edits`` times, a
@@ -12,7 +12,9 @@ written, the manifest). After each edit the same change is also built by a new
 ``medfeed build`` process over a copy of the folder (the rebuild without --watch), and
 ``hugo`` builds the same entries into an empty folder, so that the ratios are taken
 within the same minutes. Prints medians (and the range) of each. ``--smoke``: 200
-entries, two edits, no Hugo.
+entries, two edits, no Hugo. ``--restart``: the watching process is stopped after its
+first build and started again over the folder it built (as after a reboot), which then
+makes nothing: the edits are timed in the second process.
 """
 
 from __future__ import annotations
@@ -80,7 +82,18 @@ def rebuild_seconds(entries: Path, out: Path, copy: Path, state: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(entries: Path, scratch: Path, edits: int, hugo: bool) -> dict[str, object]:
+def _start(
+    command: list[str], env: dict[str, str]
+) -> tuple[subprocess.Popen[str], Queue[tuple[float, str]]]:
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    lines: Queue[tuple[float, str]] = Queue()
+    threading.Thread(target=_lines, args=(process.stderr, lines), daemon=True).start()
+    return process, lines
+
+
+def measure(
+    entries: Path, scratch: Path, edits: int, hugo: bool, restart: bool = False
+) -> dict[str, object]:
     from hugo_site import convert
     from startup import hugo_seconds
 
@@ -88,11 +101,15 @@ def measure(entries: Path, scratch: Path, edits: int, hugo: bool) -> dict[str, o
     env = {**os.environ, "MEDFEED_BASE_URL": BASE_URL, "MEDFEED_STATE_DIR": str(state)}
     command = [*MEDFEED, "build", str(out), "--entries", str(entries), "--watch"]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-    lines: Queue[tuple[float, str]] = Queue()
-    threading.Thread(target=_lines, args=(process.stderr, lines), daemon=True).start()
+    process, lines = _start(command, env)
     try:
         at, _ = _next_report(lines, 1800)
+        if restart:  # stopped, and started again over the folder it built
+            process.terminate()
+            process.wait(timeout=60)
+            started = time.perf_counter()
+            process, lines = _start(command, env)
+            at, _ = _next_report(lines, 1800)
         first = at - started
         time.sleep(2)  # the round that follows watching's start
         while not lines.empty():
@@ -134,6 +151,9 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=9)
     parser.add_argument("--with-100k", action="store_true", help="also 100,000 entries")
     parser.add_argument("--smoke", action="store_true", help="200 entries, two edits")
+    parser.add_argument(
+        "--restart", action="store_true", help="edits after a start over the folder built"
+    )
     parser.add_argument("--scratch", type=Path, default=None, help="where entries go")
     args = parser.parse_args()
     sizes, edits = ([200], 2) if args.smoke else (args.sizes, args.edits)
@@ -141,12 +161,13 @@ def main() -> None:
         sizes = [*sizes, 100_000]
     hugo = not args.smoke and shutil.which("hugo") is not None
     print(f"One edited entry to an up-to-date build; medians (range) of {edits} edits\n")
-    print("| entries | first build (s) | --watch: edit to round done (ms) | documents "
+    start = "start over the built folder" if args.restart else "first build"
+    print(f"| entries | {start} (s) | --watch: edit to round done (ms) | documents "
           "written | `build` again, new process (s) | hugo, full build (s) | --watch / "
           "hugo | build again / hugo |")  # fmt: skip
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for count, scratch in generated(sizes, args.scratch):
-        result = measure(scratch / "entries", scratch, edits, hugo)
+        result = measure(scratch / "entries", scratch, edits, hugo, args.restart)
         rounds, again, builds = result["rounds"], result["again"], result["builds"]
         assert isinstance(rounds, list) and isinstance(again, list) and isinstance(builds, list)
         hugo_median = statistics.median(builds) if builds else None

@@ -81,8 +81,12 @@ def test_the_memory_benchmark_measures_both_workers_after_each_start() -> None:
         assert workers.count(" + ") == 1 and workers.strip().endswith("MiB"), row
 
 
-def test_the_watch_benchmark_times_each_edit_and_the_rebuild_beside_it() -> None:
-    done = run_bench("watch.py", "--smoke")
+@pytest.mark.parametrize("restart", [[], ["--restart"]], ids=["first start", "restart"])
+def test_the_watch_benchmark_times_each_edit_and_the_rebuild_beside_it(
+    restart: list[str],
+) -> None:
+    done = run_bench("watch.py", "--smoke", *restart)
+    assert ("start over the built folder" in done.stdout) == bool(restart)
     [row] = [line for line in done.stdout.splitlines() if line.startswith("| 200 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert float(cells[2].split()[0]) > 0, row  # ms from the edit to the round done

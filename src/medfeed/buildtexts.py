@@ -62,10 +62,12 @@ class BuildTexts:
         self._index: dict[str, int] = {}
         self._last: tuple[Hashable, int | None] = (None, None)
         self._texts: dict[TextKey, bytes] = {}
+        self.loaded = False
 
     def load(self) -> None:
         """Read the kept texts; none where the file is missing, damaged or another
         context's."""
+        self.loaded = True
         try:
             data = self._path.read_bytes()
         except OSError:

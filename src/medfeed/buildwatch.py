@@ -131,8 +131,8 @@ class BuildWatch:
             if enabled:
                 gc.enable()
         self._built = built = Built.after(self._outdir, snapshot, done, shows)
+        # As the build saved them, or an earlier one if it made none.
         built.texts = BuildTexts(state, shows, KEPT_TEXTS)
-        built.texts.load()  # as the build saved them, or an earlier one if it made none
         # Written by other processes: this one learns the dates they gave.
         remember_dates(snapshot.ledger, built.documents)
         snapshot.release()
