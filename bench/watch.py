@@ -5,7 +5,8 @@ Usage: python bench/watch.py [--sizes 10000] [--edits 9] [--with-100k] [--smoke]
 
 For each size, generated entries (bench/generate.py) are built by ``medfeed build OUT
 --watch`` (a process of its own, with its own state folder). Then, ``--edits`` times, a
-file picked at random gets a new title, as an editor saves it, and the time is taken
+published entry picked at random (not a draft or a scheduled one, whose edit changes
+no document) gets a new title, as an editor saves it, and the time is taken
 from just before the write to the process's report that the round which put the change
 in place is done (the watcher's notice, the new content version, the documents made and
 written, the manifest). After each edit the same change is also built by a new
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty, Queue
 
@@ -47,20 +49,34 @@ def _lines(stream: object, into: Queue[tuple[float, str]]) -> None:
 def _next_report(lines: Queue[tuple[float, str]], within: float) -> tuple[float, str]:
     """The next line saying what a build round did, with when it came."""
     deadline = time.perf_counter() + within
+    seen: list[str] = []
     while True:
         try:
             at, line = lines.get(timeout=max(0.0, deadline - time.perf_counter()))
         except Empty:
-            raise SystemExit(f"no build round was reported within {within} s") from None
+            said = "".join(f"\n  {line}" for line in seen[-20:])
+            raise SystemExit(f"no build round was reported within {within} s{said}") from None
+        seen.append(line)
         if "documents written" in line or "Traceback" in line:
             if "Traceback" in line:
                 raise SystemExit(line)
             return at, line
 
 
-def edit(entries: Path, rng: random.Random, number: int) -> str:
-    """Give one entry, picked at random, a new title; its file name."""
-    names = sorted(p.name for p in entries.glob("*.json"))
+def published(entries: Path) -> list[str]:
+    """The entry files readers see (not drafts, not scheduled): an edit of one of them
+    is put in place, so a round reports it."""
+    now = datetime.now(UTC)
+    names = []
+    for path in sorted(entries.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not data.get("draft") and datetime.fromisoformat(data["published"]) <= now:
+            names.append(path.name)
+    return names
+
+
+def edit(entries: Path, rng: random.Random, number: int, names: list[str]) -> str:
+    """Give one of ``names``, picked at random, a new title; its file name."""
     name = rng.choice(names)
     path = entries / name
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -115,11 +131,11 @@ def measure(
         while not lines.empty():
             lines.get()
         site = convert(entries, scratch / "hugo-site") if hugo else None
-        rng = random.Random(1)
+        rng, names = random.Random(1), published(entries)
         rounds, again, builds, written = [], [], [], []
         for number in range(edits):
             before = time.perf_counter()
-            edit(entries, rng, number)
+            edit(entries, rng, number, names)
             at, line = _next_report(lines, 120)
             rounds.append(at - before)
             written.append(int(line.split(": ")[-1].split(" documents written")[0]))
