@@ -62,12 +62,12 @@ class BuildTexts:
         self._index: dict[str, int] = {}
         self._last: tuple[Hashable, int | None] = (None, None)
         self._texts: dict[TextKey, bytes] = {}
-        self.loaded = False
+        self._loaded = False
 
     def load(self) -> None:
         """Read the kept texts; none where the file is missing, damaged or another
         context's."""
-        self.loaded = True
+        self._loaded = True
         try:
             data = self._path.read_bytes()
         except OSError:
@@ -81,9 +81,12 @@ class BuildTexts:
     def take_keys(self, keys: DocumentKeys) -> None:
         """Find items by the digests of ``keys``, a later content version's in the same
         context (a watching build's round): ids name items only while a version holds
-        them."""
+        them. The texts are read now if they were not (a watching build's start, which
+        may make nothing, stays quick)."""
         assert keys.context == self._keys.context, "the texts of another context"
         self._keys = keys
+        if not self._loaded:
+            self.load()
 
     def recall(self, context: Hashable, item: Item, cut: Cut) -> bytes | None:
         """The kept text of an item in a context and cut, or None (``ItemTexts.recall``)."""

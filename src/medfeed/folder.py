@@ -255,8 +255,10 @@ class Folder(FolderFiles):
         if publish:
             self.publish(published, changes)
         every = tuple(sorted({*self.folder_problems, *self.site_problems, *problems}))
-        site_ns = self._site_file.modified_ns
-        return Catalog(self.site, published, every, site_ns, self._changed_ns(), changes)
+        return Catalog(
+            self.site, published, every, site_modified_ns=self._site_file.modified_ns,
+            changed_ns=self._changed_ns(), changes=changes,
+        )  # fmt: skip
 
     def publish(self, items: tuple[Item, ...], changes: Changes | None = None) -> None:
         """Record these items as what readers have (and, with a state folder, in it);

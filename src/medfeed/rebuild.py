@@ -140,8 +140,6 @@ def build_changes(snapshot: Snapshot, built: Built) -> BuildReport:
     others = list(jobs(snapshot, entries=False))
     if shows.context == built.shows.context:
         if built.texts is not None:
-            if not built.texts.loaded:  # read when first needed: a start stays quick
-                built.texts.load()
             built.texts.take_keys(shows)
             snapshot.item_texts.recall = built.texts.recall
         looked = [(kind, slug) for kind in ENTRY_KINDS for slug in sorted(built.suspects(snapshot))]
