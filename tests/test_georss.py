@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from conftest import SEED_ENTRIES, entry_data
+from helpers import valid_entries
 from medfeed.feeds import Format, render_feed
-from medfeed.georss import coordinate
+from medfeed.georss import coordinate, has_point
 from medfeed.loading import load_catalog
 from medfeed.meta import FeedMeta
 from medfeed.models import Author, Entry
 from medfeed.store import Item
+from medfeed.storedentry import head_of
 
 GEORSS = "http://www.georss.org/georss"
 G = f"{{{GEORSS}}}"
@@ -188,3 +190,11 @@ def test_bundled_places_have_coordinates_unless_they_are_a_whole_country() -> No
     for place in located:
         whole_country = place["place"] == place["country"]
         assert ("latitude" in place) is not whole_country, place
+
+
+@given(data=valid_entries())
+def test_an_entrys_head_says_whether_its_event_carries_a_point(data: dict[str, Any]) -> None:
+    # Feeds declare GeoRSS from the heads, without reading every entry back.
+    entry = Entry.model_validate(data)
+    event = entry.event
+    assert head_of(entry).event_located == (event is not None and has_point(event.location))

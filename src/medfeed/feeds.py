@@ -37,7 +37,7 @@ from medfeed.budget import Cut, fit
 from medfeed.errors import RenderError
 from medfeed.feeditems import WRITERS, Format, item_authors, summary_text
 from medfeed.feedsizes import Sizes, archive_links
-from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location, has_point
+from medfeed.georss import GEORSS_NS, GEORSS_PREFIX, add_location
 from medfeed.itemtexts import ItemTexts
 from medfeed.meta import MAX_FEED_BYTES, Archive, FeedMeta, feed_updated
 from medfeed.models import Author, Location
@@ -221,7 +221,7 @@ def _generator(
     """feedgen set up with the document's own parts, and no items yet."""
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    located = any(has_point(i.entry.event.location) for i in shown if i.entry.event)
+    located = any(item.head.event_located for item in shown)
     fg.register_extension("medfeed_fixes", _FeedFixes, _EntryFixes, atom=True, rss=True)
     # The GeoRSS namespace goes on the root, and only into documents that use it.
     fg.medfeed_fixes.located = located

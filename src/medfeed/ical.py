@@ -281,7 +281,10 @@ def render_calendar(
 
         return written.text(context, item, "ics", True, True, shortened) if short else whole()
 
+    def held(indexes: Sequence[int], short: bool) -> list[bytes | None]:
+        return written.held(context, [events[index] for index in indexes], ("ics", True, short))
+
     head = "".join(_calendar_lines(meta)).encode()
     spans = [_days(item) for item in events]
     newest = max((item.published_at for item in items), default=0.0)
-    return fit_calendar(head, spans, text, newest, limit)
+    return fit_calendar(head, spans, text, held, newest, limit)

@@ -28,6 +28,11 @@ DAY_OVER_EVERYWHERE = timedelta(days=1, hours=12)
 
 EventText = Callable[[int, bool], bytes]
 """An event's VEVENT by its index in the calendar, with a shortened DESCRIPTION or not."""
+HeldTexts = Callable[[Sequence[int], bool], "list[bytes | None]"]
+"""The VEVENTs already written of events by their indexes, None for the others."""
+CHUNK = 256
+"""Events whose written texts are looked up at once: each costs a lookup, not a call,
+and a calendar of 100,000 events looks only among its newest."""
 
 
 def over_at(last: date) -> float:
@@ -38,24 +43,39 @@ def over_at(last: date) -> float:
 
 
 class _Written:
-    """Each event's text for each cut, written once in one rendering (the largest are
-    not kept by ItemTexts), and their sizes as budget.Sizes wants them."""
+    """Each event's text for each cut, taken once in one rendering (the largest are
+    not kept by ItemTexts), and their sizes as budget.Sizes wants them: by position in
+    ``order``, newest first. Only the texts asked for are written."""
 
-    def __init__(self, text: EventText, order: Sequence[int], fixed: int) -> None:
+    def __init__(self, text: EventText, held: HeldTexts, order: Sequence[int], fixed: int) -> None:
         self._text = text
-        self._texts: dict[tuple[int, bool], bytes] = {}
+        self._held = held
+        self._taken: tuple[list[bytes | None], list[bytes | None]] = (
+            [None] * len(order),
+            [None] * len(order),
+        )
+        self._looked: tuple[set[int], set[int]] = (set(), set())
         self.order = order
         """Event indexes newest first, as the budget counts items."""
         self.feed = fixed
 
-    def get(self, index: int, short: bool) -> bytes:
-        found = self._texts.get((index, short))
+    def get(self, position: int, short: bool) -> bytes:
+        taken = self._taken[short]
+        found = taken[position]
         if found is None:
-            found = self._texts[index, short] = self._text(index, short)
+            start = position - position % CHUNK
+            looked = self._looked[short]
+            if start not in looked:
+                looked.add(start)
+                stop = min(start + CHUNK, len(taken))
+                taken[start:stop] = self._held(self.order[start:stop], short)
+                found = taken[position]
+            if found is None:
+                found = taken[position] = self._text(self.order[position], short)
         return found
 
     def item(self, index: int, short: bool) -> int:
-        return len(self.get(self.order[index], short))
+        return len(self.get(index, short))
 
     def content(self, index: int) -> int:
         return 0  # a VEVENT has no content beside its DESCRIPTION
@@ -81,6 +101,7 @@ def fit_calendar(
     head: bytes,
     spans: Sequence[tuple[date, date]],
     text: EventText,
+    held: HeldTexts,
     newest: float,
     limit: int | None = None,
 ) -> bytes:
@@ -93,22 +114,22 @@ def fit_calendar(
     limit = MAX_FEED_BYTES if limit is None else limit
     count = len(spans)
     order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)
-    written = _Written(text, order, len(head) + len(END))
+    written = _Written(text, held, order, len(head) + len(END))
     size = written.feed
-    for index in order:  # newest first: the events over the limit are never written
-        size += len(written.get(index, False))
+    for position in range(count):  # newest first: the events over the limit are never written
+        size += written.item(position, False)
         if size > limit:
             break
     else:
-        return b"".join([head, *(written.get(index, False) for index in range(count)), END])
+        rank = sorted(range(count), key=order.__getitem__)
+        return b"".join([head, *(written.get(position, False) for position in rank), END])
     # Newest first by last day: the events not yet over come before every past one.
     on = still_on(newest)
     keep = sum(1 for _, last in spans if last >= on)
-    rank = {index: position for position, index in enumerate(order)}
 
     def render(cut: Cut) -> bytes:
-        shown = sorted(order[: cut.count])
-        parts = [written.get(i, rank[i] >= cut.shortened_from) for i in shown]
+        shown = sorted(range(cut.count), key=order.__getitem__)
+        parts = [written.get(position, position >= cut.shortened_from) for position in shown]
         return b"".join([head, *parts, END])
 
     return fit(render, written, count, limit, keep)

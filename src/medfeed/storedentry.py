@@ -39,6 +39,9 @@ class Head(NamedTuple):
     event_days: tuple[date, date] | None
     """The first and last day of the entry's event, if it has one (a calendar orders
     its events without reading every entry back)."""
+    event_located: bool = False
+    """Whether the entry's event has a place with coordinates (a feed that shows it
+    declares GeoRSS without reading every entry back)."""
 
     @property
     def has_event(self) -> bool:
@@ -61,6 +64,9 @@ def head_of(entry: Entry) -> Head:
         entry.aliases,
         entry.draft,
         entry.event.days if entry.event is not None else None,
+        entry.event is not None
+        and entry.event.location is not None
+        and entry.event.location.latitude is not None,
     )
 
 
