@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from conftest import BASE_URL, SITE_TOML, WriteEntry, entry_data
 from helpers import age_folder
-from medfeed import ical
+from medfeed import feeditems, feedparts, ical, jsonfeed
 from medfeed.buildwatch import BuildWatch
 from medfeed.cli import main
 from medfeed.manifest import ManifestText, Record, manifest_bytes
@@ -32,6 +32,8 @@ from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
 
 SLUGS = ("a-visit", "a-conference", "a-talk")
+SMALL_SITE = "item_limit = 1\n" + SITE_TOML
+"""Feeds of one item: every other entry is in the archive's feeds."""
 
 
 def watching(entries: Path, out: Path, state: Path) -> BuildWatch:
@@ -101,7 +103,7 @@ def act(entries: Path, action: str, slug: str, step: int) -> None:
     elif action == "rename" and path.exists():
         path.rename(entries / f"{slug}-moved.json")
     elif action == "site":
-        toml = SITE_TOML.replace("Test News", f"Test News {step}")
+        toml = SMALL_SITE.replace("Test News", f"Test News {step}")
         (entries / "site.toml").write_text(toml, encoding="utf-8")
 
 
@@ -125,7 +127,7 @@ def test_after_each_change_the_folder_is_what_a_new_build_leaves(
         root = Path(scratch)
         entries, out, state = root / "entries", root / "out", root / "state"
         entries.mkdir()
-        (entries / "site.toml").write_text(SITE_TOML, encoding="utf-8")
+        (entries / "site.toml").write_text(SMALL_SITE, encoding="utf-8")
         write(entries, "a-visit", title="A visit")
         write(entries, "a-conference", title="A conference", categories=["conferences"])
         age_folder(entries)
@@ -219,6 +221,45 @@ def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
         assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == {
             n: d for n, d in built.items() if not n.startswith("sitemap")
         }
+
+
+def test_an_edit_in_the_archive_writes_only_its_own_items_in_the_feeds(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The archive's feeds were written by another process (a build before a restart, or
+    # a build's forked ones): their items' texts are taken back from the files.
+    (entries_dir / "site.toml").write_text(SMALL_SITE, encoding="utf-8")
+    slugs = ("e-1", "e-2", "e-3", "e-4")
+    for day, slug in enumerate(slugs, start=12):
+        write_entry(slug, title=slug, published=f"2015-10-{day}T09:00:00Z", content=f"*{slug}*")
+    age_folder(entries_dir)
+    out, state = tmp_path / "out", tmp_path / "state"
+    cold_build(entries_dir, out, state)
+    watch = watching(entries_dir, out, state)
+    written: list[tuple[str, str]] = []
+    for fmt, write_item in list(feeditems.WRITERS.items()):
+        monkeypatch.setitem(
+            feeditems.WRITERS,
+            fmt,
+            lambda item, *a, f=fmt, w=write_item: written.append((f, item.slug)) or w(item, *a),
+        )
+    for module in (jsonfeed, feedparts):
+        monkeypatch.setattr(
+            module,
+            "item_text",
+            lambda item, *a, w=module.item_text: written.append(("json", item.slug)) or w(item, *a),
+        )
+    write_entry("e-2", title="e-2, edited", published="2015-10-13T09:00:00Z", content="*e-2*")
+    watch.publisher.refresh()
+    assert watch.catch_up() is not None
+    assert "e-2, edited" in (out / "archive/2015/10/feed.atom").read_text()
+    # e-2's text, and the oldest's, written again to tell the files show whole items.
+    assert {slug for _, slug in written} == {"e-2", "e-1"}
+    assert {fmt for fmt, _ in written} == {"rss", "atom", "json"}
+    fresh = tmp_path / "fresh"
+    cold_build(entries_dir, fresh, tmp_path / "fresh-state")
+    built = {n: d for n, d in files(fresh).items() if not n.startswith("sitemap")}
+    assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == built
 
 
 def test_a_file_in_the_way_is_reported_and_nothing_is_changed(

@@ -143,6 +143,7 @@ ALLOWED: dict[str, set[str]] = {
     "budget": set(),
     "jsonitems": {"budget", "meta", "models", "store", "urls", "wording"},
     "jsonfeed": {"budget", "errors", "itemtexts", "jsonitems", "meta", "models", "store", "urls"},
+    "feedparts": {"feeditems", "itemtexts", "jsonitems", "meta", "store"},
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
     "icalsize": {"budget", "meta"},
@@ -152,6 +153,7 @@ ALLOWED: dict[str, set[str]] = {
     "pages": {"entrypage", "itemtexts", "models", "pageparts", "store", "urls", "wording"},
     # Composition: the one table of documents, one content version, the live publisher.
     "renderers": {
+        "feedparts",
         "ical",
         "itemtexts",
         "meta",

@@ -23,10 +23,12 @@ from medfeed.pages import FeedLink
 from medfeed.renderers import (
     FAVICON,
     Content,
+    EarlierTexts,
     FeedWriter,
     Renderer,
     archive_index,
     calendar,
+    earlier_feed,
     entry_page,
     feed,
     list_page,
@@ -71,6 +73,8 @@ class Kind:
     """False for files only a static build writes (redirect lists for static hosts)."""
     opml_version: str = ""
     """A feed's ``version`` in the OPML list: OPML 2.0 names "RSS2" for RSS, nothing else."""
+    earlier: EarlierTexts | None = None
+    """How a document of this kind written earlier gives back its items' texts (feeds)."""
 
     @property
     def page(self) -> bool:
@@ -95,7 +99,7 @@ def feed_kind(
     """A feed format's row: the site's current feed in file ``name``, written by ``write``.
     The table makes each category's feed and the monthly archives of the same row."""
     return Kind(name, "site", media_type, "feed", feed(name, write), label,
-                opml_version=opml_version)  # fmt: skip
+                opml_version=opml_version, earlier=earlier_feed(name))  # fmt: skip
 
 
 def _feedgen(fmt: Literal["rss", "atom"]) -> FeedWriter:
@@ -122,9 +126,8 @@ def _link_map(content: Content, _: str | None) -> bytes:
 
 XML = "; charset=utf-8"
 HTML = "text/html; charset=utf-8"
-CALENDAR = Kind(
-    "events.ics", "site", "text/calendar; charset=utf-8", "calendar", calendar, "Calendar"
-)
+ICS = "text/calendar; charset=utf-8"
+CALENDAR = Kind("events.ics", "site", ICS, "calendar", calendar, "Calendar")
 OPML = Kind("feeds.opml", "site", "text/x-opml; charset=utf-8", "settings", _opml)
 SITEMAP = Kind("sitemap.xml", "site", "application/xml; charset=utf-8", "site", sitemap)
 SITEMAP_PART = Kind("sitemap-{}.xml", "site", SITEMAP.media_type, "site", sitemap)

@@ -15,9 +15,11 @@ takes over where this one stopped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from medfeed.build import BuildReport, put
@@ -186,6 +188,13 @@ def _put_in_place(
     if new or fresh:
         put_manifest(root, built.text.text(folders))
     snapshot.dated_all(built.dates)  # the pages not made keep theirs
+    for kind, subject, rel, _ in make:
+        before = built.shown.get(rel)
+        if kind.earlier is not None and before is not None and rel in kept:
+            # Its items' texts as this folder has them: a feed of hundreds of items
+            # written by another process is not written again whole for one item.
+            shown = [part for part in before if isinstance(part, Item)]
+            kind.earlier(snapshot, subject, shown, partial(_read, os.path.join(root, rel)))
     outcomes, written = [], set()
     listed = bool(new or fresh or gone)
     for kind, subject, rel, key in make:
@@ -224,3 +233,11 @@ def _put_in_place(
         frozenset(written),
         Manifest(dict(documents), frozenset(folders), keys=dict(built.keys)),
     )
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None  # the document is written anew

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from medfeed.feedparts import FeedFormat, take_back
 from medfeed.ical import CalendarMeta, render_calendar
 from medfeed.itemtexts import ItemTexts
 from medfeed.meta import EPOCH, Archive, FeedMeta
@@ -163,6 +164,35 @@ def feed(name: str, write: FeedWriter) -> Renderer:
         return write(shown, feed_meta(content, category, name, month), content.item_texts)
 
     return render
+
+
+EarlierTexts = Callable[[Content, str | None, Sequence[Item], Callable[[], "bytes | None"]], int]
+"""Takes back the item texts of a document written earlier: the version, the subject,
+the items the document showed then (in order), and a reader of its bytes (None where
+gone); how many texts were taken (see feedparts.take_back)."""
+FEED_FORMATS: dict[str, FeedFormat] = {"rss": "rss", "atom": "atom", "json": "json"}
+"""The item formats of feeds, by file extension."""
+
+
+def earlier_feed(name: str) -> EarlierTexts | None:
+    """``EarlierTexts`` of the feeds in file ``name``, current and archive; None for a
+    format whose documents feedparts cannot split."""
+    fmt = FEED_FORMATS.get(name.rpartition(".")[2])
+    if fmt is None:
+        return None
+
+    def take(
+        content: Content,
+        subject: str | None,
+        shown: Sequence[Item],
+        body: Callable[[], bytes | None],
+    ) -> int:
+        category, month, now = _feed_items(content, subject)
+        meta = feed_meta(content, category, name, month)
+        wanted = {id(item) for item in now}
+        return take_back(content.item_texts, meta, fmt, shown, body, wanted)
+
+    return take
 
 
 def calendar(content: Content, category: str | None) -> bytes:
