@@ -26,6 +26,8 @@ FRAME = (
 
 LISTED = "html"
 """The format (see ItemTexts) of entries as lists show them (PageRenderer.listed_all)."""
+_LIST_MARK = "\x00list\x00"
+"""Where a list goes in a page (no text of a page holds a NUL: see fields.xml_unsafe)."""
 
 
 @dataclass(frozen=True)
@@ -110,19 +112,19 @@ class PageRenderer:
         }
 
     def _render_str(self, template: str, **context: Any) -> str:
-        return _environment().get_template(template).render(**self._context(), **context)
+        return _environment().get_template(template).render({**self._context(), **context})
 
-    def listed_all(self, items: Sequence[Item]) -> Markup:
+    def listed_all(self, items: Sequence[Item]) -> bytes:
         """Entries as lists show them, one per line, each written once per content
         version (see ItemTexts): an entry is in its year's and month's archive pages, its
         categories' and the lists of the latest, all alike. Joined here rather than
         looped over in a template: a year's page lists thousands."""
         texts, context = self.texts, ("page", self.base_url)
-        written = [
-            texts.text(context, item, LISTED, True, False, partial(self._list_entry, item))
-            for item in items
-        ]
-        return Markup(b"\n".join(written).decode())
+        written = texts.held(context, items, (LISTED, True, False))
+        for n in [n for n, text in enumerate(written) if text is None]:
+            write = partial(self._list_entry, items[n])
+            written[n] = texts.text(context, items[n], LISTED, True, False, write)
+        return b"\n".join(text for text in written if text is not None)
 
     def _list_entry(self, item: Item) -> bytes:
         entry = item.entry
@@ -139,7 +141,18 @@ class PageRenderer:
         ).encode()
 
     def _render(self, template: str, **context: Any) -> bytes:
-        return self._render_str(template, chrome=self.chrome, **context).encode("utf-8")
+        # The lists are put in the page as bytes, after the template: thousands of lines
+        # are not decoded, joined into the page's text and encoded again.
+        lists: list[bytes] = []
+
+        def listed_all(items: Sequence[Item]) -> Markup:
+            lists.append(self.listed_all(items))
+            return Markup(_LIST_MARK)
+
+        page = self._render_str(template, chrome=self.chrome, listed_all=listed_all, **context)
+        parts = page.encode("utf-8").split(_LIST_MARK.encode())
+        assert len(parts) == len(lists) + 1, "a list's mark in the page's own text"
+        return b"".join(part for pair in zip(parts, [*lists, b""], strict=True) for part in pair)
 
     def _common(self) -> dict[str, Any]:
         return {

@@ -90,6 +90,10 @@ def sitemap_count(
     if not urls:
         return 1
     around = len(_entry("url", "http://x/", datetime(2000, 1, 1, tzinfo=UTC))) - len("http://x/")
+    room = max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
+    fits = len(urls) <= max_urls and len(urls) * around + 5 * sum(map(len, urls)) <= room
+    if fits and all(map(_URL.fullmatch, urls)) and max(map(len, urls)) <= MAX_URL_CHARS:
+        return 1  # however each URL escapes (a character at most five: "&amp;")
     runs = _runs([around + len(escape(_url(url))) for url in urls], max_urls, max_bytes)
     return 1 if len(runs) == 1 else len(runs) + 1
 
