@@ -1,6 +1,6 @@
 """The history of one content version: its items by month of publication, the ones that
-have left each current feed (what archive documents hold), and each entry's neighbours.
-Computed when first asked for, per category.
+have left each current feed (what archive documents hold), each entry's neighbours, and
+the events. Computed when first asked for, per category.
 """
 
 from __future__ import annotations
@@ -23,10 +23,21 @@ class History:
         self._archives: dict[str | None, dict[Month, tuple[Item, ...]]] = {}
         self._positions: dict[str, int] | None = None
         self._years: dict[tuple[str | None, int], tuple[Item, ...]] = {}
+        self._events: dict[str | None, tuple[Item, ...]] = {}
 
     def items_of(self, category: str | None) -> tuple[Item, ...]:
         """The visible items of a category (None: all), newest first."""
         return self.items if category is None else self.by_category[category]
+
+    def events(self, category: str | None) -> tuple[Item, ...]:
+        """The visible items of a category (None: all) that report an event, newest
+        first: what its calendar shows, asked for several times a round."""
+        found = self._events.get(category)
+        if found is None:
+            found = self._events[category] = tuple(
+                item for item in self.items_of(category) if item.head.has_event
+            )
+        return found
 
     def _months(self, category: str | None) -> dict[Month, tuple[Item, ...]]:
         """Every visible item of the scope by month of publication, newest first."""

@@ -55,6 +55,8 @@ class _Written:
             [None] * len(order),
         )
         self._looked: tuple[set[int], set[int]] = (set(), set())
+        self._sizes: tuple[list[int], list[int]] = ([-1] * len(order), [-1] * len(order))
+        """The texts' lengths, as the budget asks for them again and again."""
         self.order = order
         """Event indexes newest first, as the budget counts items."""
         self.feed = fixed
@@ -68,14 +70,17 @@ class _Written:
             if start not in looked:
                 looked.add(start)
                 stop = min(start + CHUNK, len(taken))
-                taken[start:stop] = self._held(self.order[start:stop], short)
+                held = taken[start:stop] = self._held(self.order[start:stop], short)
+                self._sizes[short][start:stop] = [-1 if t is None else len(t) for t in held]
                 found = taken[position]
             if found is None:
                 found = taken[position] = self._text(self.order[position], short)
+                self._sizes[short][position] = len(found)
         return found
 
     def item(self, index: int, short: bool) -> int:
-        return len(self.get(index, short))
+        size = self._sizes[short][index]
+        return size if size >= 0 else len(self.get(index, short))
 
     def content(self, index: int) -> int:
         return 0  # a VEVENT has no content beside its DESCRIPTION

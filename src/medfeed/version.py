@@ -246,7 +246,7 @@ class ContentVersion:
             newest = self.history.newest_archive_month(subject)
             return (len(items), *items[: self.site.item_limit], bool(newest))
         if kind.shows == "calendar":
-            return tuple(i for i in self.items_of(subject) if i.head.has_event)
+            return self.history.events(subject)
         if kind.shows == "entry":
             # Its page links to the entries published just before and after it.
             older, newer = self.neighbours(subject or "")
