@@ -71,9 +71,11 @@ class DocumentKeys:
     def of(self, kind: Kind, subject: str | None) -> str | None:
         """The digest of what the document shows; None where it shows the whole site."""
         parts = [self._context, _part((kind.name, subject))]
+        known = self._digests  # a calendar's key holds thousands of items
         for shown in self._content.key(kind, subject):
             if isinstance(shown, Item):
-                parts.append(b"I" + self.item_digest(shown))
+                digest = known.get(id(shown))
+                parts.append(b"I" + (self.item_digest(shown) if digest is None else digest))
             elif shown is None or isinstance(shown, bool | int | str):
                 parts.append(_part(shown))
             elif isinstance(shown, datetime):
