@@ -80,3 +80,16 @@ def test_a_document_of_many_items_weighs_only_the_newest() -> None:
     assert cut == policy(sizes, count, budget, keep=3)
     assert cut.count == (budget - 1_000) // 400
     assert len(sizes.asked) < 3 * cut.count  # not the 200,000 sizes of every item
+
+
+@settings(max_examples=500)
+@given(documents())
+@example(SHORTENED_LARGER)
+def test_a_plan_that_keeps_any_content_keeps_every_item_whole_else(
+    document: tuple[Sized, int, int],
+) -> None:
+    # What feedparts relies on to tell a document cut to fit from a whole one.
+    sizes, budget, keep = document
+    count = len(sizes.whole)
+    cut = plan(sizes, count, budget, keep)
+    assert cut.with_content == 0 or cut.shortened_from == cut.count == count

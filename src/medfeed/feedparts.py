@@ -77,12 +77,15 @@ def split(body: bytes, fmt: FeedFormat) -> list[bytes] | None:
     return texts
 
 
-def writer(fmt: FeedFormat, meta: FeedMeta) -> Callable[[Item], bytes]:
-    """How an item's whole text (with its content, not shortened) is written in ``fmt``."""
+def writer(
+    fmt: FeedFormat, meta: FeedMeta, with_content: bool = True, short: bool = False
+) -> Callable[[Item], bytes]:
+    """How an item's text is written in ``fmt``: whole (with its content, not shortened)
+    unless told otherwise."""
     if fmt == "json":
-        return lambda item: item_text(item, meta, True, False).encode()
+        return lambda item: item_text(item, meta, with_content, short).encode()
     write = WRITERS[fmt]
-    return lambda item: write(item, meta, True, False).encode()
+    return lambda item: write(item, meta, with_content, short).encode()
 
 
 def take_back(
@@ -100,8 +103,10 @@ def take_back(
     A document cut to fit shows every item (else it splits into fewer texts), and cuts
     the content of its oldest first: the newest items keep theirs, and nothing is
     shortened where any item keeps it (budget.plan). So the items are written again
-    from the oldest, each compared with its text in the body, until one whose content
-    is there: every item newer than that one is whole too.
+    from the oldest, each compared with its text in the body, until one whose whole
+    text is unlike both its texts without content (a JSON item without content shows
+    its summary, which may read as its content does): that one has its content in the
+    body, so every item newer than it is whole too.
     """
     context, cut = meta.item_context, (fmt, True, False)
     missing = [
@@ -116,11 +121,12 @@ def take_back(
     if parts is None or len(parts) != len(shown):
         return 0
     write = writer(fmt, meta)
+    without = (writer(fmt, meta, False, False), writer(fmt, meta, False, True))
     for item, part in zip(reversed(shown), reversed(parts), strict=True):
         whole = texts.text(context, item, fmt, True, False, partial(write, item))
         if part != whole:
             return 0
-        if item.content_html:
+        if all(whole != other(item) for other in without):
             break
     names = LAYOUTS[fmt].names
     at = {id(item): n for n, item in enumerate(shown)}

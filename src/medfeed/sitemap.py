@@ -99,6 +99,9 @@ def sitemap_count(
 
 
 def _runs(lengths: list[int], max_urls: int, max_bytes: int) -> list[tuple[int, int]]:
+    room = max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
+    if len(lengths) <= max_urls and sum(lengths) <= room:
+        return [(0, len(lengths))]  # one document: every entry fits, each within the room
     runs = _parts(lengths, max_urls, max_bytes)
     if len(runs) > max_urls:
         raise RenderError(f"{len(lengths)} pages need more than {max_urls} sitemaps")
@@ -138,7 +141,7 @@ def render_sitemaps(
             if known is None or known[0] != modified:
                 known = lines[url] = (modified, _entry("url", url, modified))
             entries.append(known[1])
-    runs = _runs([len(entry) for entry in entries], max_urls, max_bytes)
+    runs = _runs(list(map(len, entries)), max_urls, max_bytes)
     if len(runs) == 1:
         return [(SITEMAP_PATH, _URLSET_HEAD + b"".join(entries) + _URLSET_TAIL)]
     documents: list[tuple[str, bytes]] = []
