@@ -16,10 +16,10 @@ from lxml import etree
 from conftest import SEED_ENTRIES, entry_data
 from helpers import valid_entries
 from medfeed.feeds import Format, render_feed
-from medfeed.georss import coordinate, has_point
+from medfeed.georss import coordinate
 from medfeed.loading import load_catalog
 from medfeed.meta import FeedMeta
-from medfeed.models import Author, Entry
+from medfeed.models import Author, Entry, has_point
 from medfeed.store import Item
 from medfeed.storedentry import head_of
 

@@ -143,7 +143,7 @@ ALLOWED: dict[str, set[str]] = {
     "budget": set(),
     "jsonitems": {"budget", "meta", "models", "store", "urls", "wording"},
     "jsonfeed": {"budget", "errors", "itemtexts", "jsonitems", "meta", "models", "store", "urls"},
-    "feedparts": {"feeditems", "itemtexts", "jsonitems", "meta", "store"},
+    "feedparts": {"feeditems", "feeds", "itemtexts", "jsonfeed", "jsonitems", "meta", "store"},
     "opml": {"errors"},
     "sitemap": {"errors", "urls"},
     "icalsize": {"budget", "meta"},

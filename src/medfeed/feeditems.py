@@ -23,9 +23,9 @@ from datetime import datetime
 from typing import Literal
 
 from medfeed.budget import SHORT_AUTHORS, shorten
-from medfeed.georss import has_point, point
+from medfeed.georss import point
 from medfeed.meta import FeedMeta
-from medfeed.models import Author, Location
+from medfeed.models import Author, Location, has_point
 from medfeed.store import Item
 from medfeed.urls import CATEGORIES_PATH, absolute, entry_path
 from medfeed.wording import item_notes

@@ -19,12 +19,16 @@ from json.encoder import encode_basestring
 from typing import Literal, NamedTuple
 
 from medfeed.feeditems import ATOM_ENTRY, ATOM_FIELD, RSS_FIELD, RSS_ITEM, WRITERS, text
+from medfeed.feeds import DOCUMENT_END
 from medfeed.itemtexts import LARGEST, ItemTexts
+from medfeed.jsonfeed import ITEMS_CLOSE, ITEMS_JOIN
 from medfeed.jsonitems import INDENT, ITEM_INDENT, item_text
 from medfeed.meta import FeedMeta
 from medfeed.store import Item
 
 FeedFormat = Literal["rss", "atom", "json"]
+FEED_FORMATS: dict[str, FeedFormat] = {"rss": "rss", "atom": "atom", "json": "json"}
+"""The formats whose documents split into their items, by file extension."""
 
 
 class _Layout(NamedTuple):
@@ -46,13 +50,14 @@ _JSON_MARGIN = b" " * ITEM_INDENT
 _JSON_FIELD = " " * (ITEM_INDENT + INDENT)
 LAYOUTS: dict[FeedFormat, _Layout] = {
     "rss": _Layout(b"\n", f"{RSS_ITEM}<item>\n".encode(), b"",
-                   f"{RSS_ITEM}</item>\n".encode(), b"  </channel>\n</rss>\n",
+                   f"{RSS_ITEM}</item>\n".encode(), DOCUMENT_END["rss"],
                    lambda id: f'{RSS_FIELD}<guid isPermaLink="false">{text(id)}</guid>\n'.encode()),
     "atom": _Layout(b"\n", f"{ATOM_ENTRY}<entry>\n".encode(), b"",
-                    f"{ATOM_ENTRY}</entry>\n".encode(), b"</feed>\n",
+                    f"{ATOM_ENTRY}</entry>\n".encode(), DOCUMENT_END["atom"],
                     lambda id: f"{ATOM_FIELD}<id>{text(id)}</id>\n".encode()),
-    "json": _Layout(b'\n  "items": [\n', _JSON_MARGIN + b"{\n", b",\n",
-                    b"\n" + _JSON_MARGIN + b"}", b"\n  ]\n}\n",
+    # ``items`` is the document's last key (jsonfeed._splice), after which it closes.
+    "json": _Layout(b"\n" + b" " * INDENT + b'"items": [\n', _JSON_MARGIN + b"{\n", ITEMS_JOIN,
+                    b"\n" + _JSON_MARGIN + b"}", ITEMS_CLOSE + b"\n}\n",
                     lambda id: f'{_JSON_FIELD}"id": {encode_basestring(id)},\n'.encode()),
 }  # fmt: skip
 

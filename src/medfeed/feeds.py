@@ -196,22 +196,21 @@ def _items(
     return parts
 
 
-def _end(fmt: Format) -> bytes:
-    # Items are the last children of <channel> and of <feed>.
-    return b"  </channel>\n</rss>\n" if fmt == "rss" else b"</feed>\n"
+DOCUMENT_END: dict[Format, bytes] = {"rss": b"  </channel>\n</rss>\n", "atom": b"</feed>\n"}
+"""What follows a document's items: they are the last children of <channel> and <feed>."""
 
 
 def _shell(items: Sequence[Item], meta: FeedMeta, fmt: Format, shown: Sequence[Item]) -> bytes:
     """The document without its items, as feedgen writes it."""
     fg = _generator(items, meta, fmt, shown)
     body = bytes(fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True))
-    if not body.endswith(_end(fmt)):
+    if not body.endswith(DOCUMENT_END[fmt]):
         raise ValueError("feedgen wrote the document's end in an unexpected way")
     return body
 
 
 def _splice(shell: bytes, parts: list[bytes], fmt: Format) -> bytes:
-    end = _end(fmt)
+    end = DOCUMENT_END[fmt]
     return shell[: -len(end)] + b"".join(parts) + end
 
 

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from medfeed.models import Location
+from medfeed.models import Location, has_point
 
 GEORSS_NS = "http://www.georss.org/georss"
 GEORSS_PREFIX = "georss"
@@ -21,11 +21,6 @@ DECIMALS = 7
 """Coordinates are written to 1e-7 degree (about 1 cm), which hides float noise."""
 # <georss:point>lat lon</georss:point> and <georss:featureName>...</...>, with indentation.
 FIXED_BYTES = 140
-
-
-def has_point(location: Location | None) -> bool:
-    """Whether a feed item with this event location carries a GeoRSS point."""
-    return location is not None and location.latitude is not None
 
 
 def coordinate(value: float) -> str:

@@ -38,7 +38,11 @@ VERSION = "https://jsonfeed.org/version/1.1"
 MEDIA_TYPE = "application/feed+json"
 FAVICON_PATH = "/favicon.svg"
 """The site's icon, which the web app and the static build both serve."""
-ITEM_SEPARATOR = len(",\n")
+ITEMS_JOIN = b",\n"
+"""What json.dumps writes between two items of a list."""
+ITEMS_CLOSE = b"\n" + b" " * INDENT + b"]"
+"""What json.dumps writes after the last item of the document's ``items``."""
+ITEM_SEPARATOR = len(ITEMS_JOIN)
 
 
 def render_json_feed(
@@ -98,7 +102,7 @@ def _spliced_size(head: bytes, parts: list[bytes]) -> int:
     """len(_splice(head, parts)), without putting it together."""
     if not parts:
         return len(head)
-    opened = len(b"[\n") + len(b"\n") + INDENT + len(b"]") - len(b"[]")
+    opened = len(b"[\n") + len(ITEMS_CLOSE) - len(b"[]")
     return len(head) + opened + sum(map(len, parts)) + ITEM_SEPARATOR * (len(parts) - 1)
 
 
@@ -107,7 +111,7 @@ def _splice(head: bytes, parts: list[bytes]) -> bytes:
     if not parts:
         return head
     start, end = head.rsplit(b"[]", 1)
-    return start + b"[\n" + b",\n".join(parts) + b"\n" + b" " * INDENT + b"]" + end
+    return start + b"[\n" + ITEMS_JOIN.join(parts) + ITEMS_CLOSE + end
 
 
 def render_whole(items: Sequence[Item], meta: FeedMeta, cut: Cut) -> bytes:

@@ -73,6 +73,12 @@ class Location(_Model):
         return self
 
 
+def has_point(location: Location | None) -> bool:
+    """Whether an event location has coordinates (both, or neither, are given): what a
+    feed item carries as a GeoRSS point."""
+    return location is not None and location.latitude is not None
+
+
 class Event(_Model):
     """When and where the thing an entry reports happened."""
 

@@ -29,7 +29,7 @@ def month_name(month: int) -> str:
 
 
 # Written here, not in templates, with markupsafe's escape (C) and plain string joins:
-# lists of thousands of entries (see PageRenderer.listed_all) cost a tenth of what a Jinja
+# lists of thousands of entries (see PageRenderer._listed) cost a tenth of what a Jinja
 # macro did, and Markup.format, whose formatter is Python, is avoided too.
 
 

@@ -25,7 +25,7 @@ FRAME = (
 """base.html with a mark for each part an entry page fills in (see entrypage.Frame)."""
 
 LISTED = "html"
-"""The format (see ItemTexts) of entries as lists show them (PageRenderer.listed_all)."""
+"""The format (see ItemTexts) of entries as lists show them (PageRenderer._listed)."""
 _LIST_MARK = "\x00list\x00"
 """Where a list goes in a page (no text of a page holds a NUL: see fields.xml_unsafe)."""
 
@@ -108,13 +108,12 @@ class PageRenderer:
             "url": self.url,
             "page_path": page_path,
             "archive_path": archive_path,
-            "listed_all": self.listed_all,
         }
 
     def _render_str(self, template: str, **context: Any) -> str:
         return _environment().get_template(template).render({**self._context(), **context})
 
-    def listed_all(self, items: Sequence[Item]) -> bytes:
+    def _listed(self, items: Sequence[Item]) -> bytes:
         """Entries as lists show them, one per line, each written once per content
         version (see ItemTexts): an entry is in its year's and month's archive pages, its
         categories' and the lists of the latest, all alike. Joined here rather than
@@ -146,7 +145,7 @@ class PageRenderer:
         lists: list[bytes] = []
 
         def listed_all(items: Sequence[Item]) -> Markup:
-            lists.append(self.listed_all(items))
+            lists.append(self._listed(items))
             return Markup(_LIST_MARK)
 
         page = self._render_str(template, chrome=self.chrome, listed_all=listed_all, **context)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from medfeed.feedparts import FeedFormat, take_back
+from medfeed.feedparts import FEED_FORMATS, take_back
 from medfeed.ical import CalendarMeta, render_calendar
 from medfeed.itemtexts import ItemTexts
 from medfeed.meta import EPOCH, Archive, FeedMeta
@@ -170,8 +170,6 @@ EarlierTexts = Callable[[Content, str | None, Sequence[Item], Callable[[], "byte
 """Takes back the item texts of a document written earlier: the version, the subject,
 the items the document showed then (in order), and a reader of its bytes (None where
 gone); how many texts were taken (see feedparts.take_back)."""
-FEED_FORMATS: dict[str, FeedFormat] = {"rss": "rss", "atom": "atom", "json": "json"}
-"""The item formats of feeds, by file extension."""
 
 
 def earlier_feed(name: str) -> EarlierTexts | None:

@@ -65,10 +65,15 @@ def _entry(tag: str, url: str, modified: datetime) -> bytes:
     return f"  <{tag}><loc>{loc}</loc><lastmod>{_w3c(modified)}</lastmod></{tag}>\n".encode()
 
 
+def _room(max_bytes: int) -> int:
+    """What a sitemap of at most ``max_bytes`` has for its entries."""
+    return max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
+
+
 def _parts(lengths: list[int], max_urls: int, max_bytes: int) -> list[tuple[int, int]]:
     """Split entries of these lengths, in order, into (start, end) runs that each fit
     one document."""
-    room = max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
+    room = _room(max_bytes)
     parts: list[tuple[int, int]] = []
     start, size = 0, 0
     for index, length in enumerate(lengths):
@@ -90,7 +95,7 @@ def sitemap_count(
     if not urls:
         return 1
     around = len(_entry("url", "http://x/", datetime(2000, 1, 1, tzinfo=UTC))) - len("http://x/")
-    room = max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
+    room = _room(max_bytes)
     fits = len(urls) <= max_urls and len(urls) * around + 5 * sum(map(len, urls)) <= room
     if fits and all(map(_URL.fullmatch, urls)) and max(map(len, urls)) <= MAX_URL_CHARS:
         return 1  # however each URL escapes (a character at most five: "&amp;")
@@ -99,7 +104,7 @@ def sitemap_count(
 
 
 def _runs(lengths: list[int], max_urls: int, max_bytes: int) -> list[tuple[int, int]]:
-    room = max_bytes - len(_URLSET_HEAD) - len(_URLSET_TAIL)
+    room = _room(max_bytes)
     if len(lengths) <= max_urls and sum(lengths) <= room:
         return [(0, len(lengths))]  # one document: every entry fits, each within the room
     runs = _parts(lengths, max_urls, max_bytes)

@@ -20,7 +20,7 @@ from typing import BinaryIO, NamedTuple
 
 from medfeed.crc import crc32
 from medfeed.errors import CacheDamaged
-from medfeed.models import Entry
+from medfeed.models import Entry, has_point
 
 DECODED_KEPT = 1024
 """How many entries read back from a cache file each process keeps decoded: a feed's
@@ -64,9 +64,7 @@ def head_of(entry: Entry) -> Head:
         entry.aliases,
         entry.draft,
         entry.event.days if entry.event is not None else None,
-        entry.event is not None
-        and entry.event.location is not None
-        and entry.event.location.latitude is not None,
+        entry.event is not None and has_point(entry.event.location),
     )
 
 
