@@ -200,9 +200,9 @@ def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
     watch = watching(entries_dir, out, state)
     events: list[str] = []
     listed: list[str] = []
-    event_lines, list_entry = ical._event_lines, PageRenderer._list_entry
+    event_text, list_entry = ical._event_text, PageRenderer._list_entry
     monkeypatch.setattr(
-        ical, "_event_lines", lambda item, *a: events.append(item.slug) or event_lines(item, *a)
+        ical, "_event_text", lambda item, *a: events.append(item.slug) or event_text(item, *a)
     )
     monkeypatch.setattr(
         PageRenderer, "_list_entry", lambda s, item: listed.append(item.slug) or list_entry(s, item)

@@ -315,9 +315,9 @@ def test_a_rebuild_writes_the_vevents_of_the_changed_entries_only(
     out, state = tmp_path / "site", tmp_path / "state"
     rebuild(four, out, state=state)
     written: list[str] = []
-    lines = ical._event_lines
+    lines = ical._event_text
     monkeypatch.setattr(
-        ical, "_event_lines", lambda item, *a: written.append(item.slug) or lines(item, *a)
+        ical, "_event_text", lambda item, *a: written.append(item.slug) or lines(item, *a)
     )
     write(four, "b-visit", title="B, edited", event={"start": "2015-10-13"})
     later(four / "b-visit.json")

@@ -460,6 +460,25 @@ def test_lines_of_any_text_fold_as_a_character_at_a_time(line: str) -> None:
     assert fold(line) == fold_characters(line)
 
 
+@settings(max_examples=200, deadline=None)
+@given(first=st.dates(date(1, 1, 1), date(9999, 12, 31)), length=st.integers(0, 40))
+def test_any_days_are_written_in_full_and_read_back_by_both_parsers(
+    first: date, length: int
+) -> None:
+    # A DATE is eight digits whatever the year: strftime's %Y writes 999 for 0999.
+    last = min(first + timedelta(days=length), date.max)
+    event = {"start": first.isoformat(), "end": last.isoformat()}
+    body = render(make_item(event=event))
+    [start] = property_of(body, "DTSTART")
+    assert start == f"{first.year:04d}{first.month:02d}{first.day:02d}"
+    if last < date.max:
+        [end] = property_of(body, "DTEND")
+        assert len(end) == 8
+        assert Parsed(body).days() == [(first, last)]
+    else:
+        assert property_of(body, "DURATION") == [f"P{(last - first).days + 1}D"]
+
+
 _TEXT_CHARS = st.one_of(
     st.sampled_from(
         ",;\\:\"' \t\u05e9\u05dc\u05d5\u05dd\U0001f600\U0001f469\u200d\U0001f4bb\u00e9N"

@@ -70,6 +70,7 @@ def plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
     months: dict[tuple[int | None, int | None], list[Job]] = {}
     periods: dict[int | None, list[Job]] = {}  # a year's pages, the site's and categories'
     singles: list[list[Job]] = []
+    calendars: list[Job] = []  # one process: their events' texts are written once
     feeds: list[Job] = []
     for kind in KINDS:
         if kind.scope == "entry":
@@ -86,12 +87,14 @@ def plan(snapshot: Snapshot) -> tuple[list[Weighed], list[Weighed], list[Job]]:
                 months.setdefault((year, month), []).append((kind, subject))
         elif rounds == 2:
             feeds += [(kind, subject) for subject in snapshot.subjects(kind)]
+        elif kind.shows == "calendar":
+            calendars += [(kind, subject) for subject in snapshot.subjects(kind)]
         elif kind.shows in ("archive", "period"):
             for subject in snapshot.subjects(kind):
                 periods.setdefault(split(kind.scope, subject)[1], []).append((kind, subject))
         else:
             singles += [[(kind, subject)] for subject in snapshot.subjects(kind)]
-    others = [*periods.values(), *singles]
+    others = [*periods.values(), *([calendars] if calendars else []), *singles]
     # A month holding much of the site (a bulk import) is split, or one process would
     # put it alone; its archive goes with its last part.
     most = max(PARALLEL_FROM, sum(map(len, months.values())) // (4 * cores()))

@@ -15,7 +15,6 @@ Rules that calendar publishers often get wrong, and how they are kept:
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +38,8 @@ MAX_SEQUENCE = 2**31 - 1
 SEQUENCE_SECONDS = 60
 """SEQUENCE counts minutes: seconds would overflow 32 bits 68 years after publication."""
 ONE_DAY = timedelta(days=1)
+ONE_SECOND = timedelta(seconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def fold(line: str) -> str:
     escapes: some parsers misread an escape that a fold cuts in two.
     """
     if line.isascii():
-        return _fold_ascii(line)
+        return line + "\r\n" if len(line) <= LINE_OCTETS else _fold_ascii(line)
     if len(line.encode()) <= LINE_OCTETS:
         return line + "\r\n"
     return fold_characters(line)
@@ -80,12 +81,13 @@ def _fold_ascii(line: str) -> str:
     # No line ends in a backslash that escapes what follows (one of an odd run: a line
     # never starts in the middle of an escape, so the run's parity within it is enough).
     pieces = []
-    start, width = 0, LINE_OCTETS
-    while len(line) - start > width:
+    start, width, size = 0, LINE_OCTETS, len(line)
+    while size - start > width:
         end = start + width
-        piece = line[start:end]
-        if (len(piece) - len(piece.rstrip("\\"))) % 2:
-            end -= 1
+        if line[end - 1] == "\\":
+            piece = line[start:end]
+            if (len(piece) - len(piece.rstrip("\\"))) % 2:
+                end -= 1
         pieces.append(line[start:end])
         start, width = end, LINE_OCTETS - 1
     pieces.append(line[start:])
@@ -118,16 +120,18 @@ def _line(name: str, text: str, /, **params: str) -> str:
 
 
 def _day(value: date) -> str:
-    return value.strftime("%Y%m%d")
+    # Not strftime: its %Y leaves years before 1000 unpadded, and DATE is 8 digits.
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
+    at = datetime.fromtimestamp(seconds, UTC)
+    return f"{_day(at)}T{at.hour:02d}{at.minute:02d}{at.second:02d}Z"
 
 
 def _posix_seconds(moment: datetime) -> int:
-    # timegm drops the microseconds: whole seconds, floored, before 1970 too.
-    return calendar.timegm(moment.utctimetuple())
+    # Whole seconds, floored, before 1970 too.
+    return (moment - EPOCH) // ONE_SECOND
 
 
 def revised_at(item: Item) -> int:
@@ -148,7 +152,11 @@ def sequence(item: Item) -> int:
     It grows with every revision that lands in a later minute, without stored state;
     within a minute clients order revisions by DTSTAMP, as RFC 5546 allows.
     """
-    minutes = (revised_at(item) - _posix_seconds(item.head.published)) // SEQUENCE_SECONDS
+    return _sequence(item, revised_at(item))
+
+
+def _sequence(item: Item, revised: int) -> int:
+    minutes = (revised - _posix_seconds(item.head.published)) // SEQUENCE_SECONDS
     return min(max(minutes, 0), MAX_SEQUENCE)
 
 
@@ -179,38 +187,44 @@ def _float(value: float) -> str:
     return f"{value:.6f}"
 
 
-def _event_lines(item: Item, event: Event, meta: CalendarMeta, short: bool) -> Iterator[str]:
-    entry, language = item.entry, meta.language
+def _event_text(item: Item, event: Event, meta: CalendarMeta, short: bool) -> str:
+    # One event's lines, the fixed ones written whole: their values are never near 75
+    # octets (dates, times, counts), so they need no folding.
+    entry = item.entry
     first, last = event.days
-    revised = _utc(revised_at(item))
-    yield "BEGIN:VEVENT\r\n"
-    yield _line("UID", escape_text(item.id))
-    # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2).
-    yield _line("DTSTAMP", revised)
-    yield _line("DTSTART", _day(first), value="DATE")
+    seconds = revised_at(item)
+    revised = _utc(seconds)
     if last < date.max:
-        yield _line("DTEND", _day(last + ONE_DAY), value="DATE")
+        span = f"DTEND;VALUE=DATE:{_day(last + ONE_DAY)}"
     else:
         # The day after 31 December 9999 has no DATE: the same span as a duration.
-        yield _line("DURATION", f"P{(last - first).days + 1}D")
-    yield _line("SEQUENCE", str(sequence(item)))
-    yield _line("LAST-MODIFIED", revised)
-    yield _line("SUMMARY", escape_text(entry.title), language=language)
+        span = f"DURATION:P{(last - first).days + 1}D"
+    language = f";LANGUAGE={meta.language}"
     note = date_note(event)
     summary = shorten(entry.summary) if short else entry.summary
     description = f"{note}\n\n{summary}" if note else summary
-    yield _line("DESCRIPTION", escape_text(description), language=language)
+    lines = [
+        "BEGIN:VEVENT\r\n",
+        fold(f"UID:{escape_text(item.id)}"),
+        # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2).
+        f"DTSTAMP:{revised}\r\nDTSTART;VALUE=DATE:{_day(first)}\r\n{span}\r\n"
+        f"SEQUENCE:{_sequence(item, seconds)}\r\nLAST-MODIFIED:{revised}\r\n",
+        fold(f"SUMMARY{language}:{escape_text(entry.title)}"),
+        fold(f"DESCRIPTION{language}:{escape_text(description)}"),
+    ]
     location = event.location
     if location is not None:
-        yield _line("LOCATION", escape_text(event_place(location)), language=language)
+        lines.append(fold(f"LOCATION{language}:{escape_text(event_place(location))}"))
         if location.latitude is not None and location.longitude is not None:
-            yield _line("GEO", f"{_float(location.latitude)};{_float(location.longitude)}")
-    yield _line("URL", absolute(meta.base_url, entry_path(item.slug)))
+            lines.append(fold(f"GEO:{_float(location.latitude)};{_float(location.longitude)}"))
     titles = (meta.category_titles.get(slug, slug) for slug in entry.categories)
-    yield _line("CATEGORIES", ",".join(escape_text(title) for title in titles))
-    # News of an event is not an appointment: subscribers are not shown as busy.
-    yield _line("TRANSP", "TRANSPARENT")
-    yield "END:VEVENT\r\n"
+    lines += [
+        fold(f"URL:{absolute(meta.base_url, entry_path(item.slug))}"),
+        fold(f"CATEGORIES:{','.join(escape_text(title) for title in titles)}"),
+        # News of an event is not an appointment: subscribers are not shown as busy.
+        "TRANSP:TRANSPARENT\r\nEND:VEVENT\r\n",
+    ]
+    return "".join(lines)
 
 
 def _calendar_lines(meta: CalendarMeta) -> Iterator[str]:
@@ -267,7 +281,7 @@ def render_calendar(
     def lines(item: Item, short: bool) -> bytes:
         event = item.entry.event
         assert event is not None
-        return "".join(_event_lines(item, event, meta, short)).encode()
+        return _event_text(item, event, meta, short).encode()
 
     def text(index: int, short: bool) -> bytes:
         item = events[index]
