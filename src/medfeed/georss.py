@@ -7,8 +7,8 @@ Atom entries alike. The namespace is declared once, on the document's root, by f
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -53,4 +53,4 @@ def location_bytes(location: Location | None) -> int:
     """A generous estimate of the bytes add_location writes, for a feed's size budget."""
     if location is None or not has_point(location):
         return 0
-    return FIXED_BYTES + len(escape(location.place).encode())
+    return FIXED_BYTES + len(escape(location.place, quote=False).encode())

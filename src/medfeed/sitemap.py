@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape
+from html import escape
 
 from medfeed.errors import RenderError
 from medfeed.urls import absolute
@@ -61,7 +61,7 @@ def _w3c(moment: datetime) -> str:
 
 
 def _entry(tag: str, url: str, modified: datetime) -> bytes:
-    loc = escape(_url(url))
+    loc = escape(_url(url), quote=False)
     return f"  <{tag}><loc>{loc}</loc><lastmod>{_w3c(modified)}</lastmod></{tag}>\n".encode()
 
 
@@ -99,7 +99,8 @@ def sitemap_count(
     fits = len(urls) <= max_urls and len(urls) * around + 5 * sum(map(len, urls)) <= room
     if fits and all(map(_URL.fullmatch, urls)) and max(map(len, urls)) <= MAX_URL_CHARS:
         return 1  # however each URL escapes (a character at most five: "&amp;")
-    runs = _runs([around + len(escape(_url(url))) for url in urls], max_urls, max_bytes)
+    sizes = [around + len(escape(_url(url), quote=False)) for url in urls]
+    runs = _runs(sizes, max_urls, max_bytes)
     return 1 if len(runs) == 1 else len(runs) + 1
 
 
