@@ -194,6 +194,76 @@ def test_the_watcher_is_told_when_a_files_permissions_change(
     assert {"a-visit.json"} in calls or watcher.mode == "poll"
 
 
+def _watched_calls(
+    entries_dir: Path, act: Callable[[], None], **settling: float
+) -> tuple[list[tuple[float, set[str] | None]], float]:
+    """What a watcher over ``entries_dir`` calls back, with when, while ``act`` runs and
+    the moment after; and when ``act`` ended."""
+    calls: list[tuple[float, set[str] | None]] = []
+    watcher = Watcher(
+        entries_dir, lambda names: calls.append((time.monotonic(), names)), rescan_every=600,
+        **settling,
+    )  # fmt: skip
+    watcher.start()
+    try:
+        time.sleep(0.2)
+        calls.clear()
+        act()
+        done = time.monotonic()
+        time.sleep(1.5)
+    finally:
+        watcher.stop()
+    return calls, done
+
+
+def test_one_save_is_taken_once_the_folder_is_quiet_not_after_the_longest_wait(
+    entries_dir: Path, write_entry: WriteEntry
+) -> None:
+    calls, done = _watched_calls(entries_dir, lambda: write_entry("a-visit"), settle=1.0, quiet=0.05)
+    if not calls:
+        pytest.skip("no file notifications here")
+    [(at, names)] = calls
+    assert names == {"a-visit.json"}
+    assert at - done < 0.6, "taken when the folder was quiet, not a second after"
+
+
+def test_a_burst_of_writes_is_taken_as_one_call(entries_dir: Path) -> None:
+    path = entries_dir / "a-visit.json"
+    text = json.dumps(entry_data())
+
+    def slowly() -> None:
+        # An editor writing in pieces, each within the quiet time of the last.
+        with open(path, "w", encoding="utf-8") as f:
+            for start in range(0, len(text), 40):
+                f.write(text[start : start + 40])
+                f.flush()
+                time.sleep(0.01)
+
+    calls, _ = _watched_calls(entries_dir, slowly, settle=5.0, quiet=0.2)
+    if not calls:
+        pytest.skip("no file notifications here")
+    assert [names for _, names in calls] == [{"a-visit.json"}]
+
+
+def test_notifications_that_never_stop_are_taken_after_the_longest_wait(
+    entries_dir: Path,
+) -> None:
+    path = entries_dir / "a-visit.json"
+
+    def without_pause() -> None:
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            path.write_text(json.dumps(entry_data()), encoding="utf-8")
+            time.sleep(0.005)
+
+    calls, done = _watched_calls(entries_dir, without_pause, settle=0.1, quiet=0.05)
+    if not calls:
+        pytest.skip("no file notifications here")
+    first = calls[0][0]
+    assert first < done, "a call during the writes: none waits for them to stop"
+    assert len(calls) >= 2
+
+
 def test_a_look_for_changes_finds_what_a_rescan_would_and_changes_nothing(
     entries_dir: Path, write_entry: WriteEntry
 ) -> None:

@@ -247,11 +247,6 @@ def _calendar_lines(meta: CalendarMeta) -> Iterator[str]:
         yield _line("X-PUBLISHED-TTL", every)
 
 
-def _start_then_id(item: Item) -> tuple[date, date, str]:
-    first, last = _days(item)
-    return first, last, item.id
-
-
 def _days(item: Item) -> tuple[date, date]:
     days = item.head.event_days
     assert days is not None  # only items with events are shown
@@ -275,8 +270,11 @@ def render_calendar(
     """
     written = ItemTexts() if texts is None else texts
     context = (meta.base_url, meta.language, tuple(meta.category_titles.items()))
-    # Ordered by their heads: an entry is read back only to write its VEVENT.
-    events = sorted((item for item in items if item.head.has_event), key=_start_then_id)
+    # Ordered by their heads: an entry is read back only to write its VEVENT. The keys
+    # are tuples that compare in C: first and last day, id, then the position (stable).
+    shown = [item for item in items if item.head.has_event]
+    keyed = sorted([(_days(item), item.id, n) for n, item in enumerate(shown)])
+    events = [shown[n] for _, _, n in keyed]
 
     def lines(item: Item, short: bool) -> bytes:
         event = item.entry.event
@@ -299,6 +297,6 @@ def render_calendar(
         return written.held(context, [events[index] for index in indexes], ("ics", True, short))
 
     head = "".join(_calendar_lines(meta)).encode()
-    spans = [_days(item) for item in events]
+    spans = [days for days, _, _ in keyed]
     newest = max((item.published_at for item in items), default=0.0)
     return fit_calendar(head, spans, text, held, newest, limit)

@@ -106,6 +106,7 @@ class Watcher:
         rescan_every: float = 60.0,
         poll_every: float = 1.0,
         settle: float = 0.05,
+        quiet: float = 0.01,
         identity_every: float = 1.0,
         next_wake: Callable[[], float | None] = lambda: None,
         scan: Callable[[], set[str] | None] | None = None,
@@ -117,6 +118,7 @@ class Watcher:
         self.rescan_every = rescan_every
         self.poll_every = poll_every
         self.settle = settle
+        self.quiet = quiet
         self.identity_every = identity_every
         self._identity: Identity | None = None
         self._access: Access | None = None
@@ -217,9 +219,7 @@ class Watcher:
                 self._call(None)
                 last_full = time.monotonic()
             elif woken:
-                # Editors write in bursts (truncate, write, rename): take them as one.
-                time.sleep(self.settle)
-                self._wake.clear()
+                self._settle()
                 with self._lock:
                     names, self._pending = self._pending, set()
                 full = "" in names
@@ -234,6 +234,18 @@ class Watcher:
                 wake = self.next_wake()
                 if wake is not None and wake <= 0:
                     self._call(set())  # a scheduled moment: a release, a settled removal
+
+    def _settle(self) -> None:
+        """Wait out a burst of notifications: editors write in bursts (truncate, write,
+        rename), taken as one once ``quiet`` seconds pass without another, or at most
+        ``settle`` seconds after the first."""
+        deadline = time.monotonic() + self.settle
+        self._wake.clear()
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._wake.wait(min(self.quiet, left)):
+                return
+            self._wake.clear()
 
     def _scan_apart(self) -> None:
         if not self._scanning.acquire(blocking=False):
