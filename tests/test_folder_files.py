@@ -219,7 +219,10 @@ def _watched_calls(
 def test_one_save_is_taken_once_the_folder_is_quiet_not_after_the_longest_wait(
     entries_dir: Path, write_entry: WriteEntry
 ) -> None:
-    calls, done = _watched_calls(entries_dir, lambda: write_entry("a-visit"), settle=1.0, quiet=0.05)
+    def save() -> None:
+        write_entry("a-visit")
+
+    calls, done = _watched_calls(entries_dir, save, settle=1.0, quiet=0.05)
     if not calls:
         pytest.skip("no file notifications here")
     [(at, names)] = calls

@@ -146,17 +146,15 @@ def revised_at(item: Item) -> int:
     return max(_posix_seconds(item.head.last_changed), item.modified_ns // 1_000_000_000)
 
 
-def sequence(item: Item) -> int:
-    """The SEQUENCE: whole minutes from publication to ``revised_at``.
+def sequence(item: Item, revised: int | None = None) -> int:
+    """The SEQUENCE: whole minutes from publication to ``revised_at`` (``revised``, where
+    worked out already).
 
     It grows with every revision that lands in a later minute, without stored state;
     within a minute clients order revisions by DTSTAMP, as RFC 5546 allows.
     """
-    return _sequence(item, revised_at(item))
-
-
-def _sequence(item: Item, revised: int) -> int:
-    minutes = (revised - _posix_seconds(item.head.published)) // SEQUENCE_SECONDS
+    since = revised_at(item) if revised is None else revised
+    minutes = (since - _posix_seconds(item.head.published)) // SEQUENCE_SECONDS
     return min(max(minutes, 0), MAX_SEQUENCE)
 
 
@@ -208,7 +206,7 @@ def _event_text(item: Item, event: Event, meta: CalendarMeta, short: bool) -> st
         fold(f"UID:{escape_text(item.id)}"),
         # Without METHOD, DTSTAMP is when the event last changed (RFC 5545 3.8.7.2).
         f"DTSTAMP:{revised}\r\nDTSTART;VALUE=DATE:{_day(first)}\r\n{span}\r\n"
-        f"SEQUENCE:{_sequence(item, seconds)}\r\nLAST-MODIFIED:{revised}\r\n",
+        f"SEQUENCE:{sequence(item, seconds)}\r\nLAST-MODIFIED:{revised}\r\n",
         fold(f"SUMMARY{language}:{escape_text(entry.title)}"),
         fold(f"DESCRIPTION{language}:{escape_text(description)}"),
     ]
