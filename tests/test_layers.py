@@ -167,6 +167,7 @@ ALLOWED: dict[str, set[str]] = {
     "documents": {"feeds", "jsonfeed", "links", "opml", "pages", "renderers", "urls"},
     "history": {"store"},
     "indexes": {"store"},
+    "sitepages": {"documents", "sitemap", "urls"},
     "ledger": {"coordination"},
     "version": {
         "documents",
@@ -179,6 +180,7 @@ ALLOWED: dict[str, set[str]] = {
         "pages",
         "renderers",
         "sitemap",
+        "sitepages",
         "store",
         "urls",
     },  # fmt: skip

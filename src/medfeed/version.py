@@ -17,9 +17,10 @@ from medfeed.meta import EPOCH
 from medfeed.models import Category
 from medfeed.pages import PageRenderer
 from medfeed.renderers import Month
-from medfeed.sitemap import render_sitemaps, sitemap_count
+from medfeed.sitemap import render_sitemaps
+from medfeed.sitepages import Page, SitePages, Subjects
 from medfeed.store import Catalog, Item
-from medfeed.urls import absolute, entry_path, split, subject_of
+from medfeed.urls import entry_path, split, subject_of
 
 NGINX_REDIRECTS = "/.redirects.map"
 STATIC_REDIRECTS = "/_redirects"
@@ -76,11 +77,9 @@ class ContentVersion:
         )
         self.history = History(self.items, self.by_category, self.site.item_limit)
         self._sitemaps: dict[str, bytes] | None = None
-        self._pages: list[tuple[Kind, str | None, str]] | None = None
-        # Each page's sitemap line, kept from version to version while the base URL is.
-        same_base = previous is not None and previous.base_url == base_url
-        self._sitemap_lines: dict[str, tuple[datetime, bytes]] = (
-            previous._sitemap_lines if same_base and previous else {}
+        # Each page, its URL and its sitemap line, taken over while the base URL is kept.
+        self.site_pages: SitePages = SitePages(
+            base_url, previous.site_pages if previous is not None else None
         )
 
     @cached_property
@@ -127,24 +126,20 @@ class ContentVersion:
     def sitemap(self, path: str) -> bytes:
         """One document of the sitemap: every page, with its Last-Modified."""
         if self._sitemaps is None:
-            pages = [(url, self.page_date(k, s)) for k, s, url in self._page_list()]
-            lines = self._sitemap_lines
-            if len(lines) > 2 * len(pages):  # pages gone long ago
-                lines.clear()
+            listed = self._page_list()
+            pages = [(url, self.page_date(k, s)) for k, s, url in listed]
+            self.site_pages.drop_lines_beyond(listed)
+            lines = self.site_pages.lines
             self._sitemaps = dict(render_sitemaps(pages, self.base_url, lines=lines))
         return self._sitemaps[path]
 
-    def _page_list(self) -> list[tuple[Kind, str | None, str]]:
-        """Every page, with its URL (worked out once for the content version)."""
-        if self._pages is None:
-            base = self.base_url
-            self._pages = [
-                (kind, subject, absolute(base, kind.path(subject)))
-                for kind in KINDS
-                if kind.page
-                for subject in self.subjects(kind)
-            ]
-        return self._pages
+    @cached_property
+    def _page_subjects(self) -> Subjects:
+        return [(kind, self.subjects(kind)) for kind in KINDS if kind.page]
+
+    def _page_list(self) -> list[Page]:
+        """Every page, with its URL (worked out once, or taken over; see SitePages)."""
+        return self.site_pages.pages(self._page_subjects)
 
     def redirect_list(self, path: str) -> bytes:
         """What static hosts read to redirect earlier slugs: nginx's map (``from to;`` for
@@ -209,7 +204,7 @@ class ContentVersion:
             # The parts of the sitemap: every lastmod is written at one length, so how
             # many there are is known without dating every page.
             made = self._sitemaps
-            count = len(made) if made else sitemap_count([url for *_, url in self._page_list()])
+            count = len(made) if made else self.site_pages.count(self._page_subjects)
             return [str(n) for n in range(1, count)]
         return [None]
 
