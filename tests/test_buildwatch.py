@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from conftest import BASE_URL, SITE_TOML, WriteEntry, entry_data
 from helpers import age_folder
 from medfeed import feeditems, feedparts, ical, jsonfeed
+from medfeed.buildtexts import BuildTexts
 from medfeed.buildwatch import BuildWatch
 from medfeed.cli import main
 from medfeed.manifest import ManifestText, Record, manifest_bytes
@@ -221,6 +222,36 @@ def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
         assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == {
             n: d for n, d in built.items() if not n.startswith("sitemap")
         }
+
+
+def test_a_watch_that_made_every_document_reads_no_kept_texts(
+    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A first start over an empty folder wrote every text itself: the copy builds keep in
+    # the state folder is not read, and an edit writes only its own entry's texts.
+    for day, slug in enumerate(SLUGS, start=12):
+        write_entry(slug, title=slug, event={"start": f"2015-10-{day}"})
+    age_folder(entries_dir)
+    out, state = tmp_path / "out", tmp_path / "state"
+    watch = watching(entries_dir, out, state)
+    loads: list[Path] = []
+    load = BuildTexts.load
+    monkeypatch.setattr(BuildTexts, "load", lambda self: loads.append(state) or load(self))
+    events: list[str] = []
+    event_text = ical._event_text
+    monkeypatch.setattr(
+        ical, "_event_text", lambda item, *a: events.append(item.slug) or event_text(item, *a)
+    )
+    write_entry("a-talk", title="a-talk, edited", event={"start": "2015-10-20"})
+    watch.publisher.refresh()
+    assert watch.catch_up() is not None
+    assert loads == []
+    assert set(events) == {"a-talk"}
+    fresh = tmp_path / "fresh"
+    cold_build(entries_dir, fresh, tmp_path / "fresh-state")
+    assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == {
+        n: d for n, d in files(fresh).items() if not n.startswith("sitemap")
+    }
 
 
 def test_an_edit_in_the_archive_writes_only_its_own_items_in_the_feeds(

@@ -131,8 +131,12 @@ class BuildWatch:
             if enabled:
                 gc.enable()
         self._built = built = Built.after(self._outdir, snapshot, done, shows)
-        # As the build saved them, or an earlier one if it made none.
-        built.texts = BuildTexts(state, shows, KEPT_TEXTS)
+        if done.unchanged:
+            # Documents an earlier build made: their entries' texts are in the state
+            # folder (as that build saved them), not in this process. Where this build
+            # made every document it holds them all, and reading them would only cost
+            # the first round a few hundred milliseconds.
+            built.texts = BuildTexts(state, shows, KEPT_TEXTS)
         # Written by other processes: this one learns the dates they gave.
         remember_dates(snapshot.ledger, built.documents)
         snapshot.release()
