@@ -133,32 +133,39 @@ def test_after_each_change_the_folder_is_what_a_new_build_leaves(
         write(entries, "a-conference", title="A conference", categories=["conferences"])
         age_folder(entries)
         watch = watching(entries, out, state)
-        for step, (action, slug) in enumerate(steps):
-            page = out / "entries" / slug / "index.html"
-            was_published = page.exists()
-            act(entries, action, slug, step)
-            watch.publisher.refresh()
-            watch.catch_up()
-            if watch.catalog.problems:
-                # Unlike a new build, which stops (or leaves the file out), a watching
-                # build keeps the last valid version of a file that broke, as the app.
-                assert page.exists() or not was_published or action != "break"
-                continue
-            # A new process finds nothing to do (its entry cache a copy of this one's,
-            # as its writer leaves it within seconds)...
+        try:
+            for step, (action, slug) in enumerate(steps):
+                page = out / "entries" / slug / "index.html"
+                was_published = page.exists()
+                act(entries, action, slug, step)
+                watch.publisher.refresh()
+                watch.catch_up()
+                if watch.catalog.problems:
+                    # Unlike a new build, which stops (or leaves the file out), a watching
+                    # build keeps the last valid version of a file that broke, as the app.
+                    assert page.exists() or not was_published or action != "break"
+                    continue
+                # A new process finds nothing to do (its entry cache a copy of this one's,
+                # as its writer leaves it within seconds)...
+                watch.publisher.folder.save_cache()
+                copied_state = root / f"state{step}"
+                shutil.copytree(state, copied_state)
+                said = cold_build(entries, out, copied_state)
+                nothing = "0 documents written, 0 re-dated" in said and "0 deleted" in said
+                assert nothing, (step, said)
+                # ...and a whole build into an empty folder writes the same documents.
+                fresh = root / f"fresh{step}"
+                cold_build(entries, fresh, copied_state)
+                watched, built = files(out), files(fresh)
+                assert watched.keys() == built.keys()
+                for name, data in built.items():
+                    if not name.startswith("sitemap"):  # dated by when each page was built
+                        assert watched[name] == data, name
+        finally:
+            # Its cache writer writes from a forked child once the folder is quiet:
+            # saving now waits for a write under way and leaves none pending, before
+            # the folder goes.
             watch.publisher.folder.save_cache()
-            copied_state = root / f"state{step}"
-            shutil.copytree(state, copied_state)
-            said = cold_build(entries, out, copied_state)
-            assert "0 documents written, 0 re-dated" in said and "0 deleted" in said, (step, said)
-            # ...and a whole build into an empty folder writes the same documents.
-            fresh = root / f"fresh{step}"
-            cold_build(entries, fresh, copied_state)
-            watched, built = files(out), files(fresh)
-            assert watched.keys() == built.keys()
-            for name, data in built.items():
-                if not name.startswith("sitemap"):  # dated by when each page was built
-                    assert watched[name] == data, name
 
 
 @pytest.mark.usefixtures("entries_dir")
