@@ -195,17 +195,28 @@ def test_one_edit_writes_only_the_documents_that_show_it(
     assert manifest is not None and "entries/a-conference/index.html" in manifest.keys
 
 
-def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
-    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("built_before", [True, False], ids=["restarted", "first start"])
+def test_an_edit_writes_only_its_own_texts_whatever_the_watch_started_over(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    built_before: bool,
 ) -> None:
-    # A restart of ``build --watch``: its start makes nothing, so it wrote no text; the
-    # calendars and the year's page of an edit take the others' from the state folder.
+    # Started again over a folder built before, its start makes nothing and writes no
+    # text: the calendars and the year's page of an edit take the others' from the
+    # state folder, read once. Started over an empty folder, it wrote every text itself
+    # and reads none of them.
     for day, slug in enumerate(SLUGS, start=12):
         write_entry(slug, title=slug, event={"start": f"2015-10-{day}"})
     age_folder(entries_dir)
     out, state = tmp_path / "out", tmp_path / "state"
-    cold_build(entries_dir, out, state)
+    if built_before:
+        cold_build(entries_dir, out, state)
     watch = watching(entries_dir, out, state)
+    loads: list[Path] = []
+    load = BuildTexts.load
+    monkeypatch.setattr(BuildTexts, "load", lambda self: loads.append(state) or load(self))
     events: list[str] = []
     listed: list[str] = []
     event_text, list_entry = ical._event_text, PageRenderer._list_entry
@@ -215,12 +226,15 @@ def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
     monkeypatch.setattr(
         PageRenderer, "_list_entry", lambda s, item: listed.append(item.slug) or list_entry(s, item)
     )
+    read = []
     for step, slug in enumerate(["a-talk", "a-visit", "a-talk"]):
         events.clear()
         listed.clear()
+        loads.clear()
         write_entry(slug, title=f"{slug}, take {step}", event={"start": "2015-10-20"})
         watch.publisher.refresh()
         assert watch.catch_up() is not None
+        read.append(len(loads))
         assert set(events) == set(listed) == {slug}, "the others' were kept"
         # Texts are found by what the items hold, however many versions came and went.
         fresh = tmp_path / f"fresh{step}"
@@ -229,36 +243,7 @@ def test_a_watch_started_over_a_built_folder_splices_the_texts_builds_kept(
         assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == {
             n: d for n, d in built.items() if not n.startswith("sitemap")
         }
-
-
-def test_a_watch_that_made_every_document_reads_no_kept_texts(
-    entries_dir: Path, write_entry: WriteEntry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A first start over an empty folder wrote every text itself: the copy builds keep in
-    # the state folder is not read, and an edit writes only its own entry's texts.
-    for day, slug in enumerate(SLUGS, start=12):
-        write_entry(slug, title=slug, event={"start": f"2015-10-{day}"})
-    age_folder(entries_dir)
-    out, state = tmp_path / "out", tmp_path / "state"
-    watch = watching(entries_dir, out, state)
-    loads: list[Path] = []
-    load = BuildTexts.load
-    monkeypatch.setattr(BuildTexts, "load", lambda self: loads.append(state) or load(self))
-    events: list[str] = []
-    event_text = ical._event_text
-    monkeypatch.setattr(
-        ical, "_event_text", lambda item, *a: events.append(item.slug) or event_text(item, *a)
-    )
-    write_entry("a-talk", title="a-talk, edited", event={"start": "2015-10-20"})
-    watch.publisher.refresh()
-    assert watch.catch_up() is not None
-    assert loads == []
-    assert set(events) == {"a-talk"}
-    fresh = tmp_path / "fresh"
-    cold_build(entries_dir, fresh, tmp_path / "fresh-state")
-    assert {n: d for n, d in files(out).items() if not n.startswith("sitemap")} == {
-        n: d for n, d in files(fresh).items() if not n.startswith("sitemap")
-    }
+    assert read == ([1, 0, 0] if built_before else [0, 0, 0])
 
 
 def test_an_edit_in_the_archive_writes_only_its_own_items_in_the_feeds(
