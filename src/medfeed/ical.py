@@ -268,11 +268,11 @@ def render_calendar(
     """
     written = ItemTexts() if texts is None else texts
     context = (meta.base_url, meta.language, tuple(meta.category_titles.items()))
-    # Ordered by their heads: an entry is read back only to write its VEVENT. The keys
-    # are tuples that compare in C: first and last day, id, then the position (stable).
-    shown = [item for item in items if item.head.has_event]
-    keyed = sorted([(_days(item), item.id, n) for n, item in enumerate(shown)])
-    events = [shown[n] for _, _, n in keyed]
+    # Ordered by their heads (first day, last day, id): an entry is read back only to
+    # write its VEVENT.
+    events = sorted(
+        (item for item in items if item.head.has_event), key=lambda item: (*_days(item), item.id)
+    )
 
     def lines(item: Item, short: bool) -> bytes:
         event = item.entry.event
@@ -295,6 +295,6 @@ def render_calendar(
         return written.held(context, [events[index] for index in indexes], ("ics", True, short))
 
     head = "".join(_calendar_lines(meta)).encode()
-    spans = [days for days, _, _ in keyed]
+    spans = [_days(item) for item in events]
     newest = max((item.published_at for item in items), default=0.0)
     return fit_calendar(head, spans, text, held, newest, limit)

@@ -118,9 +118,7 @@ def fit_calendar(
     """
     limit = MAX_FEED_BYTES if limit is None else limit
     count = len(spans)
-    # Newest first by last day, then first day, then position: tuples compared in C.
-    newest_first = sorted([(last, first, i) for i, (first, last) in enumerate(spans)], reverse=True)
-    order = [i for _, _, i in newest_first]
+    order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)
     written = _Written(text, held, order, len(head) + len(END))
     size = written.feed
     for position in range(count):  # newest first: the events over the limit are never written
