@@ -23,14 +23,17 @@ from hypothesis import strategies as st
 
 from conftest import BASE_URL, SITE_TOML, WriteEntry, entry_data
 from helpers import age_folder
-from medfeed import feeditems, feedparts, ical, jsonfeed
+from medfeed import feeditems, feedparts, ical, jsonfeed, rebuild
 from medfeed.buildtexts import BuildTexts
 from medfeed.buildwatch import BuildWatch
 from medfeed.cli import main
+from medfeed.delivery import Document
+from medfeed.documents import Kind
 from medfeed.manifest import ManifestText, Record, manifest_bytes
 from medfeed.outdir import MARKER, BuildError, read_manifest
 from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
+from medfeed.snapshot import Snapshot
 
 SLUGS = ("a-visit", "a-conference", "a-talk")
 SMALL_SITE = "item_limit = 1\n" + SITE_TOML
@@ -297,6 +300,65 @@ def test_a_file_in_the_way_is_reported_and_nothing_is_changed(
     with pytest.raises(BuildError, match="entries/a-talk/index.html"):
         watch.catch_up()
     assert files(out) == before
+
+
+@pytest.mark.parametrize("fails", ["making", "writing"])
+def test_a_round_that_fails_midway_writes_nothing_after_and_the_next_catches_up(
+    entries_dir: Path,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fails: str,
+) -> None:
+    # A round makes each document while the last is written (rebuild._made_and_put):
+    # a failure in either stops it there, and the next round puts the rest in place.
+    write_entry("a-visit")
+    write_entry("a-conference", categories=["conferences"], title="A conference")
+    age_folder(entries_dir)
+    out, state = tmp_path / "out", tmp_path / "state"
+    watch = watching(entries_dir, out, state)
+    put, document_of = rebuild.put, Snapshot.document_of
+    tried: list[str] = []
+    made: list[str | None] = []
+
+    def failing_put(root: str, rel: str, doc: Document, kept: Record | None) -> object:
+        tried.append(rel)
+        if fails == "writing" and len(tried) == 3:
+            raise OSError(28, "No space left on device", rel)
+        return put(root, rel, doc, kept)
+
+    def failing_make(snapshot: Snapshot, kind: Kind, subject: str | None) -> Document:
+        made.append(subject)
+        if fails == "making" and len(made) == 3:
+            raise OSError(5, "Input/output error")
+        return document_of(snapshot, kind, subject)
+
+    monkeypatch.setattr(rebuild, "put", failing_put)
+    monkeypatch.setattr(Snapshot, "document_of", failing_make)
+    before = files(out)
+    write_entry("a-conference", categories=["conferences"], title="A conference, renamed")
+    watch.publisher.refresh()
+    with pytest.raises(OSError, match="No space left" if fails == "writing" else "Input/output"):
+        watch.catch_up()
+    assert len(tried) == (3 if fails == "writing" else 2)  # nothing put after the failure
+    changed = {name for name, data in files(out).items() if before.get(name) != data}
+    assert {name.removesuffix(".gz") for name in changed} == set(tried[:2])
+
+    monkeypatch.undo()
+    write_entry("a-visit", title="A visit, again")
+    watch.publisher.refresh()
+    assert watch.catch_up() is not None
+    watch.publisher.folder.save_cache()
+    fresh = tmp_path / "fresh"
+    cold_build(entries_dir, fresh, state)
+    watched, built = files(out), files(fresh)
+    assert watched.keys() == built.keys()
+    assert {name for name, data in built.items() if watched[name] != data} <= {
+        "sitemap.xml",
+        "sitemap.xml.gz",
+    }  # dated by when each page was built
+    said = cold_build(entries_dir, out, state)
+    assert "0 documents written, 0 re-dated" in said and "0 deleted" in said
 
 
 def test_the_command_builds_watches_and_stops_on_sigterm(

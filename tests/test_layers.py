@@ -32,6 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "item": {"markup", "models", "storedentry"},
     "store": {"errors", "identity", "item", "models", "reading", "storedentry"},
     "parallel": set(),
+    # Tasks run in order by a thread beside the caller's (a round's writes).
+    "inorder": set(),
     "loading": {
         "cachecodec",
         "cachewriter",
@@ -266,6 +268,7 @@ ALLOWED: dict[str, set[str]] = {
         "buildtexts",
         "documentkeys",
         "documents",
+        "inorder",
         "manifest",
         "outdir",
         "snapshot",

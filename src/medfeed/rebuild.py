@@ -36,6 +36,7 @@ from medfeed.buildplan import (
 from medfeed.buildtexts import BuildTexts
 from medfeed.documentkeys import DocumentKeys
 from medfeed.documents import KINDS, Kind
+from medfeed.inorder import InOrder
 from medfeed.manifest import ManifestText
 from medfeed.outdir import Manifest, Record, delete_written, put_manifest, survey
 from medfeed.snapshot import Snapshot
@@ -195,10 +196,11 @@ def _put_in_place(
             # written by another process is not written again whole for one item.
             shown = [part for part in before if isinstance(part, Item)]
             kind.earlier(snapshot, subject, shown, partial(_read, os.path.join(root, rel)))
+    done, failure = _made_and_put(snapshot, root, make, kept)
     outcomes, written = [], set()
     listed = bool(new or fresh or gone)
-    for kind, subject, rel, key in make:
-        record, outcome = put(root, rel, snapshot.document_of(kind, subject), kept.get(rel))
+    # ``done`` ends where a document failed to be made or put: those after it were not.
+    for (kind, subject, rel, key), (record, outcome) in zip(make, done, strict=False):
         digest = shows.of(kind, subject)
         listed = listed or outcome != UNCHANGED or built.keys.get(rel) != digest
         documents[rel] = record
@@ -213,6 +215,8 @@ def _put_in_place(
         outcomes.append(outcome)
         if outcome == WRITTEN:
             written.add(rel)
+    if failure is not None:
+        raise failure  # what was put in place before it is listed (built.text)
     deleted = delete_written(root, gone, folders, documents)
     for rel in gone:
         del documents[rel]
@@ -233,6 +237,29 @@ def _put_in_place(
         frozenset(written),
         Manifest(dict(documents), frozenset(folders), keys=dict(built.keys)),
     )
+
+
+def _made_and_put(
+    snapshot: Snapshot,
+    root: str,
+    make: list[tuple[Kind, str | None, str, Key]],
+    kept: dict[str, Record],
+) -> tuple[list[tuple[Record, int]], BaseException | None]:
+    """Make these documents and put them in place, each while the last is compressed
+    and written (see InOrder); what was put in place, in order, until one failed (made
+    or put), and what failed."""
+    with InOrder[tuple[Record, int]]("medfeed-put") as behind:
+        try:
+            for kind, subject, rel, _ in make:
+                if behind.failure is not None:
+                    break
+                doc = snapshot.document_of(kind, subject)
+                behind.add(partial(put, root, rel, doc, kept.get(rel)))
+        except BaseException as e:  # noqa: BLE001 - raised once what was put is listed
+            failure: BaseException | None = e
+        else:
+            failure = None
+    return behind.finish(), behind.failure or failure
 
 
 def _read(path: str) -> bytes | None:
