@@ -404,35 +404,42 @@ RECORDS = st.tuples(
 RELS = st.text("abc/é.-_", min_size=1, max_size=12)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     documents=st.dictionaries(RELS, st.none() | RECORDS, max_size=8),
     keys=st.dictionaries(RELS, st.text("0123456789abcdef", max_size=8), max_size=8),
-    changes=st.lists(st.tuples(RELS, st.none() | RECORDS, st.none() | st.text("ab")), max_size=6),
-    dropped=st.lists(RELS, max_size=4),
-    folders=st.sets(RELS, max_size=4),
+    changes=st.lists(
+        st.tuples(st.booleans(), RELS, st.none() | RECORDS, st.none() | st.text("ab")),
+        max_size=10,
+    ),
+    folders=st.lists(st.sets(RELS, max_size=4), min_size=1, max_size=3),
+    block=st.sampled_from([1, 2, 3, 256]),
 )
 def test_the_manifest_kept_by_document_is_the_manifest(
     documents: dict[str, Record | None],
     keys: dict[str, str],
-    changes: list[tuple[str, Record | None, str | None]],
-    dropped: list[str],
-    folders: set[str],
+    changes: list[tuple[bool, str, Record | None, str | None]],
+    folders: list[set[str]],
+    block: int,
 ) -> None:
-    text = ManifestText(documents, keys)
+    # Small blocks: files put and dropped across their edges, the text written between.
+    text = ManifestText(documents, keys, block=block)
     documents, keys = dict(documents), dict(keys)
-    for rel, record, key in changes:
-        text.put(rel, record, key)
-        documents[rel] = record
-        if key is None:
+    for number, (drop, rel, record, key) in enumerate(changes):
+        if drop:
+            text.drop(rel)
+            documents.pop(rel, None)
             keys.pop(rel, None)
         else:
-            keys[rel] = key
-    for rel in dropped:
-        text.drop(rel)
-        documents.pop(rel, None)
-        keys.pop(rel, None)
-    assert text.text(folders) == manifest_bytes(documents, folders, keys)
+            text.put(rel, record, key)
+            documents[rel] = record
+            if key is None:
+                keys.pop(rel, None)
+            else:
+                keys[rel] = key
+        listed = folders[number % len(folders)]
+        assert text.text(listed) == manifest_bytes(documents, listed, keys)
+    assert text.text(folders[-1]) == manifest_bytes(documents, folders[-1], keys)
 
 
 def test_problems_at_the_start_stop_a_watching_build_as_they_stop_a_build(
