@@ -36,6 +36,11 @@ def versions(draw: st.DrawFn) -> dict[str, object]:
     }  # fmt: skip
     if draw(st.booleans()):
         data["updated"] = (published + timedelta(hours=draw(st.integers(0, 2)))).isoformat()
+    if draw(st.booleans()):  # few days: events that tie on both, told apart by id
+        event = {"start": draw(st.sampled_from(["2015-10", "2015-10-20", "2015-10-31"]))}
+        if draw(st.booleans()):
+            event["end"] = "2015-11-02"
+        data["event"] = event
     return data
 
 
@@ -63,6 +68,10 @@ def same(carried: Indexes, fresh: Indexes, *, newest: bool = True) -> None:
     assert carried.by_category == fresh.by_category
     if newest:  # worked out when asked for: not asking leaves it to be carried unknown
         assert carried.newest_change is fresh.newest_change
+        for category in (None, "visits", "conferences"):  # in calendar order, by identity
+            events, expected = carried.calendar(category), fresh.calendar(category)
+            assert [i.slug for i in events] == [i.slug for i in expected], category
+            assert all(a is b for a, b in zip(events, expected, strict=True))
 
 
 def told(catalog: Catalog, earlier: Catalog) -> Catalog:

@@ -24,7 +24,7 @@ from medfeed.fields import PartialDate
 from medfeed.icalsize import fit_calendar
 from medfeed.itemtexts import ItemTexts
 from medfeed.models import Event
-from medfeed.store import Item
+from medfeed.store import Item, calendar_key
 from medfeed.urls import absolute, entry_path
 from medfeed.wording import date_label as wording_label
 from medfeed.wording import event_place
@@ -256,23 +256,23 @@ def render_calendar(
     meta: CalendarMeta,
     texts: ItemTexts | None = None,
     limit: int | None = None,
+    events: Sequence[Item] | None = None,
 ) -> bytes:
     """Render every item with an event as a VEVENT of one calendar, as UTF-8 bytes.
 
-    Events run by first day, then last day, then id. Deterministic: no clock, no random
-    UIDs. With no events the calendar has no components, which clients accept. Each
-    VEVENT is written once per content version and cut (``texts``), for the site's
+    Events run by first day, then last day, then id (``calendar_key``; ``events``: those
+    of ``items`` so sorted, where the caller holds them). Deterministic: no clock, no
+    random UIDs. With no events the calendar has no components, which clients accept.
+    Each VEVENT is written once per content version and cut (``texts``), for the site's
     calendar and its categories' alike. Under ``limit`` (MAX_FEED_BYTES): where
     everything would not fit, the oldest events' descriptions are shortened, then the
     oldest past events left out (see icalsize); ongoing and future events always stay.
     """
     written = ItemTexts() if texts is None else texts
     context = (meta.base_url, meta.language, tuple(meta.category_titles.items()))
-    # Ordered by their heads (first day, last day, id): an entry is read back only to
-    # write its VEVENT.
-    events = sorted(
-        (item for item in items if item.head.has_event), key=lambda item: (*_days(item), item.id)
-    )
+    # Ordered by their heads: an entry is read back only to write its VEVENT.
+    if events is None:
+        events = sorted((item for item in items if item.head.has_event), key=calendar_key)
 
     def lines(item: Item, short: bool) -> bytes:
         event = item.entry.event

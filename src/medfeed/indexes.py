@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 import operator
 from bisect import bisect, bisect_left
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import compress, count
+from typing import TYPE_CHECKING
 
-from medfeed.store import Catalog, Item
+from medfeed.store import Catalog, Item, calendar_key
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 CARRY_AT_MOST = 256
 """Past this many entries added or removed, the indexes are made anew from the catalog."""
@@ -39,18 +43,29 @@ def _with(items: tuple[Item, ...], new: Iterable[Item]) -> tuple[Item, ...]:
 def _replaced(
     items: tuple[Item, ...], gone: Collection[Item], new: Iterable[Item]
 ) -> tuple[Item, ...]:
-    """``items`` (newest first) less ``gone``, with ``new`` put in their places: each
-    found by halving, so that the cost is copying the references, not looking at items."""
-    ascending = list(reversed(items))
+    """``items`` (newest first) less ``gone``, with ``new`` put in their places."""
+    return tuple(reversed(_rearranged(reversed(items), gone, new, _order)))
+
+
+def _rearranged(
+    ascending: Iterable[Item],
+    gone: Collection[Item],
+    new: Iterable[Item],
+    key: Callable[[Item], SupportsRichComparison],
+) -> list[Item]:
+    """Items in ascending ``key`` order less ``gone``, with ``new`` put in their places:
+    each found by halving, so that the cost is copying the references, not looking at
+    items."""
+    ordered = list(ascending)
     for item in gone:
-        at = bisect_left(ascending, item.order, key=_order)
-        if at < len(ascending) and ascending[at] is item:
-            del ascending[at]
+        at = bisect_left(ordered, key(item), key=key)
+        if at < len(ordered) and ordered[at] is item:
+            del ordered[at]
         else:  # not where its order says (an item met twice): by identity
-            ascending = [other for other in ascending if other is not item]
-    for item in sorted(new, key=_order):
-        ascending.insert(bisect(ascending, item.order, key=_order), item)
-    return tuple(reversed(ascending))
+            ordered = [other for other in ordered if other is not item]
+    for item in sorted(new, key=key):
+        ordered.insert(bisect(ordered, key(item), key=key), item)
+    return ordered
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,19 @@ class Indexes:
     newest_known: bool = True
     next_release: float = math.inf
     """When the first hidden entry that is not a draft is published (POSIX seconds)."""
+    calendars: dict[str | None, tuple[Item, ...]] = field(default_factory=dict)
+    """The items with an event of each category (None: all) asked for, in calendar order."""
+
+    def calendar(self, category: str | None) -> tuple[Item, ...]:
+        """The visible items of a category (None: all) that report an event, in the
+        order of a calendar (``calendar_key``): sorted when first asked for, then
+        carried over from version to version with what changed."""
+        found = self.calendars.get(category)
+        if found is None:
+            items = self.items if category is None else self.by_category[category]
+            events = (item for item in items if item.head.has_event)
+            found = self.calendars[category] = tuple(sorted(events, key=calendar_key))
+        return found
 
     @cached_property
     def newest_change(self) -> Item | None:
@@ -188,9 +216,28 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
                 [i for i in gone if slug in i.head.categories],
                 [i for i in new if slug in i.head.categories],
             )
+    calendars = {
+        category: _calendar_carried(events, category, gone, new)
+        if category is None or category in touched
+        else events
+        for category, events in previous.calendars.items()
+        if category is None or category in by_category
+    }
     newest, known = previous._newest_if_known()
     if known and newest is not None and any(item is newest for item in gone):
         known = False  # the entry changed last was edited or left: found when needed
     elif known and new:
         newest = max([newest, *new] if newest is not None else new, key=_changed_at)
-    return Indexes(catalog, items, hidden, by_slug, by_category, newest, moment, known, coming)
+    return Indexes(
+        catalog, items, hidden, by_slug, by_category, newest, moment, known, coming, calendars
+    )
+
+
+def _calendar_carried(
+    events: tuple[Item, ...], category: str | None, gone: list[Item], new: list[Item]
+) -> tuple[Item, ...]:
+    def shown(item: Item) -> bool:
+        return item.head.has_event and (category is None or category in item.head.categories)
+
+    gone, new = [item for item in gone if shown(item)], [item for item in new if shown(item)]
+    return tuple(_rearranged(events, gone, new, calendar_key)) if gone or new else events

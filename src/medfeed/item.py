@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from medfeed.markup import render_markdown
 from medfeed.models import Entry, SiteConfig, entry_id
 from medfeed.storedentry import AnyEntry, Head, loaded, same_entry
@@ -105,6 +107,13 @@ class Item:
         """Take ``content_html`` as made from this content by an earlier process (the
         entry cache), so that it is not rendered again."""
         self._html = html
+
+
+def calendar_key(item: Item) -> tuple[date, date, str]:
+    """Where an item's event goes in a calendar: by first day, then last day, then id."""
+    days = item.head.event_days
+    assert days is not None  # only items with an event are in a calendar
+    return (*days, item.id)
 
 
 def build_item(

@@ -51,6 +51,9 @@ class Content(Protocol):
     def items_of(self, category: str | None) -> tuple[Item, ...]:
         """The visible items of a category (None: all), newest first."""
 
+    def calendar(self, category: str | None) -> tuple[Item, ...]:
+        """The visible items of a category (None: all) with an event, in calendar order."""
+
     def item(self, slug: str) -> Item:
         """The visible item with this slug."""
 
@@ -206,7 +209,8 @@ def calendar(content: Content, category: str | None) -> bytes:
         refresh_seconds=site.max_age,
         category_titles={c.slug: c.title for c in site.categories},
     )
-    return render_calendar(content.items_of(category), meta, content.item_texts)
+    items, events = content.items_of(category), content.calendar(category)
+    return render_calendar(items, meta, content.item_texts, events=events)
 
 
 def list_page(content: Content, category: str | None) -> bytes:

@@ -274,6 +274,9 @@ class _Only:
     def items_of(self, category: str | None) -> tuple[Item, ...]:
         return (self._item,)
 
+    def calendar(self, category: str | None) -> tuple[Item, ...]:
+        return (self._item,) if self._item.head.has_event else ()
+
 
 class _Without:
     """A snapshot's content without the items no renderer takes."""
@@ -286,3 +289,6 @@ class _Without:
 
     def items_of(self, category: str | None) -> tuple[Item, ...]:
         return tuple(i for i in self._snapshot.items_of(category) if i.source not in self._sources)
+
+    def calendar(self, category: str | None) -> tuple[Item, ...]:
+        return tuple(i for i in self._snapshot.calendar(category) if i.source not in self._sources)

@@ -101,6 +101,10 @@ class ContentVersion:
         """The visible items of a category (None: all), newest first."""
         return self.items if category is None else self.by_category[category]
 
+    def calendar(self, category: str | None) -> tuple[Item, ...]:
+        """The visible items of a category (None: all) with an event, in calendar order."""
+        return self.indexes.calendar(category)
+
     def item(self, slug: str) -> Item:
         """The visible item with this slug.
 
