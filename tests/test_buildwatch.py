@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
+import icalendar
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
@@ -30,10 +32,12 @@ from medfeed.cli import main
 from medfeed.delivery import Document
 from medfeed.documents import Kind
 from medfeed.manifest import ManifestText, Record, manifest_bytes
+from medfeed.models import Event
 from medfeed.outdir import MARKER, BuildError, read_manifest
 from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
 from medfeed.snapshot import Snapshot
+from medfeed.store import Item
 
 SLUGS = ("a-visit", "a-conference", "a-talk")
 SMALL_SITE = "item_limit = 1\n" + SITE_TOML
@@ -359,6 +363,40 @@ def test_a_round_that_fails_midway_writes_nothing_after_and_the_next_catches_up(
     }  # dated by when each page was built
     said = cold_build(entries_dir, out, state)
     assert "0 documents written, 0 re-dated" in said and "0 deleted" in said
+
+
+def test_an_edit_no_calendar_takes_keeps_its_last_good_version_in_the_folder(
+    one_watched: BuildWatch,
+    write_entry: WriteEntry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A watching build makes no document with the new version (as the app makes its
+    # feeds): the version's new entries are written alone first (see refusals).
+    watch, out = one_watched, tmp_path / "out"
+    event = {"start": "2015-10-20"}
+    write_entry("a-visit", title="Published", event=event)
+    watch.publisher.refresh()
+    watch.catch_up()
+    real = ical._event_text
+
+    def refuse(item: Item, event: Event, meta: ical.CalendarMeta, short: bool) -> str:
+        if item.entry.title == "Unrenderable":
+            raise ValueError("All strings must be XML compatible")
+        return real(item, event, meta, short)
+
+    monkeypatch.setattr(ical, "_event_text", refuse)
+    write_entry("a-visit", title="Unrenderable", event=event)
+    write_entry("a-talk", title="A talk", event={"start": "2015-11-02"})
+    watch.publisher.refresh()
+    watch.catch_up()
+    for name in ("events.ics", "categories/visits/events.ics"):
+        calendar = icalendar.Calendar.from_ical((out / name).read_bytes())
+        shown = [str(event["SUMMARY"]) for event in calendar.walk("VEVENT")]
+        assert shown == ["Published", "A talk"], name
+    feed = feedparser.parse((out / "feed.atom").read_bytes())
+    assert {entry.title for entry in feed.entries} == {"Published", "A talk"}
+    assert [p.path for p in watch.catalog.problems] == ["entries/a-visit.json"]
 
 
 def test_the_command_builds_watches_and_stops_on_sigterm(

@@ -186,11 +186,14 @@ ALLOWED: dict[str, set[str]] = {
         "store",
         "urls",
     },  # fmt: skip
+    # Entries no renderer takes, found by writing each alone.
+    "refusals": {"documents", "errors", "renderers", "store"},
     "snapshot": {
         "delivery",
         "documents",
         "errors",
         "ledger",
+        "refusals",
         "renderers",
         "store",
         "version",

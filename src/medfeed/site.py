@@ -242,7 +242,8 @@ class Publisher:
     def health(self) -> Health:
         """The state a load balancer or an operator checks."""
         snapshot = self._snapshot
-        problems = snapshot.catalog.problems
+        # With the entries a document made since refused (see refusals): left out of it.
+        problems = (*snapshot.catalog.problems, *(p for _, p in snapshot.left_out.values()))
         return Health(
             status="degraded" if problems else "ok",
             entries=len(snapshot.items),

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
-from typing import cast
 
 from medfeed.delivery import PAGE_HEADERS, Document, make_document
-from medfeed.documents import FEED_KINDS, KINDS, Kind, locate
+from medfeed.documents import CALENDAR, FEED_KINDS, KINDS, Kind, locate
 from medfeed.errors import CacheDamaged, NotFound, Problem, RenderError, UnknownCategory
 from medfeed.ledger import DateLedger
-from medfeed.renderers import Content
+from medfeed.refusals import problem, refused, render_without
 from medfeed.store import Catalog, Item
 from medfeed.version import ContentVersion, Key, same_key
 
@@ -58,7 +57,12 @@ class Snapshot(ContentVersion):
         super().__init__(catalog, base_url, now, kept, previous)
         self.ledger = ledger or DateLedger()
         self.unrenderable: dict[str, Problem] = {}
-        """Items whose versions no renderer could take, by source file (left out)."""
+        """Items whose versions no renderer could take while the version was made, by
+        source file (the publisher sets their files aside: see refusals)."""
+        self.left_out: dict[str, tuple[Item, Problem]] = {}
+        """Items a document made since refused, by source file: left out of the
+        documents that refuse them, while their files are unchanged."""
+        self._made = False
         # The app compresses each document as it renders it (the feeds of a new snapshot
         # just after it is served: see compress); a static build need not.
         self.prepare = False
@@ -73,11 +77,23 @@ class Snapshot(ContentVersion):
         if previous is not None and same_context:
             # Kept only where the key (what the document shows) is the same.
             self._documents = dict(previous._documents)
+            # The documents kept from it still leave those out.
+            self.left_out = {
+                source: (item, problem)
+                for source, (item, problem) in previous.left_out.items()
+                if self.by_slug.get(item.slug) is item
+            }
+        if previous is not None:
+            # Found before the version is served or built, not when a document showing
+            # the entry is first made: its last good version then stays in every one.
+            new = [i for i in _added(catalog, previous) if self.by_slug.get(i.slug) is i]
+            self.unrenderable.update(refused(self, new, CALENDAR))
         if prepare:
             # Rendered now, so that the version names their bytes before it is served.
             self._unprepared = [doc for _, doc in self.feeds()]
             self.prepare = True
             self.version  # noqa: B018 - worked out while the snapshot is being made
+        self._made = True
 
     @cached_property
     def version(self) -> str:
@@ -185,19 +201,19 @@ class Snapshot(ContentVersion):
                 log.error("%s: cannot be rendered (%s)", path, e)
                 raise RenderError(f"{path} cannot be rendered") from e
         # One entry that no renderer takes is that entry's problem, not every feed's.
-        for item in self.items_of(subject):
-            reason = self._failure_alone(kind, item)
-            if reason is not None:
-                message = f"cannot be rendered ({reason}); its last good version stays"
-                self.unrenderable[item.source] = Problem(item.source, "", message)
-        return kind.render(cast(Content, _Without(self, set(self.unrenderable))), subject)
-
-    def _failure_alone(self, kind: Kind, item: Item) -> str | None:
-        try:
-            kind.render(cast(Content, _Only(self, item)), None)
-        except (RenderError, ValueError) as e:
-            return str(e.__cause__ or e)
-        return None
+        shown = [part for part in self.key(kind, subject) if isinstance(part, Item)]
+        known = {*self.unrenderable, *self.left_out}
+        body, found = render_without(self, kind, subject, shown, known)
+        for item in shown:
+            reason = found.get(item.source)
+            if reason is None:
+                continue
+            if not self._made:  # the publisher sets its file aside
+                self.unrenderable[item.source] = problem(item, reason)
+            else:  # served already: left out of what refuses it, and said
+                self.left_out[item.source] = (item, problem(item, reason, set_aside=False))
+                log.warning("%s: %s", path, self.left_out[item.source][1])
+        return body
 
     def document(self, path: str) -> Document | None:
         """The document at a site path, rendered on first use; None if there is none."""
@@ -262,33 +278,10 @@ class Snapshot(ContentVersion):
         return self.pages.error(status, title, message)
 
 
-class _Only:
-    """A snapshot's content seen with one item alone, to find which item fails."""
-
-    def __init__(self, snapshot: Snapshot, item: Item) -> None:
-        self._snapshot, self._item = snapshot, item
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._snapshot, name)
-
-    def items_of(self, category: str | None) -> tuple[Item, ...]:
-        return (self._item,)
-
-    def calendar(self, category: str | None) -> tuple[Item, ...]:
-        return (self._item,) if self._item.head.has_event else ()
-
-
-class _Without:
-    """A snapshot's content without the items no renderer takes."""
-
-    def __init__(self, snapshot: Snapshot, sources: set[str]) -> None:
-        self._snapshot, self._sources = snapshot, sources
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._snapshot, name)
-
-    def items_of(self, category: str | None) -> tuple[Item, ...]:
-        return tuple(i for i in self._snapshot.items_of(category) if i.source not in self._sources)
-
-    def calendar(self, category: str | None) -> tuple[Item, ...]:
-        return tuple(i for i in self._snapshot.calendar(category) if i.source not in self._sources)
+def _added(catalog: Catalog, previous: Snapshot) -> Iterable[Item]:
+    """The items of ``catalog`` that ``previous`` did not have."""
+    changes = catalog.changes
+    if changes is not None and changes.base is previous.catalog.items:
+        return changes.added
+    before = set(map(id, previous.catalog.items))
+    return [item for item in catalog.items if id(item) not in before]
