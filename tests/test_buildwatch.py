@@ -337,11 +337,11 @@ def test_a_round_that_fails_midway_writes_nothing_after_and_the_next_catches_up(
             raise OSError(5, "Input/output error")
         return document_of(snapshot, kind, subject)
 
-    monkeypatch.setattr(rebuild, "put", failing_put)
-    monkeypatch.setattr(Snapshot, "document_of", failing_make)
     before = files(out)
     write_entry("a-conference", categories=["conferences"], title="A conference, renamed")
-    watch.publisher.refresh()
+    watch.publisher.refresh()  # the new version (which makes the entry's page: see refusals)
+    monkeypatch.setattr(rebuild, "put", failing_put)
+    monkeypatch.setattr(Snapshot, "document_of", failing_make)
     with pytest.raises(OSError, match="No space left" if fails == "writing" else "Input/output"):
         watch.catch_up()
     assert len(tried) == (3 if fails == "writing" else 2)  # nothing put after the failure

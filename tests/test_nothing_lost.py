@@ -27,6 +27,7 @@ from medfeed.errors import RenderError
 from medfeed.folder import Folder
 from medfeed.ical import CalendarMeta
 from medfeed.models import Event
+from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
 from medfeed.site import Publisher
 from medfeed.store import Item
@@ -701,6 +702,35 @@ def test_an_unrenderable_page_is_a_503_not_a_500(
     assert reply.headers["Retry-After"] == "60"
     assert b"Traceback" not in reply.data
     assert client.get("/feed.atom").status_code == 200
+
+
+def test_an_edit_its_page_refuses_keeps_its_last_good_version(
+    make_app: Callable[..., Flask], write_entry: WriteEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new version's page is made with the version: one that fails is set aside, its
+    # last good version kept in its page and the feeds (not a 503 on its page).
+    real = PageRenderer.entry
+
+    def refuse(pages: PageRenderer, item: Item, **neighbours: Item | None) -> bytes:
+        if item.entry.title == "Unrenderable":
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real(pages, item, **neighbours)
+
+    monkeypatch.setattr(PageRenderer, "entry", refuse)
+    write_entry("a-visit", title="Published")
+    app = make_app()
+    client = app.test_client()
+    assert "Published" in client.get("/entries/a-visit/").get_data(as_text=True)
+    write_entry("a-visit", title="Unrenderable")
+    app.extensions["medfeed"].refresh(None)
+    reply = client.get("/entries/a-visit/")
+    assert reply.status_code == 200
+    assert "Published" in reply.get_data(as_text=True)
+    feed = feedparser.parse(client.get("/feed.atom").data)
+    assert [entry.title for entry in feed.entries] == ["Published"]
+    [problem] = client.get("/healthz").get_json()["problems"]
+    assert problem["path"] == "a-visit.json"
+    assert "surrogates not allowed" in problem["message"]
 
 
 def test_a_watcher_behind_the_saves_does_not_publish_a_deletion(

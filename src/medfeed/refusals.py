@@ -2,9 +2,10 @@
 that shows them, so that one entry's fault is its own, not every document's.
 
 A version's new entries are each written alone in every feed format and the calendar
-before the version is served or built (``refused``): one that fails is then set aside by
-the publisher, whose readers keep its last good version everywhere, the documents made
-later (calendars, the archive) included. A document that still fails (an entry of a
+before the version is served or built (``refused``; the snapshot makes their pages
+then too): one that fails is then set aside by the publisher, whose readers keep its
+last good version everywhere, the documents made later (calendars, the archive)
+included. A document that still fails (an entry of a
 first start, or a fault only some documents meet) leaves out the entries it shows that
 fail alone (``render_without``).
 """
