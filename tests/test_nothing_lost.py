@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
+import medfeed.snapshot
 from conftest import BASE_URL, SITE_TOML, entry_data
 from medfeed import ical
 from medfeed.cli import main
@@ -27,7 +28,6 @@ from medfeed.errors import RenderError
 from medfeed.folder import Folder
 from medfeed.ical import CalendarMeta
 from medfeed.models import Event
-from medfeed.pages import PageRenderer
 from medfeed.settings import Settings
 from medfeed.site import Publisher
 from medfeed.store import Item
@@ -181,6 +181,24 @@ def test_an_event_no_calendar_takes_at_start_up_is_left_out_of_the_calendars_alo
     pub.refresh(None)
     assert summaries(pub, "/events.ics") == ["Third", "Another, edited"]
     assert [p.path for p in pub.health().problems] == ["entries/a-visit.json"]
+
+
+@pytest.mark.usefixtures("fussy_calendar")
+def test_past_the_entries_a_version_checks_an_event_no_calendar_takes_is_left_out(
+    entries_dir: Path, write_entry: WriteEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bulk change: its entries are not each written alone before the version is
+    # served, so the calendars find the one they refuse, as at a first start.
+    monkeypatch.setattr(medfeed.snapshot, "CHECKED_AT_MOST", 0)
+    write_entry("a-visit", title="Published", event=EVENT)
+    pub = make_publisher(entries_dir)
+    write_entry("a-visit", title="Unrenderable", event=EVENT)
+    write_entry("b-visit", title="Another", event={"start": "2015-11-02"})
+    pub.refresh(None)
+    assert summaries(pub, "/events.ics") == ["Another"]
+    assert titles(pub) == {"Unrenderable", "Another"}
+    [problem] = problems(pub)
+    assert problem.endswith("; left out where it is refused")
 
 
 @pytest.fixture
@@ -702,35 +720,6 @@ def test_an_unrenderable_page_is_a_503_not_a_500(
     assert reply.headers["Retry-After"] == "60"
     assert b"Traceback" not in reply.data
     assert client.get("/feed.atom").status_code == 200
-
-
-def test_an_edit_its_page_refuses_keeps_its_last_good_version(
-    make_app: Callable[..., Flask], write_entry: WriteEntry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A new version's page is made with the version: one that fails is set aside, its
-    # last good version kept in its page and the feeds (not a 503 on its page).
-    real = PageRenderer.entry
-
-    def refuse(pages: PageRenderer, item: Item, **neighbours: Item | None) -> bytes:
-        if item.entry.title == "Unrenderable":
-            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
-        return real(pages, item, **neighbours)
-
-    monkeypatch.setattr(PageRenderer, "entry", refuse)
-    write_entry("a-visit", title="Published")
-    app = make_app()
-    client = app.test_client()
-    assert "Published" in client.get("/entries/a-visit/").get_data(as_text=True)
-    write_entry("a-visit", title="Unrenderable")
-    app.extensions["medfeed"].refresh(None)
-    reply = client.get("/entries/a-visit/")
-    assert reply.status_code == 200
-    assert "Published" in reply.get_data(as_text=True)
-    feed = feedparser.parse(client.get("/feed.atom").data)
-    assert [entry.title for entry in feed.entries] == ["Published"]
-    [problem] = client.get("/healthz").get_json()["problems"]
-    assert problem["path"] == "a-visit.json"
-    assert "surrogates not allowed" in problem["message"]
 
 
 def test_a_watcher_behind_the_saves_does_not_publish_a_deletion(

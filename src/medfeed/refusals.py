@@ -2,12 +2,12 @@
 that shows them, so that one entry's fault is its own, not every document's.
 
 A version's new entries are each written alone in every feed format and the calendar
-before the version is served or built (``refused``; the snapshot makes their pages
-then too): one that fails is then set aside by the publisher, whose readers keep its
-last good version everywhere, the documents made later (calendars, the archive)
-included. A document that still fails (an entry of a
-first start, or a fault only some documents meet) leaves out the entries it shows that
-fail alone (``render_without``).
+before the version is served or built (``refused``): one that fails is then set aside
+by the publisher, whose readers keep its last good version everywhere, the documents
+made later (calendars, the archive) included. A document that still fails (an entry of
+a first start or of a bulk change, or a fault only some documents meet) leaves out the
+entries it shows that fail alone (``render_without``). Pages are not checked so: their
+templates are files, whose faults are no entry's (a page that cannot be made is a 503).
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from medfeed.errors import Problem, RenderError
 from medfeed.renderers import Content, Month
 from medfeed.store import Item
 
+CHECKED_AT_MOST = 256
+"""A version's new entries written alone, at most (about half a millisecond each): the
+entries of a larger change at once (a bulk import) are left out where refused, as at a
+first start."""
 ALONE_KINDS = tuple(kind for kind in KINDS if kind.scope == "site" and kind.shows == "feed")
 """The documents each entry of a new version is written alone in: every feed format.
 The calendar is added for entries with an event. Archive documents and category feeds

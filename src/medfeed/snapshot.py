@@ -15,12 +15,11 @@ from medfeed.delivery import PAGE_HEADERS, Document, make_document
 from medfeed.documents import CALENDAR, FEED_KINDS, KINDS, Kind, locate
 from medfeed.errors import CacheDamaged, NotFound, Problem, RenderError, UnknownCategory
 from medfeed.ledger import DateLedger
-from medfeed.refusals import problem, refused, render_without
+from medfeed.refusals import CHECKED_AT_MOST, problem, refused, render_without
 from medfeed.store import Catalog, Item
 from medfeed.version import ContentVersion, Key, same_key
 
 log = logging.getLogger("medfeed")
-ENTRY_PAGE = next(kind for kind in KINDS if kind.scope == "entry")
 
 
 class Snapshot(ContentVersion):
@@ -88,12 +87,8 @@ class Snapshot(ContentVersion):
             # Found before the version is served or built, not when a document showing
             # the entry is first made: its last good version then stays in every one.
             new = [i for i in _added(catalog, previous) if self.by_slug.get(i.slug) is i]
+            new = new[:CHECKED_AT_MOST]
             self.unrenderable.update(refused(self, new, CALENDAR))
-            for item in (i for i in new if i.source not in self.unrenderable):
-                try:  # its page, made now (a watching build puts it in place next)
-                    self.document_of(ENTRY_PAGE, item.slug)
-                except RenderError as e:
-                    self.unrenderable[item.source] = problem(item, str(e.__cause__ or e))
         if prepare:
             # Rendered now, so that the version names their bytes before it is served.
             self._unprepared = [doc for _, doc in self.feeds()]
@@ -159,9 +154,8 @@ class Snapshot(ContentVersion):
         self._ready.clear()
 
     def dated_all(self, dates: Mapping[str, datetime]) -> None:
-        """``dated`` for many documents at once, but those this snapshot made already
-        (a new entry's page, made with the version) keep the date they were made with."""
-        self._dates = {**dates, **self._dates}
+        """``dated`` for many documents at once."""
+        self._dates.update(dates)
         self._sitemaps = None
 
     def dated(self, path: str, moment: datetime) -> None:
