@@ -116,14 +116,16 @@ def test_an_unrenderable_edit_keeps_the_published_version(
     assert problems(pub) == []
 
 
-@pytest.fixture
-def fussy_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An event writer that refuses one title, standing in for a bug validation missed."""
+@pytest.fixture(params=[ValueError, TypeError])
+def fussy_calendar(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """An event writer that refuses one title, standing in for a bug validation missed
+    (raising what a writer's own checks raise, or what a bug in it would)."""
     real = ical._event_text
+    error: type[Exception] = request.param
 
     def refuse(item: Item, event: Event, meta: CalendarMeta, short: bool) -> str:
         if item.entry.title == "Unrenderable":
-            raise ValueError("All strings must be XML compatible")
+            raise error("All strings must be XML compatible")
         return real(item, event, meta, short)
 
     monkeypatch.setattr(ical, "_event_text", refuse)

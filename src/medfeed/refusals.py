@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from typing import cast
 
 from medfeed.documents import KINDS, Kind
-from medfeed.errors import Problem, RenderError
+from medfeed.errors import CacheDamaged, Problem, RenderError
 from medfeed.renderers import Content, Month
 from medfeed.store import Item
 
@@ -40,7 +40,9 @@ def failure_alone(content: Content, kind: Kind, item: Item) -> str | None:
     """Why a document of this kind (of its format) refuses this entry alone, or None."""
     try:
         _alone_kind(kind).render(cast(Content, _Only(content, item)), None)
-    except (RenderError, ValueError) as e:
+    except CacheDamaged:
+        raise  # no fault of the entry's: its file is read again (Publisher)
+    except Exception as e:  # noqa: BLE001 - whatever a renderer raises is its entry's fault
         return str(e.__cause__ or e)
     return None
 
