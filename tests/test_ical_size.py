@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import icalendar
 import pytest
 from flask import Flask
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import WriteEntry
@@ -302,6 +302,54 @@ def test_any_calendar_keeps_to_the_policy(
     assert render_calendar(items[::-1], META, limit=limit) == body
 
 
+CHANGES = st.lists(
+    st.tuples(
+        st.sampled_from(["edit", "move", "add", "remove"]),
+        st.integers(0, 29),  # which event
+        st.integers(1, 3000),  # a new summary's length
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(EVENTS, CHANGES, st.integers(2_000, 60_000))
+# One event moved among as many others: the budget's order changes, not their number.
+@example([(0, 0, 1, 0)] * 4 + [(-1, 2, 1, 0)], [("move", 0, 1)], 2000)
+def test_a_calendar_fitted_from_the_last_one_is_the_calendar_fitted_anew(
+    events: Sequence[tuple[int, int, int, int]],
+    changes: Sequence[tuple[str, int, int]],
+    limit: int,
+) -> None:
+    # The next version's calendar takes the texts of the events that stayed the same
+    # objects from the last one fitted (icalsize.Fitted): its bytes are a new render's.
+    items = [newest_item()]
+    for index, (start, length, size, before) in enumerate(events):
+        first = NEWEST.date() + start * DAY
+        published = (NEWEST - before * DAY).isoformat()
+        items.append(event_item(index, first, first + length * DAY, size, published=published))
+    texts = ItemTexts()
+    render_calendar(items, META, texts, limit=limit)
+    for number, (change, which, size) in enumerate(changes):
+        at = 1 + which % (len(items) - 1) if len(items) > 1 else 1
+        first = NEWEST.date() + (which - 15) * DAY
+        new = event_item(100 + number, first, first + which % 3 * DAY, size)
+        if change == "remove" and len(items) > 1:
+            del items[at]
+        elif change == "add" or len(items) == 1:
+            items.insert(at, new)
+        else:  # another object in its place: its text (edit), or its days too (move)
+            old = items[at]
+            days = {} if change == "move" else {"first": days_of(old)[0], "last": days_of(old)[1]}
+            first, last = days.get("first", first), days.get("last", first + which % 3 * DAY)
+            items[at] = event_item(100 + number, first, last, size)
+        kept = texts.kept_for(items)
+        assert render_calendar(items, META, kept, limit=limit) == render_calendar(
+            items, META, limit=limit
+        ), (number, change)
+        texts = kept
+
+
 # --- through the app ----------------------------------------------------------------------
 
 
@@ -325,3 +373,33 @@ def test_served_calendars_of_huge_entries_stay_under_the_limit(
         calendar = icalendar.Calendar.from_ical(body)
         assert len(list(calendar.walk("VEVENT"))) == 16
         assert client.get(path).data == body
+
+
+def test_after_an_edit_a_served_calendar_looks_up_only_the_edited_events_texts(
+    write_entry: WriteEntry, make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The texts of the events that stayed the same come from the calendar as last
+    # fitted; the entry written alone when the version was made (see refusals) must not
+    # stand in for it.
+    for index in range(600):
+        day = date(2015, 1, 1) + index * DAY
+        write_entry(f"event-{index:03d}", published=f"{day.isoformat()}T09:00:00+00:00",
+                    event={"start": day.isoformat()})  # fmt: skip
+    app = make_app()
+    client = app.test_client()
+    before = client.get("/events.ics").data
+    looked: list[int] = []
+    held = ItemTexts.held
+
+    def counted(texts: ItemTexts, context: Hashable, items: Sequence[Item], cut: object) -> object:
+        looked.append(len(items))
+        return held(texts, context, items, cut)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ItemTexts, "held", counted)
+    write_entry("event-300", title="Edited", published="2015-10-28T09:00:00+00:00",
+                event={"start": "2015-10-28"})  # fmt: skip
+    app.extensions["medfeed"].refresh(None)
+    after = client.get("/events.ics").data
+    assert after != before and b"SUMMARY;LANGUAGE=en:Edited" in after
+    # One stretch of the newest-first order (256 events) and the entry alone, not 600.
+    assert sum(looked) <= 257

@@ -21,10 +21,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from medfeed.budget import SUMMARY_CHARS, shorten
 from medfeed.fields import PartialDate
-from medfeed.icalsize import fit_calendar
+from medfeed.icalsize import Fitted, fit_calendar
 from medfeed.itemtexts import ItemTexts
 from medfeed.models import Event
-from medfeed.store import Item, calendar_key
+from medfeed.store import Item, calendar_key, event_days
 from medfeed.urls import absolute, entry_path
 from medfeed.wording import date_label as wording_label
 from medfeed.wording import event_place
@@ -245,12 +245,6 @@ def _calendar_lines(meta: CalendarMeta) -> Iterator[str]:
         yield _line("X-PUBLISHED-TTL", every)
 
 
-def _days(item: Item) -> tuple[date, date]:
-    days = item.head.event_days
-    assert days is not None  # only items with events are shown
-    return days
-
-
 def render_calendar(
     items: Sequence[Item],
     meta: CalendarMeta,
@@ -260,12 +254,11 @@ def render_calendar(
 ) -> bytes:
     """Render every item with an event as a VEVENT of one calendar, as UTF-8 bytes.
 
-    Events run by first day, then last day, then id (``calendar_key``; ``events``: those
-    of ``items`` so sorted, where the caller holds them). Deterministic: no clock, no
-    random UIDs. With no events the calendar has no components, which clients accept.
-    Each VEVENT is written once per content version and cut (``texts``), for the site's
-    calendar and its categories' alike. Under ``limit`` (MAX_FEED_BYTES): where
-    everything would not fit, the oldest events' descriptions are shortened, then the
+    Events run by first day, last day, id (``calendar_key``; ``events``: those of
+    ``items`` so sorted, where the caller holds them). No clock, no random UIDs; with no
+    events, no components. Each VEVENT is written once per content version and cut
+    (``texts``, which keeps each calendar as fitted for the next version's). Under
+    ``limit`` (MAX_FEED_BYTES): the oldest events' descriptions are shortened, then the
     oldest past events left out (see icalsize); ongoing and future events always stay.
     """
     written = ItemTexts() if texts is None else texts
@@ -295,6 +288,11 @@ def render_calendar(
         return written.held(context, [events[index] for index in indexes], ("ics", True, short))
 
     head = "".join(_calendar_lines(meta)).encode()
-    spans = [_days(item) for item in events]
+    spans = [event_days(item) for item in events]
     newest = max((item.published_at for item in items), default=0.0)
-    return fit_calendar(head, spans, text, held, newest, limit)
+    name = (context, meta.self_url)
+    fitted = found if isinstance(found := written.fitted.get(name), Fitted) else None
+    body, written.fitted[name] = fit_calendar(
+        head, spans, text, held, newest, limit, fitted, events
+    )
+    return body

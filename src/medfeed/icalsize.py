@@ -14,9 +14,13 @@ calendar of many more events than fit, only the newest are written (see budget.p
 from __future__ import annotations
 
 import calendar
+import itertools
 import math
+import operator
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from itertools import compress
+from typing import NamedTuple
 
 from medfeed.budget import Cut, fit
 from medfeed.meta import MAX_FEED_BYTES
@@ -42,45 +46,76 @@ def over_at(last: date) -> float:
     return calendar.timegm(last.timetuple()) + DAY_OVER_EVERYWHERE.total_seconds()
 
 
+class Fitted(NamedTuple):
+    """A calendar as it was last fitted, kept for the next content version's: its events
+    (compared by identity), their days, the order the budget counts them in, and the
+    texts taken of each (whole, shortened; None where none was), by event."""
+
+    events: Sequence[object]
+    spans: Sequence[tuple[date, date]]
+    order: list[int]
+    texts: tuple[list[bytes | None], list[bytes | None]]
+
+
+def _kept_texts(before: Fitted, events: Sequence[object]) -> tuple[list[bytes | None], ...]:
+    """``before``'s texts of the events that are still where they were, the same objects,
+    before and after the stretch that changed (found in C loops); None for the rest."""
+    old, shorter = before.events, min(len(before.events), len(events))
+    start = next(compress(itertools.count(), map(operator.is_not, old, events)), shorter)
+    tail = next(
+        compress(itertools.count(), map(operator.is_not, reversed(old), reversed(events))), shorter
+    )
+    tail = min(tail, shorter - start)
+    middle: list[bytes | None] = [None] * (len(events) - start - tail)
+    return tuple(texts[:start] + middle + texts[len(old) - tail :] for texts in before.texts)
+
+
 class _Written:
     """Each event's text for each cut, taken once in one rendering (the largest are
-    not kept by ItemTexts), and their sizes as budget.Sizes wants them: by position in
-    ``order``, newest first. Only the texts asked for are written."""
+    not kept by ItemTexts), or from the calendar fitted before for the events it had
+    (``kept``), and their sizes as budget.Sizes wants them: by position in ``order``,
+    newest first. Only the texts asked for are written."""
 
-    def __init__(self, text: EventText, held: HeldTexts, order: Sequence[int], fixed: int) -> None:
+    def __init__(
+        self,
+        text: EventText,
+        held: HeldTexts,
+        order: Sequence[int],
+        fixed: int,
+        kept: tuple[list[bytes | None], ...] | None = None,
+    ) -> None:
         self._text = text
         self._held = held
-        self._taken: tuple[list[bytes | None], list[bytes | None]] = (
-            [None] * len(order),
-            [None] * len(order),
-        )
+        count = len(order)
+        whole, short = kept or ([None] * count, [None] * count)
+        self.taken = (whole, short)
+        """The texts taken, by event (not position)."""
         self._looked: tuple[set[int], set[int]] = (set(), set())
-        self._sizes: tuple[list[int], list[int]] = ([-1] * len(order), [-1] * len(order))
-        """The texts' lengths, as the budget asks for them again and again."""
         self.order = order
         """Event indexes newest first, as the budget counts items."""
         self.feed = fixed
 
     def get(self, position: int, short: bool) -> bytes:
-        taken = self._taken[short]
-        found = taken[position]
+        taken, order = self.taken[short], self.order
+        found = taken[order[position]]
         if found is None:
             start = position - position % CHUNK
             looked = self._looked[short]
             if start not in looked:
                 looked.add(start)
-                stop = min(start + CHUNK, len(taken))
-                held = taken[start:stop] = self._held(self.order[start:stop], short)
-                self._sizes[short][start:stop] = [-1 if t is None else len(t) for t in held]
-                found = taken[position]
+                stop = min(start + CHUNK, len(order))
+                indexes = order[start:stop]
+                for index, held in zip(indexes, self._held(indexes, short), strict=True):
+                    if held is not None and taken[index] is None:
+                        taken[index] = held
+                found = taken[order[position]]
             if found is None:
-                found = taken[position] = self._text(self.order[position], short)
-                self._sizes[short][position] = len(found)
+                found = taken[order[position]] = self._text(order[position], short)
         return found
 
     def item(self, index: int, short: bool) -> int:
-        size = self._sizes[short][index]
-        return size if size >= 0 else len(self.get(index, short))
+        found = self.taken[short][self.order[index]]
+        return len(found) if found is not None else len(self.get(index, short))
 
     def content(self, index: int) -> int:
         return 0  # a VEVENT has no content beside its DESCRIPTION
@@ -109,17 +144,26 @@ def fit_calendar(
     held: HeldTexts,
     newest: float,
     limit: int | None = None,
-) -> bytes:
+    fitted: Fitted | None = None,
+    events: Sequence[object] = (),
+) -> tuple[bytes, Fitted]:
     """The calendar of these events (first and last days, in calendar order), with as
     much of them as fits in ``limit`` bytes (MAX_FEED_BYTES); ``newest`` is the newest
-    publication time of its entries.
+    publication time of its entries. And the calendar as fitted, so that the next
+    version's (``fitted``) takes the texts of the same ``events`` (compared by identity)
+    from it, not by looking each up: an edit then costs a few events, not 20,000 lookups.
 
     Over the limit only if its ongoing and future events alone, shortened, are.
     """
     limit = MAX_FEED_BYTES if limit is None else limit
     count = len(spans)
-    order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)
-    written = _Written(text, held, order, len(head) + len(END))
+    if fitted is not None and len(fitted.spans) == count and fitted.spans == spans:
+        order = fitted.order  # the same days: the same order (an edit of other fields)
+    else:
+        order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)
+    kept = _kept_texts(fitted, events) if fitted is not None and events else None
+    written = _Written(text, held, order, len(head) + len(END), kept)
+    done = Fitted(events, spans, order, written.taken)
     size = written.feed
     for position in range(count):  # newest first: the events over the limit are never written
         size += written.item(position, False)
@@ -127,7 +171,7 @@ def fit_calendar(
             break
     else:
         rank = sorted(range(count), key=order.__getitem__)
-        return b"".join([head, *(written.get(position, False) for position in rank), END])
+        return b"".join([head, *(written.get(position, False) for position in rank), END]), done
     # Newest first by last day: the events not yet over come before every past one.
     on = still_on(newest)
     keep = sum(1 for _, last in spans if last >= on)
@@ -137,4 +181,4 @@ def fit_calendar(
         parts = [written.get(position, position >= cut.shortened_from) for position in shown]
         return b"".join([head, *parts, END])
 
-    return fit(render, written, count, limit, keep)
+    return fit(render, written, count, limit, keep), done

@@ -109,11 +109,16 @@ class Item:
         self._html = html
 
 
-def calendar_key(item: Item) -> tuple[date, date, str]:
-    """Where an item's event goes in a calendar: by first day, then last day, then id."""
+def event_days(item: Item) -> tuple[date, date]:
+    """The first and last days of an item's event."""
     days = item.head.event_days
     assert days is not None  # only items with an event are in a calendar
-    return (*days, item.id)
+    return days
+
+
+def calendar_key(item: Item) -> tuple[date, date, str]:
+    """Where an item's event goes in a calendar: by first day, then last day, then id."""
+    return (*event_days(item), item.id)
 
 
 def build_item(

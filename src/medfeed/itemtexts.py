@@ -42,6 +42,10 @@ class ItemTexts:
         self.made: list[tuple[Hashable, Item, Cut]] | None = None
         """Each text this process took (written or recalled), in order, where kept: a
         build's processes send them back to the one that forked them."""
+        self.fitted: dict[Hashable, object] = {}
+        """Each calendar as last fitted (icalsize.Fitted), by context and calendar: the
+        next content version's calendars take the texts of the same events from it.
+        Shared by the versions made from this one, each fitting replacing its own."""
 
     def text(
         self,
@@ -116,11 +120,20 @@ class ItemTexts:
                 slot = texts[key[0]] = (item, {})
             slot[1][key[1:]] = text
 
+    def alongside(self) -> ItemTexts:
+        """The same texts (those written through it are this one's too), with calendars
+        fitted of their own: for documents made aside (an entry written alone), whose
+        calendars the next version's should not take for this one's."""
+        aside = ItemTexts()
+        aside._texts, aside.recall, aside.made = self._texts, self.recall, self.made
+        return aside
+
     def kept_for(self, items: Iterable[Item]) -> ItemTexts:
         """The texts of these items (those of others left behind), for a new content
         version made in the same context: an edit then costs the edited item's texts."""
         present = {id(item): item for item in items}
         kept = ItemTexts()
+        kept.fitted = self.fitted
         for context, texts in self._texts.items():
             kept._texts[context] = {
                 key: slot for key, slot in texts.items() if present.get(key) is slot[0]
@@ -132,6 +145,7 @@ class ItemTexts:
         context from the items of this one's less ``removed`` (and new ones)."""
         gone = {id(item): item for item in removed}
         kept = ItemTexts()
+        kept.fitted = self.fitted
         for context, texts in self._texts.items():
             kept._texts[context] = left = dict(texts)
             for key, item in gone.items():

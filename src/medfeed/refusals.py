@@ -100,6 +100,7 @@ class _Only:
 
     def __init__(self, content: Content, item: Item) -> None:
         self._content, self._item = content, item
+        self.item_texts = content.item_texts.alongside()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._content, name)

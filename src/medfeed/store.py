@@ -15,6 +15,7 @@ from medfeed.identity import Claim, alias_rules, gather, identity_rules, twice
 from medfeed.item import Item as Item
 from medfeed.item import build_item as build_item
 from medfeed.item import calendar_key as calendar_key
+from medfeed.item import event_days as event_days
 from medfeed.models import SiteConfig
 from medfeed.reading import (
     category_problems,
