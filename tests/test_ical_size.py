@@ -267,16 +267,22 @@ EVENTS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(EVENTS, st.integers(2_000, 60_000))
-def test_any_calendar_keeps_to_the_policy(
-    events: Sequence[tuple[int, int, int, int]], limit: int
-) -> None:
+def calendar_items(events: Sequence[tuple[int, int, int, int]]) -> list[Item]:
+    """The entry published at NEWEST, and one entry for each of the ``EVENTS`` drawn."""
     items = [newest_item()]
     for index, (start, length, size, before) in enumerate(events):
         first = NEWEST.date() + start * DAY
         published = (NEWEST - before * DAY).isoformat()
         items.append(event_item(index, first, first + length * DAY, size, published=published))
+    return items
+
+
+@settings(max_examples=60, deadline=None)
+@given(EVENTS, st.integers(2_000, 60_000))
+def test_any_calendar_keeps_to_the_policy(
+    events: Sequence[tuple[int, int, int, int]], limit: int
+) -> None:
+    items = calendar_items(events)
     body = render_calendar(items, META, limit=limit)
     check_lines(body)
     parsed = Parsed(body)
@@ -323,11 +329,7 @@ def test_a_calendar_fitted_from_the_last_one_is_the_calendar_fitted_anew(
 ) -> None:
     # The next version's calendar takes the texts of the events that stayed the same
     # objects from the last one fitted (icalsize.Fitted): its bytes are a new render's.
-    items = [newest_item()]
-    for index, (start, length, size, before) in enumerate(events):
-        first = NEWEST.date() + start * DAY
-        published = (NEWEST - before * DAY).isoformat()
-        items.append(event_item(index, first, first + length * DAY, size, published=published))
+    items = calendar_items(events)
     texts = ItemTexts()
     render_calendar(items, META, texts, limit=limit)
     for number, (change, which, size) in enumerate(changes):
