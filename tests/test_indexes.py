@@ -104,6 +104,10 @@ def test_carried_indexes_are_the_indexes_made_anew(
             catalog = told(catalog, previous.catalog)
         carried = make_indexes(catalog, moment, previous)
         same(carried, make_indexes(catalog, moment), newest=ask or index == len(steps) - 1)
+        if previous is not None and carried.new is not None:  # what a version came by
+            before = set(map(id, previous.items))
+            came = sorted(id(item) for item in carried.items if id(item) not in before)
+            assert sorted(map(id, carried.new)) == came
         previous = carried
 
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-import medfeed.snapshot
+import medfeed.indexes
 from conftest import BASE_URL, SITE_TOML, entry_data
 from medfeed import ical
 from medfeed.cli import main
@@ -191,7 +191,7 @@ def test_past_the_entries_a_version_checks_an_event_no_calendar_takes_is_left_ou
 ) -> None:
     # A bulk change: its entries are not each written alone before the version is
     # served, so the calendars find the one they refuse, as at a first start.
-    monkeypatch.setattr(medfeed.snapshot, "CHECKED_AT_MOST", 0)
+    monkeypatch.setattr(medfeed.indexes, "CARRY_AT_MOST", 0)
     write_entry("a-visit", title="Published", event=EVENT)
     pub = make_publisher(entries_dir)
     write_entry("a-visit", title="Unrenderable", event=EVENT)

@@ -292,7 +292,6 @@ def render_calendar(
     newest = max((item.published_at for item in items), default=0.0)
     name = (context, meta.self_url)
     fitted = found if isinstance(found := written.fitted.get(name), Fitted) else None
-    body, written.fitted[name] = fit_calendar(
-        head, spans, text, held, newest, limit, fitted, events
-    )
+    body, done = fit_calendar(head, spans, text, held, newest, limit, fitted, events)
+    written.fitted[name] = done
     return body

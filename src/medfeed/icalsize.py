@@ -14,16 +14,14 @@ calendar of many more events than fit, only the newest are written (see budget.p
 from __future__ import annotations
 
 import calendar
-import itertools
 import math
-import operator
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from itertools import compress
 from typing import NamedTuple
 
 from medfeed.budget import Cut, fit
 from medfeed.meta import MAX_FEED_BYTES
+from medfeed.stretch import alike_ends
 
 END = b"END:VCALENDAR\r\n"
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -59,15 +57,11 @@ class Fitted(NamedTuple):
 
 def _kept_texts(before: Fitted, events: Sequence[object]) -> tuple[list[bytes | None], ...]:
     """``before``'s texts of the events that are still where they were, the same objects,
-    before and after the stretch that changed (found in C loops); None for the rest."""
-    old, shorter = before.events, min(len(before.events), len(events))
-    start = next(compress(itertools.count(), map(operator.is_not, old, events)), shorter)
-    tail = next(
-        compress(itertools.count(), map(operator.is_not, reversed(old), reversed(events))), shorter
-    )
-    tail = min(tail, shorter - start)
+    before and after the stretch that changed (see stretch); None for the rest."""
+    start, tail = alike_ends(before.events, events)
     middle: list[bytes | None] = [None] * (len(events) - start - tail)
-    return tuple(texts[:start] + middle + texts[len(old) - tail :] for texts in before.texts)
+    end = len(before.events) - tail
+    return tuple(texts[:start] + middle + texts[end:] for texts in before.texts)
 
 
 class _Written:
@@ -157,7 +151,7 @@ def fit_calendar(
     """
     limit = MAX_FEED_BYTES if limit is None else limit
     count = len(spans)
-    if fitted is not None and len(fitted.spans) == count and fitted.spans == spans:
+    if fitted is not None and fitted.spans == spans:
         order = fitted.order  # the same days: the same order (an edit of other fields)
     else:
         order = sorted(range(count), key=lambda i: (spans[i][1], spans[i][0], i), reverse=True)

@@ -13,10 +13,10 @@ from bisect import bisect, bisect_left
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import compress, count
 from typing import TYPE_CHECKING
 
 from medfeed.store import Catalog, Item, calendar_key
+from medfeed.stretch import alike_ends
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
@@ -86,6 +86,9 @@ class Indexes:
     newest_known: bool = True
     next_release: float = math.inf
     """When the first hidden entry that is not a draft is published (POSIX seconds)."""
+    new: tuple[Item, ...] | None = None
+    """The visible items the previous version did not have (edited, added or released),
+    where these indexes were carried over from it; None where they were made anew."""
     calendars: dict[str | None, tuple[Item, ...]] = field(default_factory=dict)
     """The items with an event of each category (None: all) asked for, in calendar order."""
 
@@ -159,11 +162,8 @@ def _delta(old: tuple[Item, ...], new: tuple[Item, ...]) -> tuple[list[Item], li
     """The items of ``old`` not in ``new`` and those of ``new`` not in ``old``, by identity.
 
     Both are sorted alike and mostly the same objects: only the stretch between the first
-    and the last position where they differ is looked at, found in C loops."""
-    shorter = min(len(old), len(new))
-    start = next(compress(count(), map(operator.is_not, old, new)), shorter)
-    tail = next(compress(count(), map(operator.is_not, reversed(old), reversed(new))), shorter)
-    tail = min(tail, shorter - start)
+    and the last position where they differ is looked at (see stretch)."""
+    start, tail = alike_ends(old, new)
     old_part, new_part = old[start : len(old) - tail], new[start : len(new) - tail]
     old_ids, new_ids = set(map(id, old_part)), set(map(id, new_part))
     return (
@@ -229,8 +229,9 @@ def _carried(catalog: Catalog, moment: float, previous: Indexes) -> Indexes | No
     elif known and new:
         newest = max([newest, *new] if newest is not None else new, key=_changed_at)
     return Indexes(
-        catalog, items, hidden, by_slug, by_category, newest, moment, known, coming, calendars
-    )
+        catalog, items, hidden, by_slug, by_category, newest, moment, known, coming, tuple(new),
+        calendars,
+    )  # fmt: skip
 
 
 def _calendar_carried(

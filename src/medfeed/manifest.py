@@ -154,16 +154,19 @@ class ManifestText:
         self._order = sorted(self._documents.keys() | self._keys.keys())
         """Every file listed with a record or a key, in order (kept so, not sorted again)."""
         self._block = block
-        self._blocks: list[tuple[str, str] | None] = [None] * -(-len(self._order) // block)
+        self._blocks: list[tuple[str, str] | None] = [None] * self._block_count()
         """Each block's documents and keys, joined; None where to be joined again."""
         self._folders: tuple[frozenset[str], str] | None = None
+
+    def _block_count(self) -> int:
+        return -(-len(self._order) // self._block)
 
     def _changed(self, index: int, shifted: bool) -> None:
         # A file that came or went moves every file after it to another place.
         first = index // self._block
         if shifted:
             del self._blocks[first:]
-            self._blocks += [None] * (-(-len(self._order) // self._block) - first)
+            self._blocks += [None] * (self._block_count() - first)
         else:
             self._blocks[first] = None
 

@@ -1,13 +1,15 @@
 """Entries no renderer takes: found by writing each alone, and left out of a document
 that shows them, so that one entry's fault is its own, not every document's.
 
-A version's new entries are each written alone in every feed format and the calendar
-before the version is served or built (``refused``): one that fails is then set aside
-by the publisher, whose readers keep its last good version everywhere, the documents
-made later (calendars, the archive) included. A document that still fails (an entry of
-a first start or of a bulk change, or a fault only some documents meet) leaves out the
-entries it shows that fail alone (``render_without``). Pages are not checked so: their
-templates are files, whose faults are no entry's (a page that cannot be made is a 503).
+The entries a version has that the one before did not (``Indexes.new``: edited, added,
+released) are each written alone in every feed format and the calendar before the
+version is served or built (``refused``, about half a millisecond an entry): one that
+fails is set aside by the publisher, whose readers keep its last good version in every
+document, those made later (calendars, the archive) included. A document that still
+fails (at a first start, after a bulk change, or a fault only some documents meet)
+leaves out the entries it shows that fail alone (``render_without``). Pages are not
+checked so: their templates are files, whose faults are no entry's (a page that cannot
+be made is a 503).
 """
 
 from __future__ import annotations
@@ -20,20 +22,19 @@ from medfeed.errors import CacheDamaged, Problem, RenderError
 from medfeed.renderers import Content, Month
 from medfeed.store import Item
 
-CHECKED_AT_MOST = 256
-"""A version's new entries written alone, at most (about half a millisecond each): the
-entries of a larger change at once (a bulk import) are left out where refused, as at a
-first start."""
 ALONE_KINDS = tuple(kind for kind in KINDS if kind.scope == "site" and kind.shows == "feed")
 """The documents each entry of a new version is written alone in: every feed format.
 The calendar is added for entries with an event. Archive documents and category feeds
 write their entries as these do (the same item writers), with other links around them."""
 
 
+_SITE_KINDS = {kind.name: kind for kind in KINDS if kind.scope == "site"}
+
+
 def _alone_kind(kind: Kind) -> Kind:
     """The site-wide document of the same format (a category's or a month's feed: the
     site's feed), which shows an entry alone where its subject is None."""
-    return next(k for k in KINDS if k.scope == "site" and k.name == kind.name)
+    return _SITE_KINDS[kind.name]
 
 
 def failure_alone(content: Content, kind: Kind, item: Item) -> str | None:

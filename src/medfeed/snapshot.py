@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cached_property
 
@@ -15,7 +15,7 @@ from medfeed.delivery import PAGE_HEADERS, Document, make_document
 from medfeed.documents import CALENDAR, FEED_KINDS, KINDS, Kind, locate
 from medfeed.errors import CacheDamaged, NotFound, Problem, RenderError, UnknownCategory
 from medfeed.ledger import DateLedger
-from medfeed.refusals import CHECKED_AT_MOST, problem, refused, render_without
+from medfeed.refusals import problem, refused, render_without
 from medfeed.store import Catalog, Item
 from medfeed.version import ContentVersion, Key, same_key
 
@@ -83,12 +83,9 @@ class Snapshot(ContentVersion):
                 for source, (item, problem) in previous.left_out.items()
                 if self.by_slug.get(item.slug) is item
             }
-        if previous is not None:
-            # Found before the version is served or built, not when a document showing
-            # the entry is first made: its last good version then stays in every one.
-            new = [i for i in _added(catalog, previous) if self.by_slug.get(i.slug) is i]
-            new = new[:CHECKED_AT_MOST]
-            self.unrenderable.update(refused(self, new, CALENDAR))
+        # Found before the version is served or built, not when a document showing the
+        # entry is first made: its last good version then stays in every one.
+        self.unrenderable.update(refused(self, self.indexes.new or (), CALENDAR))
         if prepare:
             # Rendered now, so that the version names their bytes before it is served.
             self._unprepared = [doc for _, doc in self.feeds()]
@@ -277,12 +274,3 @@ class Snapshot(ContentVersion):
     def error_page(self, status: int, title: str, message: str) -> bytes:
         """An error page in the site's look."""
         return self.pages.error(status, title, message)
-
-
-def _added(catalog: Catalog, previous: Snapshot) -> Iterable[Item]:
-    """The items of ``catalog`` that ``previous`` did not have."""
-    changes = catalog.changes
-    if changes is not None and changes.base is previous.catalog.items:
-        return changes.added
-    before = set(map(id, previous.catalog.items))
-    return [item for item in catalog.items if id(item) not in before]
